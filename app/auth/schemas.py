@@ -1,0 +1,43 @@
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+
+class Scope(StrEnum):
+    read = "read"
+    write = "write"
+
+
+KeyName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+
+
+class ApiKeyCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: KeyName
+    scopes: list[Scope] = Field(
+        default_factory=lambda: [Scope.read, Scope.write], min_length=1, max_length=2
+    )
+
+
+class ApiKeyRead(BaseModel):
+    id: str
+    name: str
+    prefix: str = Field(description="The first characters of the key, to tell keys apart.")
+    scopes: list[Scope]
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+class ApiKeyCreated(ApiKeyRead):
+    api_key: str = Field(description="The secret. Shown only in this response; store it now.")
+
+
+class MeRead(BaseModel):
+    owner_id: str
+    email: str
+    name: str | None
+    key_id: str
+    scopes: list[Scope]

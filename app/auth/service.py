@@ -1,0 +1,174 @@
+"""Owners and API keys. Secrets are shown once and stored only as SHA-256 hashes."""
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+
+from cachetools import TTLCache
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from app.auth.models import ApiKey, Owner
+from app.auth.schemas import ApiKeyCreated, ApiKeyRead, Scope
+from app.core.errors import Conflict, NotFound, Unauthenticated
+from app.core.pagination import decode_cursor, encode_cursor
+from app.core.types import new_id, utcnow
+from app.events.service import record_event
+
+KEY_PREFIX = "gw_"
+
+
+class ApiKeyNotFound(NotFound):
+    type, title = "api-key-not-found", "API key not found"
+
+
+class OwnerExists(Conflict):
+    type, title = "owner-exists", "Owner already exists"
+
+
+@dataclass(frozen=True)
+class Principal:
+    owner_id: str
+    key_id: str
+    scopes: frozenset[str]
+
+
+class KeyCache:
+    """Verified keys for a few seconds, so a busy client costs no lookup per request.
+    Revocation in this process takes effect at once; in others after the TTL."""
+
+    def __init__(self, ttl: float) -> None:
+        self._cache: TTLCache[str, Principal] | None = (
+            TTLCache(maxsize=10_000, ttl=ttl) if ttl > 0 else None
+        )
+
+    def get(self, digest: str) -> Principal | None:
+        return self._cache.get(digest) if self._cache is not None else None
+
+    def put(self, digest: str, principal: Principal) -> None:
+        if self._cache is not None:
+            self._cache[digest] = principal
+
+    def forget_key(self, key_id: str) -> None:
+        if self._cache is not None:
+            for digest, principal in list(self._cache.items()):
+                if principal.key_id == key_id:
+                    self._cache.pop(digest, None)
+
+
+def hash_secret(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+async def authenticate(session: AsyncSession, secret: str, cache: KeyCache) -> Principal:
+    if not secret.startswith(KEY_PREFIX) or len(secret) > 200:
+        raise Unauthenticated("The API key is not valid.")
+    digest = hash_secret(secret)
+    cached = cache.get(digest)
+    if cached is not None:
+        return cached
+    row = (
+        await session.exec(
+            select(ApiKey.id, ApiKey.owner_id, ApiKey.scopes, ApiKey.secret_hash).where(
+                ApiKey.secret_hash == digest, col(ApiKey.revoked_at).is_(None)
+            )
+        )
+    ).first()
+    # The index lookup already matched the hash; the constant-time compare is belt and braces.
+    if row is None or not hmac.compare_digest(row.secret_hash, digest):
+        raise Unauthenticated("The API key is not valid or has been revoked.")
+    principal = Principal(owner_id=row.owner_id, key_id=row.id, scopes=frozenset(row.scopes))
+    cache.put(digest, principal)
+    return principal
+
+
+async def create_owner(session: AsyncSession, *, email: str, name: str | None) -> Owner:
+    owner = Owner(id=new_id("own"), email=email.strip().lower(), name=name)
+    session.add(owner)
+    try:
+        await session.flush()
+    except IntegrityError as exc:
+        raise OwnerExists(f"An owner with email {owner.email} already exists.") from exc
+    return owner
+
+
+async def get_owner(session: AsyncSession, owner_id: str) -> Owner:
+    owner = await session.get(Owner, owner_id)
+    if owner is None:
+        raise NotFound("No such owner.")
+    return owner
+
+
+async def get_owner_by_email(session: AsyncSession, email: str) -> Owner:
+    owner = (
+        await session.exec(select(Owner).where(Owner.email == email.strip().lower()))
+    ).first()
+    if owner is None:
+        raise NotFound(f"No owner with email {email}.")
+    return owner
+
+
+def _read(key: ApiKey) -> ApiKeyRead:
+    return ApiKeyRead.model_validate(key, from_attributes=True)
+
+
+async def create_api_key(
+    session: AsyncSession, *, owner_id: str, name: str, scopes: list[Scope]
+) -> ApiKeyCreated:
+    secret = KEY_PREFIX + secrets.token_urlsafe(32)
+    ordered = [s.value for s in Scope if s in scopes]
+    key = ApiKey(
+        id=new_id("key"),
+        owner_id=owner_id,
+        name=name,
+        secret_hash=hash_secret(secret),
+        prefix=secret[:10],
+        scopes=ordered,
+    )
+    session.add(key)
+    await session.flush()
+    read = _read(key)
+    record_event(
+        session, owner_id=owner_id, type="api_key.created", resource="api_key",
+        resource_id=key.id, data=read,
+    )
+    return ApiKeyCreated(**read.model_dump(), api_key=secret)
+
+
+async def get_api_key(session: AsyncSession, *, owner_id: str, key_id: str) -> ApiKey:
+    key = (
+        await session.exec(select(ApiKey).where(ApiKey.owner_id == owner_id, ApiKey.id == key_id))
+    ).first()
+    if key is None:
+        raise ApiKeyNotFound(f"No API key {key_id}.")
+    return key
+
+
+async def list_api_keys(
+    session: AsyncSession, *, owner_id: str, limit: int, cursor: str | None
+) -> tuple[list[ApiKeyRead], str | None]:
+    query = select(ApiKey).where(ApiKey.owner_id == owner_id)
+    if cursor:
+        (after,) = decode_cursor(cursor, "api_key", (str,))
+        query = query.where(ApiKey.id > after)
+    rows = list((await session.exec(query.order_by(col(ApiKey.id)).limit(limit + 1))).all())
+    next_cursor = encode_cursor("api_key", [rows[limit - 1].id]) if len(rows) > limit else None
+    return [_read(k) for k in rows[:limit]], next_cursor
+
+
+async def revoke_api_key(session: AsyncSession, *, owner_id: str, key: ApiKey) -> None:
+    if key.revoked_at is not None:
+        return
+    key.revoked_at = utcnow()
+    session.add(key)
+    await session.flush()
+    record_event(
+        session, owner_id=owner_id, type="api_key.revoked", resource="api_key",
+        resource_id=key.id, data=_read(key),
+    )
+
+
+def api_key_etag_version(key: ApiKey) -> str:
+    return "revoked" if key.revoked_at else "active"

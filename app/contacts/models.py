@@ -1,0 +1,97 @@
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Column,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    PrimaryKeyConstraint,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlmodel import Field, SQLModel
+
+from app.core.types import UTCDateTime
+
+
+class Contact(SQLModel, table=True):
+    __tablename__ = "contact"
+    # The primary key leads with owner_id: every query filters on it, and a table keyed by
+    # tenant can be distributed by tenant. Child tables reference (owner_id, id), so the
+    # database itself refuses a row that points into another owner's network.
+    __table_args__ = (
+        PrimaryKeyConstraint("owner_id", "id"),
+        Index("ix_contact_owner_id_updated_at", "owner_id", "updated_at"),
+        Index("ix_contact_owner_id_due_at", "owner_id", "due_at"),
+    )
+
+    owner_id: str = Field(
+        sa_column=Column(String(40), ForeignKey("owner.id", ondelete="CASCADE"), nullable=False)
+    )
+    id: str = Field(sa_column=Column(String(40), nullable=False))
+    display_name: str = Field(sa_column=Column(String(200), nullable=False))
+    given_name: str | None = Field(default=None, sa_column=Column(String(100)))
+    family_name: str | None = Field(default=None, sa_column=Column(String(100)))
+    organization: str | None = Field(default=None, sa_column=Column(String(200)))
+    title: str | None = Field(default=None, sa_column=Column(String(200)))
+    timezone: str | None = Field(default=None, sa_column=Column(String(64)))
+    trust_stage: str = Field(sa_column=Column(String(16), nullable=False))
+    cadence_days: int | None = Field(default=None, sa_column=Column(Integer))
+    notes: str | None = Field(default=None, sa_column=Column(Text))
+    # Read whole with the contact (one row per GET); tags and refs are also kept in side
+    # tables below, which carry the indexes and the uniqueness rules.
+    tags: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    channels: list[dict[str, Any]] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False)
+    )
+    external_refs: dict[str, str] = Field(
+        default_factory=dict, sa_column=Column(JSON, nullable=False)
+    )
+    # Lower-cased names, organisation and email addresses, for `q`.
+    search_text: str = Field(default="", sa_column=Column(Text, nullable=False))
+    # The permitted uses of any channel, as ",introductions,marketing,", for `channel_use`.
+    channel_uses: str = Field(default=",", sa_column=Column(String(64), nullable=False))
+    last_interaction_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    # When the keep-in-touch cadence runs out: last interaction (or creation) + cadence.
+    due_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    version: int = Field(default=1, sa_column=Column(Integer, nullable=False))
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    updated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    archived_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    erased_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+
+
+class ContactTag(SQLModel, table=True):
+    __tablename__ = "contact_tag"
+    __table_args__ = (
+        PrimaryKeyConstraint("owner_id", "tag", "contact_id"),
+        ForeignKeyConstraint(
+            ["owner_id", "contact_id"], ["contact.owner_id", "contact.id"], ondelete="CASCADE"
+        ),
+        Index("ix_contact_tag_owner_id_contact_id", "owner_id", "contact_id"),
+    )
+
+    owner_id: str = Field(sa_column=Column(String(40), nullable=False))
+    tag: str = Field(sa_column=Column(String(64), nullable=False))
+    contact_id: str = Field(sa_column=Column(String(40), nullable=False))
+
+
+class ContactExternalRef(SQLModel, table=True):
+    __tablename__ = "contact_external_ref"
+    __table_args__ = (
+        # One contact per CRM id, and one id per CRM on a contact.
+        PrimaryKeyConstraint("owner_id", "system", "external_id"),
+        UniqueConstraint("owner_id", "contact_id", "system"),
+        ForeignKeyConstraint(
+            ["owner_id", "contact_id"], ["contact.owner_id", "contact.id"], ondelete="CASCADE"
+        ),
+    )
+
+    owner_id: str = Field(sa_column=Column(String(40), nullable=False))
+    system: str = Field(sa_column=Column(String(64), nullable=False))
+    external_id: str = Field(sa_column=Column(String(200), nullable=False))
+    contact_id: str = Field(sa_column=Column(String(40), nullable=False))

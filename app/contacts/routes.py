@@ -1,0 +1,126 @@
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Request, Response, status
+from pydantic import AwareDatetime
+
+from app.auth.dependencies import CurrentPrincipal, WritePrincipal
+from app.contacts import service
+from app.contacts.schemas import ChannelUse, ContactCreate, ContactRead, ContactUpdate, TrustStage
+from app.core.db import SessionDep
+from app.core.errors import UnprocessableContent
+from app.core.etag import check_if_match
+from app.core.pagination import Cursor, Limit, Page
+from app.core.routing import TransactionalRoute
+
+router = APIRouter(prefix="/v1/contacts", route_class=TransactionalRoute, tags=["contacts"])
+
+ContactId = Annotated[str, Path(max_length=40)]
+
+
+def _with_etag(response: Response, contact: service.Contact) -> ContactRead:
+    response.headers["ETag"] = service.contact_etag(contact)
+    return service.to_read(contact)
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=ContactRead)
+async def create_contact(
+    body: ContactCreate, principal: WritePrincipal, session: SessionDep, response: Response
+) -> ContactRead:
+    """Add a person to the network."""
+    contact = await service.create_contact(session, owner_id=principal.owner_id, data=body)
+    response.headers["Location"] = f"/v1/contacts/{contact.id}"
+    return _with_etag(response, contact)
+
+
+def _external_ref(value: str | None) -> tuple[str, str] | None:
+    if value is None:
+        return None
+    system, sep, ext_id = value.partition(":")
+    if not sep or not system or not ext_id:
+        raise UnprocessableContent(
+            "external_ref must look like system:id, for example hubspot:123.",
+            errors=[{"field": "external_ref", "message": "expected system:id"}],
+        )
+    return system, ext_id
+
+
+@router.get("", response_model=Page[ContactRead])
+async def list_contacts(
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+    q: Annotated[
+        str | None, Query(min_length=1, max_length=200, description="Name, organisation or email.")
+    ] = None,
+    tag: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
+    trust_stage: TrustStage | None = None,
+    updated_since: AwareDatetime | None = None,
+    stale: Annotated[bool | None, Query(description="Past their keep-in-touch cadence.")] = None,
+    channel_use: Annotated[
+        ChannelUse | None, Query(description="Only contacts with a channel permitting this use.")
+    ] = None,
+    external_ref: Annotated[
+        str | None, Query(max_length=300, description="`system:id`, e.g. `hubspot:123`.")
+    ] = None,
+    archived: Annotated[bool, Query(description="List archived contacts instead.")] = False,
+) -> Page[ContactRead]:
+    """The network, oldest first, filtered; archived and erased contacts are left out."""
+    filters = service.ContactFilters(
+        q=q, tag=tag, trust_stage=trust_stage, updated_since=updated_since, stale=stale,
+        channel_use=channel_use.value if channel_use else None,
+        external_ref=_external_ref(external_ref), archived=archived,
+    )
+    rows, next_cursor = await service.list_contacts(
+        session, owner_id=principal.owner_id, filters=filters, limit=limit, cursor=cursor
+    )
+    return Page(data=[service.to_read(c) for c in rows], next_cursor=next_cursor)
+
+
+@router.get("/{contact_id}", response_model=ContactRead)
+async def read_contact(
+    contact_id: ContactId, principal: CurrentPrincipal, session: SessionDep, response: Response
+) -> ContactRead:
+    """One contact, archived or not."""
+    contact = await service.get_contact(session, owner_id=principal.owner_id, contact_id=contact_id)
+    return _with_etag(response, contact)
+
+
+@router.patch("/{contact_id}", response_model=ContactRead)
+async def update_contact(
+    contact_id: ContactId,
+    body: ContactUpdate,
+    request: Request,
+    principal: WritePrincipal,
+    session: SessionDep,
+    response: Response,
+) -> ContactRead:
+    """Change the fields sent; honours If-Match."""
+    contact = await service.get_contact(
+        session, owner_id=principal.owner_id, contact_id=contact_id, for_update=True
+    )
+    check_if_match(request, service.contact_etag(contact))
+    contact = await service.update_contact(session, contact=contact, changes=body)
+    return _with_etag(response, contact)
+
+
+@router.delete("/{contact_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_contact(
+    contact_id: ContactId,
+    request: Request,
+    principal: WritePrincipal,
+    session: SessionDep,
+    erase: Annotated[
+        bool, Query(description="Erase personal data for good instead of archiving.")
+    ] = False,
+) -> Response:
+    """Archive a contact, or with `erase=true` erase its personal data; honours If-Match."""
+    contact = await service.get_contact(
+        session, owner_id=principal.owner_id, contact_id=contact_id, for_update=True
+    )
+    check_if_match(request, service.contact_etag(contact))
+    if erase:
+        await service.erase_contact(session, contact=contact)
+    else:
+        await service.archive_contact(session, contact=contact)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,164 @@
+from datetime import datetime
+from enum import StrEnum
+from functools import lru_cache
+from typing import Annotated, Any
+from zoneinfo import available_timezones
+
+from email_validator import EmailNotValidError, validate_email
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
+
+
+class TrustStage(StrEnum):
+    stranger = "stranger"
+    acquaintance = "acquaintance"
+    known = "known"
+    liked = "liked"
+    trusted = "trusted"
+
+
+class ChannelType(StrEnum):
+    email = "email"
+    phone = "phone"
+    linkedin = "linkedin"
+    twitter = "twitter"
+    website = "website"
+    other = "other"
+
+
+class ChannelUse(StrEnum):
+    personal = "personal"
+    introductions = "introductions"
+    marketing = "marketing"
+
+
+@lru_cache(maxsize=1)
+def _zones() -> frozenset[str]:
+    return frozenset(available_timezones())
+
+
+def _iana_zone(value: str) -> str:
+    if value not in _zones():
+        raise ValueError("must be an IANA time zone name, such as Europe/Berlin")
+    return value
+
+
+def _unique(values: list[Any]) -> list[Any]:
+    return list(dict.fromkeys(values))
+
+
+Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
+DisplayName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+PartName = Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)]
+TimeZone = Annotated[str, StringConstraints(max_length=64), AfterValidator(_iana_zone)]
+CadenceDays = Annotated[int, Field(ge=1, le=3650, description="Keep-in-touch interval in days.")]
+Tag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+Tags = Annotated[list[Tag], Field(max_length=50), AfterValidator(_unique)]
+Notes = Annotated[str, StringConstraints(max_length=10_000)]
+SystemName = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=r"^[^:]+$")
+]
+ExternalId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+ExternalRefs = Annotated[
+    dict[SystemName, ExternalId],
+    Field(max_length=20, description="CRM ids by system; unique per owner and system."),
+]
+
+
+class Channel(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    type: ChannelType
+    value: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=320)]
+    permitted_uses: Annotated[list[ChannelUse], AfterValidator(_unique)] = Field(
+        default_factory=list, description="What this channel may be used for."
+    )
+
+    @model_validator(mode="after")
+    def _valid_email(self) -> "Channel":
+        if self.type == ChannelType.email:
+            try:
+                checked = validate_email(self.value, check_deliverability=False)
+            except EmailNotValidError as exc:
+                raise ValueError(f"not a valid email address: {exc}") from None
+            self.value = checked.normalized
+        return self
+
+
+Channels = Annotated[list[Channel], Field(max_length=50)]
+
+
+class ChannelRead(BaseModel):
+    type: ChannelType
+    value: str
+    permitted_uses: list[ChannelUse]
+
+
+class ContactCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    display_name: DisplayName
+    given_name: PartName | None = None
+    family_name: PartName | None = None
+    organization: Text | None = None
+    title: Text | None = None
+    timezone: TimeZone | None = None
+    trust_stage: TrustStage = TrustStage.acquaintance
+    cadence_days: CadenceDays | None = None
+    tags: Tags = Field(default_factory=list)
+    notes: Notes | None = None
+    channels: Channels = Field(default_factory=list)
+    external_refs: ExternalRefs = Field(default_factory=dict)
+
+
+class ContactUpdate(BaseModel):
+    """Fields sent are set (null clears them); fields left out are unchanged."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    display_name: DisplayName | None = None
+    given_name: PartName | None = None
+    family_name: PartName | None = None
+    organization: Text | None = None
+    title: Text | None = None
+    timezone: TimeZone | None = None
+    trust_stage: TrustStage | None = None
+    cadence_days: CadenceDays | None = None
+    tags: Tags | None = None
+    notes: Notes | None = None
+    channels: Channels | None = None
+    external_refs: ExternalRefs | None = None
+
+    @field_validator("display_name", "trust_stage", "tags", "channels", "external_refs")
+    @classmethod
+    def _not_null(cls, value: Any) -> Any:
+        if value is None:
+            raise ValueError("may be changed but not cleared")
+        return value
+
+
+class ContactRead(BaseModel):
+    id: str
+    display_name: str
+    given_name: str | None
+    family_name: str | None
+    organization: str | None
+    title: str | None
+    timezone: str | None
+    trust_stage: TrustStage
+    cadence_days: int | None
+    tags: list[str]
+    notes: str | None
+    channels: list[ChannelRead]
+    external_refs: dict[str, str]
+    last_interaction_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+    archived_at: datetime | None

@@ -1,0 +1,270 @@
+"""Contacts: the people in an owner's network. Every query is scoped to the owner."""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, exists, or_
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from app.contacts.models import Contact, ContactExternalRef, ContactTag
+from app.contacts.schemas import ContactCreate, ContactRead, ContactUpdate, TrustStage
+from app.core import idempotency
+from app.core.errors import Conflict, NotFound
+from app.core.etag import make_etag
+from app.core.pagination import decode_cursor, encode_cursor
+from app.core.types import new_id, utcnow
+from app.events.service import record_event, scrub_contact_events
+from app.interactions.models import Interaction
+
+
+class ContactNotFound(NotFound):
+    type, title = "contact-not-found", "Contact not found"
+
+
+class ExternalRefTaken(Conflict):
+    type, title = "external-ref-taken", "External reference already in use"
+
+
+@dataclass(frozen=True)
+class ContactFilters:
+    q: str | None = None
+    tag: str | None = None
+    trust_stage: TrustStage | None = None
+    updated_since: datetime | None = None
+    stale: bool | None = None
+    channel_use: str | None = None
+    external_ref: tuple[str, str] | None = None
+    archived: bool = False
+
+
+def to_read(contact: Contact) -> ContactRead:
+    return ContactRead.model_validate(contact, from_attributes=True)
+
+
+def contact_etag(contact: Contact) -> str:
+    return make_etag(contact.version)
+
+
+def _derive(contact: Contact) -> None:
+    """Recompute the columns that exist only to make list filters indexable."""
+    emails = [c["value"] for c in contact.channels if c["type"] == "email"]
+    parts = [contact.display_name, contact.given_name, contact.family_name,
+             contact.organization, *emails]
+    contact.search_text = " ".join(p.lower() for p in parts if p)
+    uses = sorted({use for c in contact.channels for use in c["permitted_uses"]})
+    contact.channel_uses = "," + "".join(f"{u}," for u in uses)
+    baseline = contact.last_interaction_at or contact.created_at
+    contact.due_at = (
+        baseline + timedelta(days=contact.cadence_days) if contact.cadence_days else None
+    )
+
+
+async def _replace_tags(session: AsyncSession, contact: Contact) -> None:
+    await session.execute(
+        delete(ContactTag).where(
+            ContactTag.owner_id == contact.owner_id, ContactTag.contact_id == contact.id
+        )
+    )
+    session.add_all(
+        ContactTag(owner_id=contact.owner_id, contact_id=contact.id, tag=tag)
+        for tag in contact.tags
+    )
+
+
+async def _replace_external_refs(session: AsyncSession, contact: Contact) -> None:
+    refs = contact.external_refs
+    if refs:
+        clash = (
+            await session.exec(
+                select(ContactExternalRef).where(
+                    ContactExternalRef.owner_id == contact.owner_id,
+                    ContactExternalRef.contact_id != contact.id,
+                    or_(*(
+                        (ContactExternalRef.system == system)
+                        & (ContactExternalRef.external_id == ext_id)
+                        for system, ext_id in refs.items()
+                    )),
+                )
+            )
+        ).first()
+        if clash is not None:
+            raise ExternalRefTaken(
+                f"{clash.system}:{clash.external_id} already belongs to contact "
+                f"{clash.contact_id}.",
+            )
+    await session.execute(
+        delete(ContactExternalRef).where(
+            ContactExternalRef.owner_id == contact.owner_id,
+            ContactExternalRef.contact_id == contact.id,
+        )
+    )
+    session.add_all(
+        ContactExternalRef(
+            owner_id=contact.owner_id, contact_id=contact.id, system=system, external_id=ext_id
+        )
+        for system, ext_id in refs.items()
+    )
+    try:
+        await session.flush()
+    except IntegrityError as exc:
+        # Lost a race with a concurrent write of the same reference.
+        raise ExternalRefTaken("An external reference is already in use by another contact.") \
+            from exc
+
+
+async def create_contact(session: AsyncSession, *, owner_id: str, data: ContactCreate) -> Contact:
+    now = utcnow()
+    fields: dict[str, Any] = data.model_dump(mode="json")
+    contact = Contact(id=new_id("ct"), owner_id=owner_id, created_at=now, updated_at=now, **fields)
+    _derive(contact)
+    session.add(contact)
+    await session.flush()
+    await _replace_tags(session, contact)
+    await _replace_external_refs(session, contact)
+    record_event(
+        session, owner_id=owner_id, type="contact.created", resource="contact",
+        resource_id=contact.id, contact_id=contact.id, data=to_read(contact),
+    )
+    return contact
+
+
+async def get_contact(
+    session: AsyncSession, *, owner_id: str, contact_id: str, for_update: bool = False
+) -> Contact:
+    query = select(Contact).where(
+        Contact.owner_id == owner_id, Contact.id == contact_id, col(Contact.erased_at).is_(None)
+    )
+    if for_update:
+        query = query.with_for_update()
+    contact = (await session.exec(query)).first()
+    if contact is None:
+        raise ContactNotFound(f"No contact {contact_id}.")
+    return contact
+
+
+async def list_contacts(
+    session: AsyncSession, *, owner_id: str, filters: ContactFilters, limit: int,
+    cursor: str | None,
+) -> tuple[list[Contact], str | None]:
+    query = select(Contact).where(Contact.owner_id == owner_id, col(Contact.erased_at).is_(None))
+    archived = col(Contact.archived_at)
+    query = query.where(archived.is_not(None) if filters.archived else archived.is_(None))
+    if filters.q:
+        query = query.where(col(Contact.search_text).contains(filters.q.lower(), autoescape=True))
+    if filters.tag:
+        query = query.where(
+            exists().where(
+                ContactTag.owner_id == owner_id,
+                ContactTag.tag == filters.tag,
+                ContactTag.contact_id == Contact.id,
+            )
+        )
+    if filters.trust_stage:
+        query = query.where(Contact.trust_stage == filters.trust_stage.value)
+    if filters.updated_since:
+        query = query.where(Contact.updated_at >= filters.updated_since)
+    if filters.stale is not None:
+        due = col(Contact.due_at)
+        now = utcnow()
+        query = query.where(due < now if filters.stale else (due.is_(None) | (due >= now)))
+    if filters.channel_use:
+        query = query.where(col(Contact.channel_uses).contains(f",{filters.channel_use},"))
+    if filters.external_ref:
+        system, ext_id = filters.external_ref
+        query = query.where(
+            exists().where(
+                ContactExternalRef.owner_id == owner_id,
+                ContactExternalRef.system == system,
+                ContactExternalRef.external_id == ext_id,
+                ContactExternalRef.contact_id == Contact.id,
+            )
+        )
+    if cursor:
+        (after,) = decode_cursor(cursor, "contact", (str,))
+        query = query.where(Contact.id > after)
+    rows = list((await session.exec(query.order_by(col(Contact.id)).limit(limit + 1))).all())
+    next_cursor = encode_cursor("contact", [rows[limit - 1].id]) if len(rows) > limit else None
+    return rows[:limit], next_cursor
+
+
+def _bump(contact: Contact) -> None:
+    contact.version += 1
+    contact.updated_at = utcnow()
+
+
+async def update_contact(
+    session: AsyncSession, *, contact: Contact, changes: ContactUpdate
+) -> Contact:
+    fields = changes.model_dump(mode="json", exclude_unset=True)
+    for name, value in fields.items():
+        setattr(contact, name, value)
+    _bump(contact)
+    _derive(contact)
+    session.add(contact)
+    await session.flush()
+    if "tags" in fields:
+        await _replace_tags(session, contact)
+    if "external_refs" in fields:
+        await _replace_external_refs(session, contact)
+    record_event(
+        session, owner_id=contact.owner_id, type="contact.updated", resource="contact",
+        resource_id=contact.id, contact_id=contact.id, data=to_read(contact),
+    )
+    return contact
+
+
+async def archive_contact(session: AsyncSession, *, contact: Contact) -> None:
+    if contact.archived_at is not None:
+        return
+    contact.archived_at = utcnow()
+    _bump(contact)
+    session.add(contact)
+    await session.flush()
+    record_event(
+        session, owner_id=contact.owner_id, type="contact.archived", resource="contact",
+        resource_id=contact.id, contact_id=contact.id, data=to_read(contact),
+    )
+
+
+_PERSONAL_FIELDS = ("given_name", "family_name", "organization", "title", "timezone",
+                    "notes", "cadence_days", "last_interaction_at", "due_at", "archived_at")
+
+
+async def erase_contact(session: AsyncSession, *, contact: Contact) -> None:
+    """Erase personal data for good. The row stays as an anonymous tombstone so that ledger
+    totals keep their contact; everything that could identify the person goes."""
+    owner_id, contact_id = contact.owner_id, contact.id
+    for name in _PERSONAL_FIELDS:
+        setattr(contact, name, None)
+    contact.display_name = ""
+    contact.tags, contact.channels, contact.external_refs = [], [], {}
+    contact.search_text, contact.channel_uses = "", ","
+    contact.trust_stage = TrustStage.acquaintance.value
+    contact.erased_at = utcnow()
+    _bump(contact)
+    session.add(contact)
+    await session.flush()
+    # Interactions go whole: their summaries are about the person.
+    for model in (ContactTag, ContactExternalRef, Interaction):
+        await session.execute(
+            delete(model).where(model.owner_id == owner_id, model.contact_id == contact_id)
+        )
+    await scrub_contact_events(session, owner_id=owner_id, contact_id=contact_id)
+    await idempotency.forget_responses_mentioning(session, owner_id=owner_id, text=contact_id)
+    record_event(
+        session, owner_id=owner_id, type="contact.erased", resource="contact",
+        resource_id=contact_id, data={"id": contact_id},
+    )
+
+
+async def touch_interaction(session: AsyncSession, *, contact: Contact, at: datetime) -> None:
+    """An interaction happened: staleness is measured from the latest one."""
+    if contact.last_interaction_at is None or at > contact.last_interaction_at:
+        contact.last_interaction_at = at
+    _bump(contact)
+    _derive(contact)
+    session.add(contact)
+    await session.flush()

@@ -1,0 +1,68 @@
+"""One settings object, read from GOODWILL_* environment variables."""
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+_ASYNC_DRIVERS = {
+    "postgresql": "postgresql+asyncpg",
+    "postgres": "postgresql+asyncpg",
+    "postgresql+psycopg": "postgresql+asyncpg",
+    "postgresql+psycopg2": "postgresql+asyncpg",
+    "sqlite": "sqlite+aiosqlite",
+}
+
+
+def async_database_url(url: str) -> str:
+    """Map a plain `postgresql://` or `sqlite:///` URL to the async driver that serves it."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        raise ValueError("database URL must look like scheme://...")
+    return f"{_ASYNC_DRIVERS.get(scheme, scheme)}://{rest}"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="GOODWILL_", extra="ignore")
+
+    database_url: str = "sqlite:///./goodwill.db"
+    db_pool_size: int = Field(default=10, ge=1)
+    db_max_overflow: int = Field(default=10, ge=0)
+    redis_url: str | None = None
+    # Requests per API key; a `limits` rate string such as "600/minute" or "10/second".
+    rate_limit: str = "600/minute"
+    # Verified API keys are cached in-process for this long: a key revoked through another
+    # process keeps working here for at most this many seconds (0 disables the cache).
+    auth_cache_seconds: float = Field(default=5.0, ge=0)
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    idempotency_ttl_hours: int = Field(default=24, ge=1)
+    log_level: str = "INFO"
+    log_json: bool = True
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, value: str) -> str:
+        scheme = async_database_url(value).split("://", 1)[0]
+        if scheme not in ("postgresql+asyncpg", "sqlite+aiosqlite"):
+            raise ValueError("GOODWILL_DATABASE_URL must be a sqlite:/// or postgresql:// URL")
+        return value
+
+    @property
+    def async_database_url(self) -> str:
+        return async_database_url(self.database_url)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.async_database_url.startswith("sqlite")
+
+    def sqlite_path(self) -> Path | None:
+        if not self.is_sqlite:
+            return None
+        path = self.async_database_url.split(":///", 1)[1].split("?", 1)[0]
+        return None if path in ("", ":memory:") else Path(path)
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

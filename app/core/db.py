@@ -1,0 +1,84 @@
+"""Engine, sessions and the transaction rules every request and command follows."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.pool import NullPool
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from app.core.config import Settings
+
+SessionMaker = async_sessionmaker[AsyncSession]
+
+
+def _configure_sqlite(engine: AsyncEngine) -> None:
+    """Same behaviour as PostgreSQL where it matters: enforced foreign keys, real
+    transactions (pysqlite's implicit ones break SAVEPOINT), concurrent readers (WAL)."""
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # Let SQLAlchemy, not the driver, emit BEGIN (the documented pysqlite recipe).
+        dbapi_conn.isolation_level = None
+        cursor = dbapi_conn.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        # IMMEDIATE takes the write lock up front: a deferred transaction that reads and then
+        # writes fails at once with SQLITE_BUSY when another writer got there first, whereas
+        # this waits for busy_timeout. Transactions are short, so serialising them is cheap.
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def create_engine(settings: Settings, *, pooled: bool = True) -> AsyncEngine:
+    url = settings.async_database_url
+    kwargs: dict[str, Any] = {}
+    if not pooled:
+        kwargs["poolclass"] = NullPool
+    elif url.startswith("postgresql"):
+        kwargs.update(
+            pool_size=settings.db_pool_size,
+            max_overflow=settings.db_max_overflow,
+            pool_pre_ping=False,
+        )
+    if url.startswith("sqlite"):
+        path = settings.sqlite_path()
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        kwargs["connect_args"] = {"timeout": 10}
+    engine = create_async_engine(url, **kwargs)
+    if url.startswith("sqlite"):
+        _configure_sqlite(engine)
+    return engine
+
+
+def create_sessionmaker(bind: Any, **kwargs: Any) -> SessionMaker:
+    return async_sessionmaker(bind=bind, class_=AsyncSession, expire_on_commit=False, **kwargs)
+
+
+@asynccontextmanager
+async def session_scope(sessionmaker: SessionMaker) -> AsyncIterator[AsyncSession]:
+    """A unit of work for background code and the CLI: commit on success, roll back on error."""
+    async with sessionmaker() as session:
+        try:
+            yield session
+            await session.commit()
+        except BaseException:
+            await session.rollback()
+            raise
+
+
+def get_session(request: Request) -> AsyncSession:
+    """The request's session, opened and committed by `TransactionalRoute`."""
+    return request.state.session
+
+
+SessionDep = Annotated[AsyncSession, Depends(get_session)]

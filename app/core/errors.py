@@ -1,0 +1,168 @@
+"""RFC 9457 problem details: one error base class, rendered by one set of handlers."""
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+from app.core.responses import ORJSONResponse
+
+PROBLEM_TYPE_BASE = "https://goodwill.example/problems/"
+PROBLEM_JSON = "application/problem+json"
+
+
+class GoodwillError(Exception):
+    status: int = 500
+    type: str = "internal-error"
+    title: str = "Internal Server Error"
+
+    def __init__(
+        self,
+        detail: str | None = None,
+        *,
+        headers: dict[str, str] | None = None,
+        errors: list[dict[str, str]] | None = None,
+        **extra: Any,
+    ) -> None:
+        super().__init__(detail or self.title)
+        self.detail = detail or self.title
+        self.headers = headers or {}
+        self.errors = errors
+        self.extra = extra
+
+
+class BadRequest(GoodwillError):
+    status, type, title = 400, "bad-request", "Bad Request"
+
+
+class InvalidCursor(BadRequest):
+    type, title = "invalid-cursor", "Invalid pagination cursor"
+
+
+class Unauthenticated(GoodwillError):
+    status, type, title = 401, "unauthenticated", "Unauthenticated"
+
+    def __init__(self, detail: str | None = None) -> None:
+        super().__init__(detail, headers={"WWW-Authenticate": "Bearer"})
+
+
+class Forbidden(GoodwillError):
+    status, type, title = 403, "forbidden", "Forbidden"
+
+
+class NotFound(GoodwillError):
+    status, type, title = 404, "not-found", "Not Found"
+
+
+class Conflict(GoodwillError):
+    status, type, title = 409, "conflict", "Conflict"
+
+
+class PreconditionFailed(GoodwillError):
+    status, type, title = 412, "precondition-failed", "Precondition Failed"
+
+
+class UnprocessableContent(GoodwillError):
+    status, type, title = 422, "validation-error", "Unprocessable Content"
+
+
+class RateLimited(GoodwillError):
+    status, type, title = 429, "rate-limited", "Too Many Requests"
+
+
+def problem_response(
+    status: int,
+    type_: str,
+    title: str,
+    detail: str,
+    *,
+    headers: dict[str, str] | None = None,
+    errors: list[dict[str, str]] | None = None,
+    extra: dict[str, Any] | None = None,
+    instance: str | None = None,
+) -> Response:
+    body: dict[str, Any] = {
+        "type": type_ if type_.startswith(("http", "about:")) else PROBLEM_TYPE_BASE + type_,
+        "title": title,
+        "status": status,
+        "detail": detail,
+    }
+    if instance:
+        body["instance"] = instance
+    if errors is not None:
+        body["errors"] = errors
+    if extra:
+        body.update(extra)
+    return ORJSONResponse(body, status_code=status, headers=headers, media_type=PROBLEM_JSON)
+
+
+def _field_path(loc: tuple[Any, ...] | list[Any]) -> str:
+    """('body', 'channels', 0, 'value') -> 'channels[0].value'."""
+    parts = list(loc)
+    if parts and parts[0] in ("body", "query", "path", "header", "cookie"):
+        parts = parts[1:] if parts[0] == "body" or len(parts) > 1 else parts
+    path = ""
+    for part in parts:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        else:
+            path += ("." if path else "") + str(part)
+    return path or "body"
+
+
+def validation_errors(errors: Any) -> list[dict[str, str]]:
+    out = []
+    for err in errors:
+        message = str(err.get("msg", "invalid value"))
+        if err.get("type") == "extra_forbidden":
+            message = "unknown field"
+        out.append({"field": _field_path(err.get("loc", ())), "message": message})
+    return out
+
+
+_HTTP_TITLES = {
+    400: ("bad-request", "Bad Request"),
+    401: ("unauthenticated", "Unauthenticated"),
+    403: ("forbidden", "Forbidden"),
+    404: ("not-found", "Not Found"),
+    405: ("method-not-allowed", "Method Not Allowed"),
+    406: ("not-acceptable", "Not Acceptable"),
+    413: ("content-too-large", "Content Too Large"),
+    415: ("unsupported-media-type", "Unsupported Media Type"),
+}
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(GoodwillError)
+    async def _goodwill(request: Request, exc: GoodwillError) -> Response:
+        return problem_response(
+            exc.status, exc.type, exc.title, exc.detail,
+            headers=exc.headers, errors=exc.errors, extra=exc.extra,
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> Response:
+        errors = validation_errors(exc.errors())
+        if any(e["message"] == "JSON decode error" for e in errors):
+            detail = "The request body is not valid JSON."
+        else:
+            detail = "The request has invalid or unknown fields; see errors."
+        return problem_response(
+            422, UnprocessableContent.type, UnprocessableContent.title, detail, errors=errors
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        type_, title = _HTTP_TITLES.get(exc.status_code, ("http-error", "HTTP Error"))
+        detail = exc.detail if isinstance(exc.detail, str) and exc.detail else title
+        if exc.status_code == 404:
+            detail = "No such resource."
+        elif exc.status_code == 405:
+            detail = f"{request.method} is not allowed on this resource."
+        elif exc.status_code == 413:
+            detail = "The request body is larger than this endpoint accepts."
+        return problem_response(
+            exc.status_code, type_, title, detail, headers=dict(exc.headers or {})
+        )

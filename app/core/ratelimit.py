@@ -1,0 +1,50 @@
+"""Per-key rate limits with `limits`: in memory by default, shared through Redis when
+GOODWILL_REDIS_URL is set so that every replica counts against the same budget."""
+
+import logging
+import math
+import time
+
+from fastapi import Response
+from limits import RateLimitItem, parse
+from limits.aio.storage import MemoryStorage, Storage
+from limits.aio.strategies import FixedWindowRateLimiter
+from limits.storage import storage_from_string
+
+from app.core.config import Settings
+from app.core.errors import RateLimited
+
+log = logging.getLogger("goodwill.ratelimit")
+
+
+class KeyRateLimiter:
+    def __init__(self, settings: Settings) -> None:
+        self.item: RateLimitItem = parse(settings.rate_limit)
+        storage: Storage
+        if settings.redis_url:
+            storage = storage_from_string(f"async+{settings.redis_url}")  # type: ignore[assignment]
+        else:
+            storage = MemoryStorage()
+        self.storage = storage
+        self.limiter = FixedWindowRateLimiter(storage)
+
+    async def check(self, key_id: str, response: Response) -> None:
+        try:
+            allowed = await self.limiter.hit(self.item, "api_key", key_id)
+            stats = await self.limiter.get_window_stats(self.item, "api_key", key_id)
+        except Exception:
+            # A limiter outage must not take the API down with it: let the request through.
+            log.warning("rate limiter unavailable; request allowed", exc_info=True)
+            return
+        reset = max(0, math.ceil(stats.reset_time - time.time()))
+        headers = {
+            "RateLimit-Limit": str(self.item.amount),
+            "RateLimit-Remaining": str(max(0, stats.remaining)),
+            "RateLimit-Reset": str(reset),
+        }
+        if not allowed:
+            raise RateLimited(
+                f"This API key is limited to {self.item}; retry after {max(1, reset)} s.",
+                headers={**headers, "Retry-After": str(max(1, reset))},
+            )
+        response.headers.update(headers)

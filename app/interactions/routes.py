@@ -1,0 +1,68 @@
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Response, status
+
+from app.auth.dependencies import CurrentPrincipal, WritePrincipal
+from app.contacts import service as contacts
+from app.core.db import SessionDep
+from app.core.pagination import Cursor, Limit, Page
+from app.core.routing import TransactionalRoute
+from app.interactions import service
+from app.interactions.schemas import InteractionCreate, InteractionRead
+
+router = APIRouter(
+    prefix="/v1/contacts/{contact_id}/interactions",
+    route_class=TransactionalRoute,
+    tags=["interactions"],
+)
+
+ContactId = Annotated[str, Path(max_length=40)]
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=InteractionRead)
+async def log_interaction(
+    contact_id: ContactId,
+    body: InteractionCreate,
+    principal: WritePrincipal,
+    session: SessionDep,
+    response: Response,
+) -> InteractionRead:
+    """Record a touchpoint; moves the contact's `last_interaction_at`."""
+    # Locked so that two interactions logged at once cannot lose each other's update.
+    contact = await contacts.get_contact(
+        session, owner_id=principal.owner_id, contact_id=contact_id, for_update=True
+    )
+    interaction = await service.log_interaction(session, contact=contact, data=body)
+    response.headers["Location"] = f"/v1/contacts/{contact_id}/interactions/{interaction.id}"
+    return service.to_read(interaction)
+
+
+@router.get("", response_model=Page[InteractionRead])
+async def list_interactions(
+    contact_id: ContactId,
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> Page[InteractionRead]:
+    """A contact's interactions, newest first."""
+    await contacts.get_contact(session, owner_id=principal.owner_id, contact_id=contact_id)
+    rows, next_cursor = await service.list_interactions(
+        session, owner_id=principal.owner_id, contact_id=contact_id, limit=limit, cursor=cursor
+    )
+    return Page(data=[service.to_read(i) for i in rows], next_cursor=next_cursor)
+
+
+@router.get("/{interaction_id}", response_model=InteractionRead)
+async def read_interaction(
+    contact_id: ContactId,
+    interaction_id: Annotated[str, Path(max_length=40)],
+    principal: CurrentPrincipal,
+    session: SessionDep,
+) -> InteractionRead:
+    """One interaction."""
+    await contacts.get_contact(session, owner_id=principal.owner_id, contact_id=contact_id)
+    interaction = await service.get_interaction(
+        session, owner_id=principal.owner_id, contact_id=contact_id, interaction_id=interaction_id
+    )
+    return service.to_read(interaction)

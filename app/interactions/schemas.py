@@ -1,0 +1,38 @@
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, StringConstraints
+
+
+class InteractionKind(StrEnum):
+    meeting = "meeting"
+    call = "call"
+    message = "message"
+    coffee = "coffee"
+    event = "event"
+    other = "other"
+
+
+class Initiator(StrEnum):
+    me = "me"
+    them = "them"
+
+
+class InteractionCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    kind: InteractionKind
+    occurred_at: AwareDatetime | None = None
+    summary: Annotated[str, StringConstraints(max_length=5_000)] | None = None
+    initiated_by: Initiator = Initiator.me
+
+
+class InteractionRead(BaseModel):
+    id: str
+    contact_id: str
+    kind: InteractionKind
+    occurred_at: datetime
+    summary: str | None
+    initiated_by: Initiator
+    created_at: datetime

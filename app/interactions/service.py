@@ -1,0 +1,95 @@
+"""Interactions: touchpoints with a contact, which drive its staleness."""
+
+from datetime import datetime
+
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from app.contacts import service as contacts
+from app.contacts.models import Contact
+from app.core.errors import NotFound, UnprocessableContent
+from app.core.pagination import decode_cursor, encode_cursor
+from app.core.types import new_id, utcnow
+from app.events.service import record_event
+from app.interactions.models import Interaction
+from app.interactions.schemas import InteractionCreate, InteractionRead
+
+# A little slack for clocks on phones that run ahead.
+_FUTURE_SLACK_SECONDS = 300
+
+
+class InteractionNotFound(NotFound):
+    type, title = "interaction-not-found", "Interaction not found"
+
+
+def to_read(interaction: Interaction) -> InteractionRead:
+    return InteractionRead.model_validate(interaction, from_attributes=True)
+
+
+async def log_interaction(
+    session: AsyncSession, *, contact: Contact, data: InteractionCreate
+) -> Interaction:
+    now = utcnow()
+    occurred_at = data.occurred_at or now
+    if (occurred_at - now).total_seconds() > _FUTURE_SLACK_SECONDS:
+        raise UnprocessableContent(
+            "An interaction cannot be in the future.",
+            errors=[{"field": "occurred_at", "message": "must not be in the future"}],
+        )
+    interaction = Interaction(
+        id=new_id("int"),
+        owner_id=contact.owner_id,
+        contact_id=contact.id,
+        kind=data.kind.value,
+        occurred_at=occurred_at,
+        summary=data.summary,
+        initiated_by=data.initiated_by.value,
+        created_at=now,
+    )
+    session.add(interaction)
+    await session.flush()
+    await contacts.touch_interaction(session, contact=contact, at=interaction.occurred_at)
+    record_event(
+        session, owner_id=contact.owner_id, type="interaction.created", resource="interaction",
+        resource_id=interaction.id, contact_id=contact.id, data=to_read(interaction),
+    )
+    return interaction
+
+
+async def list_interactions(
+    session: AsyncSession, *, owner_id: str, contact_id: str, limit: int, cursor: str | None
+) -> tuple[list[Interaction], str | None]:
+    """Newest first."""
+    query = select(Interaction).where(
+        Interaction.owner_id == owner_id, Interaction.contact_id == contact_id
+    )
+    if cursor:
+        at, after_id = decode_cursor(cursor, "interaction", (datetime, str))
+        occurred = col(Interaction.occurred_at)
+        query = query.where(
+            (occurred < at) | ((occurred == at) & (col(Interaction.id) < after_id))
+        )
+    query = query.order_by(col(Interaction.occurred_at).desc(), col(Interaction.id).desc())
+    rows = list((await session.exec(query.limit(limit + 1))).all())
+    next_cursor = None
+    if len(rows) > limit:
+        last = rows[limit - 1]
+        next_cursor = encode_cursor("interaction", [last.occurred_at, last.id])
+    return rows[:limit], next_cursor
+
+
+async def get_interaction(
+    session: AsyncSession, *, owner_id: str, contact_id: str, interaction_id: str
+) -> Interaction:
+    interaction = (
+        await session.exec(
+            select(Interaction).where(
+                Interaction.owner_id == owner_id,
+                Interaction.contact_id == contact_id,
+                Interaction.id == interaction_id,
+            )
+        )
+    ).first()
+    if interaction is None:
+        raise InteractionNotFound(f"No interaction {interaction_id} on contact {contact_id}.")
+    return interaction

@@ -1,0 +1,61 @@
+"""The application factory: routers, middleware, error handlers and shared state."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from starlette.responses import Response
+
+from app import models  # noqa: F401  (registers every table)
+from app.auth.routes import router as auth_router
+from app.auth.service import KeyCache
+from app.contacts.routes import router as contacts_router
+from app.core.config import Settings, get_settings
+from app.core.db import create_engine, create_sessionmaker
+from app.core.errors import install_error_handlers
+from app.core.idempotency import IdempotentReplay
+from app.core.logging import configure_logging
+from app.core.middleware import RequestContextMiddleware
+from app.core.migrations import head_revision
+from app.core.ratelimit import KeyRateLimiter
+from app.interactions.routes import router as interactions_router
+from app.ops.routes import router as ops_router
+
+DESCRIPTION = """Relationship-first networking: contacts, a reciprocity ledger and
+consent-gated introductions. Authenticate with `Authorization: Bearer <api key>`;
+errors are RFC 9457 problem details."""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    configure_logging(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        await app.state.engine.dispose()
+
+    app = FastAPI(
+        title="Goodwill",
+        version="1.0.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        max_body_size=settings.max_body_bytes,
+    )
+    app.state.settings = settings
+    app.state.engine = create_engine(settings)
+    app.state.sessionmaker = create_sessionmaker(app.state.engine)
+    app.state.key_cache = KeyCache(settings.auth_cache_seconds)
+    app.state.rate_limiter = KeyRateLimiter(settings)
+    app.state.migration_head = head_revision()
+
+    install_error_handlers(app)
+
+    @app.exception_handler(IdempotentReplay)
+    async def _replay(request: Request, exc: IdempotentReplay) -> Response:
+        return exc.response()
+
+    app.add_middleware(RequestContextMiddleware)
+    for router in (ops_router, auth_router, contacts_router, interactions_router):
+        app.include_router(router)
+    return app

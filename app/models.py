@@ -1,0 +1,23 @@
+"""Every table, imported in one place so that Alembic sees one metadata."""
+
+from sqlmodel import SQLModel
+
+from app.auth.models import ApiKey, Owner
+from app.contacts.models import Contact, ContactExternalRef, ContactTag
+from app.core.idempotency import IdempotencyRecord
+from app.events.models import Event
+from app.interactions.models import Interaction
+
+metadata = SQLModel.metadata
+
+__all__ = [
+    "ApiKey",
+    "Contact",
+    "ContactExternalRef",
+    "ContactTag",
+    "Event",
+    "IdempotencyRecord",
+    "Interaction",
+    "Owner",
+    "metadata",
+]

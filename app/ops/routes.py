@@ -1,0 +1,46 @@
+"""Health, readiness and metrics: for load balancers and Prometheus, no API key needed."""
+
+from fastapi import APIRouter, Request, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel
+from sqlalchemy import text
+
+from app.core.errors import problem_response
+from app.core.metrics import REGISTRY
+
+router = APIRouter(tags=["operations"])
+
+
+class Health(BaseModel):
+    status: str
+
+
+@router.get("/healthz", response_model=Health)
+async def healthz() -> Health:
+    """The process is alive."""
+    return Health(status="ok")
+
+
+@router.get("/readyz", response_model=Health, responses={503: {"description": "Not ready"}})
+async def readyz(request: Request) -> Response | Health:
+    """The database answers and its schema is at the migration head."""
+    expected = request.app.state.migration_head
+    try:
+        async with request.app.state.engine.connect() as conn:
+            current = (
+                await conn.execute(text("SELECT version_num FROM alembic_version"))
+            ).scalar_one_or_none()
+    except Exception:
+        return problem_response(503, "not-ready", "Not Ready", "The database is unreachable.")
+    if current != expected:
+        return problem_response(
+            503, "not-ready", "Not Ready",
+            "The database schema is not at the migration head; run `goodwill migrate`.",
+        )
+    return Health(status="ready")
+
+
+@router.get("/metrics", response_class=Response)
+async def metrics() -> Response:
+    """Prometheus metrics of this process."""
+    return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
