@@ -12,7 +12,7 @@ from app.auth.service import KeyCache
 from app.contacts.routes import router as contacts_router
 from app.core.config import Settings, get_settings
 from app.core.db import create_engine, create_sessionmaker
-from app.core.errors import install_error_handlers
+from app.core.errors import PROBLEM_RESPONSES, install_error_handlers
 from app.core.idempotency import IdempotentReplay
 from app.core.logging import configure_logging
 from app.core.middleware import RequestContextMiddleware
@@ -56,6 +56,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return exc.response()
 
     app.add_middleware(RequestContextMiddleware)
-    for router in (ops_router, auth_router, contacts_router, interactions_router):
-        app.include_router(router)
+    app.include_router(ops_router)
+    for router in (auth_router, contacts_router, interactions_router):
+        app.include_router(router, responses=PROBLEM_RESPONSES)
     return app

@@ -63,7 +63,7 @@ def _derive(contact: Contact) -> None:
 
 
 async def _replace_tags(session: AsyncSession, contact: Contact) -> None:
-    await session.execute(
+    await session.exec(
         delete(ContactTag).where(
             ContactTag.owner_id == contact.owner_id, ContactTag.contact_id == contact.id
         )
@@ -95,7 +95,7 @@ async def _replace_external_refs(session: AsyncSession, contact: Contact) -> Non
                 f"{clash.system}:{clash.external_id} already belongs to contact "
                 f"{clash.contact_id}.",
             )
-    await session.execute(
+    await session.exec(
         delete(ContactExternalRef).where(
             ContactExternalRef.owner_id == contact.owner_id,
             ContactExternalRef.contact_id == contact.id,
@@ -249,7 +249,7 @@ async def erase_contact(session: AsyncSession, *, contact: Contact) -> None:
     await session.flush()
     # Interactions go whole: their summaries are about the person.
     for model in (ContactTag, ContactExternalRef, Interaction):
-        await session.execute(
+        await session.exec(
             delete(model).where(model.owner_id == owner_id, model.contact_id == contact_id)
         )
     await scrub_contact_events(session, owner_id=owner_id, contact_id=contact_id)

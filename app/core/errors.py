@@ -4,6 +4,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
@@ -70,6 +71,43 @@ class UnprocessableContent(GoodwillError):
 
 class RateLimited(GoodwillError):
     status, type, title = 429, "rate-limited", "Too Many Requests"
+
+
+class FieldError(BaseModel):
+    field: str
+    message: str
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem details object."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    errors: list[FieldError] | None = None
+
+
+def _problem(description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "model": Problem,
+        "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+    }
+
+
+# Documented on every /v1 operation, so clients (and schemathesis) know every answer.
+PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: _problem("Bad request, such as a malformed cursor or Idempotency-Key."),
+    401: _problem("Missing or invalid API key."),
+    403: _problem("The API key lacks the `write` scope."),
+    404: _problem("No such resource for this owner."),
+    409: _problem("The request breaks a rule of the resource's state."),
+    412: _problem("If-Match did not match the current ETag."),
+    413: _problem("The request body is too large."),
+    422: _problem("Invalid or unknown fields; `errors` lists them."),
+    429: _problem("Rate limit exceeded; see Retry-After."),
+}
 
 
 def problem_response(

@@ -129,7 +129,7 @@ async def finish(session: AsyncSession, pending: PendingKey, response: Response)
 
 async def forget_responses_mentioning(session: AsyncSession, *, owner_id: str, text: str) -> None:
     """Erasure: stored responses that hold a contact's data must go too."""
-    await session.execute(
+    await session.exec(
         delete(IdempotencyRecord).where(
             IdempotencyRecord.owner_id == owner_id, IdempotencyRecord.body.contains(text)
         )
@@ -137,7 +137,7 @@ async def forget_responses_mentioning(session: AsyncSession, *, owner_id: str, t
 
 
 async def purge_expired(session: AsyncSession, ttl: timedelta) -> int:
-    result = await session.execute(
+    result = await session.exec(
         delete(IdempotencyRecord).where(IdempotencyRecord.created_at < utcnow() - ttl)
     )
     return result.rowcount or 0

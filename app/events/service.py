@@ -37,7 +37,7 @@ def record_event(
 
 async def scrub_contact_events(session: AsyncSession, *, owner_id: str, contact_id: str) -> None:
     """Erasure: events about a contact keep their type and ids, lose every personal field."""
-    await session.execute(
+    await session.exec(
         update(Event)
         .where(Event.owner_id == owner_id, Event.contact_id == contact_id)
         .values(data={"erased": True})

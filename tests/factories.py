@@ -1,0 +1,67 @@
+"""Owners, keys and resources for tests, made through the real services and API."""
+
+import secrets
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from fastapi import FastAPI
+
+from app.auth import service as auth
+from app.auth.schemas import Scope
+
+
+@dataclass
+class Actor:
+    owner_id: str
+    email: str
+    api_key: str
+    read_only_key: str
+    headers: dict[str, str] = field(init=False)
+    read_headers: dict[str, str] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.headers = {"Authorization": f"Bearer {self.api_key}"}
+        self.read_headers = {"Authorization": f"Bearer {self.read_only_key}"}
+
+
+async def make_actor(app: FastAPI, label: str = "owner") -> Actor:
+    email = f"{label}-{secrets.token_hex(4)}@example.com"
+    async with app.state.sessionmaker() as session:
+        owner = await auth.create_owner(session, email=email, name=label.title())
+        rw = await auth.create_api_key(
+            session, owner_id=owner.id, name="rw", scopes=[Scope.read, Scope.write]
+        )
+        ro = await auth.create_api_key(session, owner_id=owner.id, name="ro", scopes=[Scope.read])
+        await session.commit()
+    return Actor(owner.id, email, rw.api_key, ro.api_key)
+
+
+def contact_body(**overrides: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "display_name": "Ada Lovelace",
+        "given_name": "Ada",
+        "family_name": "Lovelace",
+        "organization": "Analytical Engines Ltd",
+        "title": "Mathematician",
+        "timezone": "Europe/London",
+        "trust_stage": "known",
+        "cadence_days": 30,
+        "tags": ["math", "founders"],
+        "notes": "Met at the Difference Engine demo.",
+        "channels": [
+            {"type": "email", "value": "ada@example.com", "permitted_uses": ["introductions"]},
+            {"type": "phone", "value": "+44 20 7946 0000", "permitted_uses": ["personal"]},
+        ],
+        "external_refs": {"hubspot": f"hs-{secrets.token_hex(3)}"},
+    }
+    body.update(overrides)
+    return body
+
+
+async def create_contact(client: httpx.AsyncClient, actor: Actor, **overrides: Any) -> dict:
+    response = await client.post(
+        "/v1/contacts", json=contact_body(**overrides), headers=actor.headers
+    )
+    assert response.status_code == 201, response.text
+    return response.json()
