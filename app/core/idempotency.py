@@ -47,23 +47,23 @@ class PendingKey:
 
 
 class IdempotentReplay(GoodwillError):
-    """Raised before any work is done; rendered as the stored response."""
+    """Raised before any work is done; rendered as the stored response. The response is
+    built at once: the transaction is rolled back before it is rendered."""
 
     def __init__(self, record: IdempotencyRecord) -> None:
         super().__init__("replay")
-        self.record = record
-
-    def response(self) -> Response:
-        record = self.record
         headers = {"Idempotent-Replayed": "true"}
         if record.location:
             headers["Location"] = record.location
         if record.etag:
             headers["ETag"] = record.etag
-        return Response(
+        self._response = Response(
             record.body.encode(), status_code=record.status_code,
             headers=headers, media_type=record.content_type,
         )
+
+    def response(self) -> Response:
+        return self._response
 
 
 async def begin(request: Request, session: AsyncSession, owner_id: str, ttl: timedelta) -> None:

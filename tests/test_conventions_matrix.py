@@ -1,0 +1,302 @@
+"""The API.md conventions, checked on every endpoint rather than on one example each."""
+
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from tests.factories import Actor, contact_body, create_contact
+
+
+@dataclass
+class World:
+    contact_id: str
+    interaction_id: str
+    key_id: str
+
+
+async def build_world(client, actor: Actor) -> World:
+    contact = await create_contact(client, actor)
+    interaction = await client.post(
+        f"/v1/contacts/{contact['id']}/interactions",
+        json={"kind": "call", "summary": "Caught up"},
+        headers=actor.headers,
+    )
+    assert interaction.status_code == 201, interaction.text
+    key = await client.post("/v1/api-keys", json={"name": "spare"}, headers=actor.headers)
+    assert key.status_code == 201, key.text
+    return World(contact["id"], interaction.json()["id"], key.json()["id"])
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    method: str
+    path: str
+    body: dict[str, Any] | None = None
+    write: bool = False
+    lists: bool = False
+
+    def url(self, world: World) -> str:
+        return self.path.format(
+            contact=world.contact_id, interaction=world.interaction_id, key=world.key_id
+        )
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.path}"
+
+
+INTERACTION = {"kind": "coffee", "summary": "Talked about engines"}
+
+ENDPOINTS = [
+    Endpoint("GET", "/v1/me"),
+    Endpoint("POST", "/v1/api-keys", {"name": "ci", "scopes": ["read"]}, write=True),
+    Endpoint("GET", "/v1/api-keys", lists=True),
+    Endpoint("GET", "/v1/api-keys/{key}"),
+    Endpoint("DELETE", "/v1/api-keys/{key}", write=True),
+    Endpoint("POST", "/v1/contacts", contact_body(external_refs={}), write=True),
+    Endpoint("GET", "/v1/contacts", lists=True),
+    Endpoint("GET", "/v1/contacts/{contact}"),
+    Endpoint("PATCH", "/v1/contacts/{contact}", {"title": "Countess"}, write=True),
+    Endpoint("DELETE", "/v1/contacts/{contact}", write=True),
+    Endpoint("POST", "/v1/contacts/{contact}/interactions", INTERACTION, write=True),
+    Endpoint("GET", "/v1/contacts/{contact}/interactions", lists=True),
+    Endpoint("GET", "/v1/contacts/{contact}/interactions/{interaction}"),
+]
+BY_ID = [e for e in ENDPOINTS if "{" in e.path]
+WRITES = [e for e in ENDPOINTS if e.write]
+LISTS = [e for e in ENDPOINTS if e.lists]
+POSTS = [e for e in ENDPOINTS if e.method == "POST"]
+IF_MATCH = [e for e in ENDPOINTS if e.method in ("PATCH", "DELETE")]
+
+
+def assert_problem(response, status: int) -> dict:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    problem = response.json()
+    assert problem["status"] == status
+    assert problem["type"] and problem["title"] and problem["detail"]
+    return problem
+
+
+async def snapshot(client, actor: Actor, world: World) -> dict:
+    """What a client can see of the owner's data, to prove a refused request changed nothing."""
+    contacts = await client.get("/v1/contacts?archived=false", headers=actor.headers)
+    archived = await client.get("/v1/contacts?archived=true", headers=actor.headers)
+    contact = await client.get(f"/v1/contacts/{world.contact_id}", headers=actor.headers)
+    interactions = await client.get(
+        f"/v1/contacts/{world.contact_id}/interactions", headers=actor.headers
+    )
+    keys = await client.get("/v1/api-keys", headers=actor.headers)
+    return {
+        "contacts": contacts.json(),
+        "archived": archived.json(),
+        "contact": contact.json(),
+        "interactions": interactions.json(),
+        "keys": keys.json(),
+    }
+
+
+async def send(client, endpoint: Endpoint, world: World, headers: dict, **kwargs: Any):
+    body = kwargs.pop("json", endpoint.body)
+    return await client.request(
+        endpoint.method, endpoint.url(world), json=body, headers=headers, **kwargs
+    )
+
+
+@pytest.mark.parametrize("endpoint", ENDPOINTS, ids=str)
+@pytest.mark.parametrize(
+    "authorization",
+    [None, "Bearer gw_not-a-real-key", "Basic dXNlcjpwYXNz", "Bearer "],
+    ids=["missing", "unknown-key", "wrong-scheme", "empty"],
+)
+async def test_requests_without_a_valid_key_are_refused(client, owner, endpoint, authorization):
+    world = await build_world(client, owner)
+    before = await snapshot(client, owner, world)
+    headers = {"Authorization": authorization} if authorization else {}
+    response = await send(client, endpoint, world, headers)
+    assert_problem(response, 401)
+    assert await snapshot(client, owner, world) == before
+
+
+@pytest.mark.parametrize("endpoint", WRITES, ids=str)
+async def test_read_only_key_cannot_write(client, owner, endpoint):
+    world = await build_world(client, owner)
+    before = await snapshot(client, owner, world)
+    response = await send(client, endpoint, world, owner.read_headers)
+    assert_problem(response, 403)
+    assert await snapshot(client, owner, world) == before
+
+
+@pytest.mark.parametrize("endpoint", BY_ID, ids=str)
+async def test_another_owners_resources_do_not_exist(client, owner, other_owner, endpoint):
+    theirs = await build_world(client, other_owner)
+    before = await snapshot(client, other_owner, theirs)
+    response = await send(client, endpoint, theirs, owner.headers)
+    assert_problem(response, 404)
+    # Exactly as if it did not exist: the same answer as for an id nobody has.
+    nobody = World("ct_00000000000000000000000000", "int_00000000000000000000000000",
+                   "key_00000000000000000000000000")
+    missing = await send(client, endpoint, nobody, owner.headers)
+    assert missing.status_code == 404
+    assert missing.json()["type"] == response.json()["type"]
+    assert await snapshot(client, other_owner, theirs) == before
+
+
+@pytest.mark.parametrize("endpoint", LISTS, ids=str)
+async def test_lists_never_show_another_owners_rows(client, owner, other_owner, endpoint):
+    mine = await build_world(client, owner)
+    await build_world(client, other_owner)
+    response = await send(client, endpoint, mine, owner.headers)
+    assert response.status_code == 200
+    ids = {row["id"] for row in response.json()["data"]}
+    theirs = await send(client, endpoint, mine, other_owner.headers)
+    if theirs.status_code == 200:  # the other owner cannot even see my contact's timeline
+        assert ids.isdisjoint({row["id"] for row in theirs.json()["data"]})
+    else:
+        assert_problem(theirs, 404)
+
+
+INVALID_BODIES = {
+    "/v1/api-keys": ({"name": "", "scopes": ["admin"]}, {"name", "scopes[0]"}),
+    "/v1/contacts": (
+        {"display_name": "", "timezone": "Mars/Olympus", "channels": [{"type": "pigeon"}]},
+        {"display_name", "timezone", "channels[0].type", "channels[0].value"},
+    ),
+    "/v1/contacts/{contact}": (
+        {"trust_stage": "bestie", "cadence_days": 0}, {"trust_stage", "cadence_days"}
+    ),
+    "/v1/contacts/{contact}/interactions": (
+        {"kind": "telepathy", "occurred_at": "yesterday"}, {"kind", "occurred_at"}
+    ),
+}
+WITH_BODY = [e for e in ENDPOINTS if e.method in ("POST", "PATCH")]
+
+
+@pytest.mark.parametrize("endpoint", WITH_BODY, ids=str)
+async def test_invalid_fields_are_named_and_change_nothing(client, owner, endpoint):
+    world = await build_world(client, owner)
+    before = await snapshot(client, owner, world)
+    body, fields = INVALID_BODIES[endpoint.path]
+    problem = assert_problem(await send(client, endpoint, world, owner.headers, json=body), 422)
+    assert {e["field"] for e in problem["errors"]} == fields
+    assert all(e["message"] for e in problem["errors"])
+    assert await snapshot(client, owner, world) == before
+
+
+@pytest.mark.parametrize("endpoint", WITH_BODY, ids=str)
+async def test_unknown_fields_are_refused(client, owner, endpoint):
+    world = await build_world(client, owner)
+    before = await snapshot(client, owner, world)
+    body = {**(endpoint.body or {}), "owner_id": "own_someone_else"}
+    problem = assert_problem(await send(client, endpoint, world, owner.headers, json=body), 422)
+    assert {"field": "owner_id", "message": "unknown field"} in problem["errors"]
+    assert await snapshot(client, owner, world) == before
+
+
+@pytest.mark.parametrize("endpoint", WITH_BODY, ids=str)
+async def test_malformed_json_is_a_problem(client, owner, endpoint):
+    world = await build_world(client, owner)
+    response = await client.request(
+        endpoint.method, endpoint.url(world), content=b'{"display_name": ',
+        headers={**owner.headers, "Content-Type": "application/json"},
+    )
+    assert_problem(response, 422)
+
+
+@pytest.mark.parametrize("endpoint", IF_MATCH, ids=str)
+async def test_stale_if_match_is_refused(client, owner, endpoint):
+    world = await build_world(client, owner)
+    before = await snapshot(client, owner, world)
+    response = await send(client, endpoint, world, {**owner.headers, "If-Match": '"stale"'})
+    assert_problem(response, 412)
+    assert await snapshot(client, owner, world) == before
+
+
+@pytest.mark.parametrize("endpoint", IF_MATCH, ids=str)
+async def test_current_if_match_is_accepted(client, owner, endpoint):
+    world = await build_world(client, owner)
+    read = await client.get(endpoint.url(world), headers=owner.headers)
+    etag = read.headers["etag"]
+    response = await send(client, endpoint, world, {**owner.headers, "If-Match": etag})
+    assert response.status_code in (200, 204), response.text
+
+
+@pytest.mark.parametrize("endpoint", POSTS, ids=str)
+async def test_idempotent_retry_replays_the_original_answer(client, owner, endpoint):
+    world = await build_world(client, owner)
+    headers = {**owner.headers, "Idempotency-Key": "retry-1"}
+    first = await send(client, endpoint, world, headers)
+    assert first.status_code == 201, first.text
+    after_first = await snapshot(client, owner, world)
+    second = await send(client, endpoint, world, headers)
+    assert second.status_code == first.status_code
+    assert second.json() == first.json()
+    assert second.headers["location"] == first.headers["location"]
+    assert second.headers["idempotent-replayed"] == "true"
+    assert await snapshot(client, owner, world) == after_first
+    # The same key with a different body is a client error, and does nothing.
+    changed = {**(endpoint.body or {}), "summary" if "interactions" in endpoint.path
+               else "name" if "api-keys" in endpoint.path else "display_name": "Other"}
+    assert_problem(await send(client, endpoint, world, headers, json=changed), 422)
+    assert await snapshot(client, owner, world) == after_first
+
+
+@pytest.mark.parametrize("endpoint", POSTS, ids=str)
+async def test_idempotency_keys_are_scoped_to_the_owner(client, owner, other_owner, endpoint):
+    mine = await build_world(client, owner)
+    theirs = await build_world(client, other_owner)
+    key = {"Idempotency-Key": "shared-key"}
+    first = await send(client, endpoint, mine, {**owner.headers, **key})
+    second = await send(client, endpoint, theirs, {**other_owner.headers, **key})
+    assert first.status_code == second.status_code == 201
+    assert "idempotent-replayed" not in second.headers
+    assert first.json()["id"] != second.json()["id"]
+
+
+@pytest.mark.parametrize("endpoint", LISTS, ids=str)
+@pytest.mark.parametrize(
+    "cursor",
+    ["not-base64!!", "e30", "eyJrIjoib3RoZXIiLCJ2IjpbIngiXX0", "A" * 100, "%00", "eyJrIjpb"],
+)
+async def test_bad_cursors_are_400(client, owner, endpoint, cursor):
+    world = await build_world(client, owner)
+    response = await client.get(
+        endpoint.url(world), params={"cursor": cursor}, headers=owner.headers
+    )
+    assert_problem(response, 400)
+
+
+@pytest.mark.parametrize("endpoint", LISTS, ids=str)
+@pytest.mark.parametrize("limit", ["0", "201", "-1", "ten"])
+async def test_limit_outside_1_to_200_is_422(client, owner, endpoint, limit):
+    world = await build_world(client, owner)
+    response = await client.get(endpoint.url(world), params={"limit": limit}, headers=owner.headers)
+    problem = assert_problem(response, 422)
+    assert problem["errors"][0]["field"] == "limit"
+
+
+@pytest.mark.parametrize("endpoint", LISTS, ids=str)
+async def test_pages_cover_every_row_once(client, owner, endpoint):
+    world = await build_world(client, owner)
+    for _ in range(4):  # a few more rows of each kind
+        await client.post(
+            f"/v1/contacts/{world.contact_id}/interactions", json=INTERACTION,
+            headers=owner.headers,
+        )
+        await client.post("/v1/contacts", json=contact_body(external_refs={}),
+                          headers=owner.headers)
+        await client.post("/v1/api-keys", json={"name": "more"}, headers=owner.headers)
+    everything = await client.get(endpoint.url(world), params={"limit": 200},
+                                  headers=owner.headers)
+    expected = [row["id"] for row in everything.json()["data"]]
+    assert len(expected) >= 5
+    seen, cursor = [], None
+    while True:
+        params = {"limit": 2, **({"cursor": cursor} if cursor else {})}
+        page = await client.get(endpoint.url(world), params=params, headers=owner.headers)
+        assert page.status_code == 200
+        seen += [row["id"] for row in page.json()["data"]]
+        cursor = page.json()["next_cursor"]
+        if cursor is None:
+            break
+    assert seen == expected
