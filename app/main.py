@@ -15,7 +15,7 @@ from app.core.db import create_engine, create_sessionmaker
 from app.core.errors import PROBLEM_RESPONSES, install_error_handlers
 from app.core.idempotency import IdempotentReplay
 from app.core.logging import configure_logging
-from app.core.middleware import RequestContextMiddleware
+from app.core.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from app.core.migrations import head_revision
 from app.core.ratelimit import KeyRateLimiter
 from app.interactions.routes import router as interactions_router
@@ -40,7 +40,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="1.0.0",
         description=DESCRIPTION,
         lifespan=lifespan,
-        max_body_size=settings.max_body_bytes,
     )
     app.state.settings = settings
     app.state.engine = create_engine(settings)
@@ -55,6 +54,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def _replay(request: Request, exc: IdempotentReplay) -> Response:
         return exc.response()
 
+    app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
+    # Added last, so it is outermost: every response, even a 413, carries the request id.
     app.add_middleware(RequestContextMiddleware)
     app.include_router(ops_router)
     for router in (auth_router, contacts_router, interactions_router):

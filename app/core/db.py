@@ -14,6 +14,9 @@ from app.core.config import Settings
 
 SessionMaker = async_sessionmaker[AsyncSession]
 
+# Execution option that marks a session's transaction as one that will write.
+WRITE_OPTION = "goodwill_write"
+
 
 def _configure_sqlite(engine: AsyncEngine) -> None:
     """Same behaviour as PostgreSQL where it matters: enforced foreign keys, real
@@ -32,10 +35,12 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
-        # IMMEDIATE takes the write lock up front: a deferred transaction that reads and then
-        # writes fails at once with SQLITE_BUSY when another writer got there first, whereas
-        # this waits for busy_timeout. Transactions are short, so serialising them is cheap.
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # A write transaction takes the write lock up front (IMMEDIATE): a deferred one that
+        # reads and then writes fails at once with SQLITE_BUSY when another writer got there
+        # first, whereas this waits for busy_timeout. Reads stay deferred and, under WAL,
+        # run alongside a writer.
+        write = conn.get_execution_options().get(WRITE_OPTION)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
 
 def create_engine(settings: Settings, *, pooled: bool = True) -> AsyncEngine:
@@ -69,11 +74,18 @@ async def session_scope(sessionmaker: SessionMaker) -> AsyncIterator[AsyncSessio
     """A unit of work for background code and the CLI: commit on success, roll back on error."""
     async with sessionmaker() as session:
         try:
+            await begin_write(session)
             yield session
             await session.commit()
         except BaseException:
             await session.rollback()
             raise
+
+
+async def begin_write(session: AsyncSession) -> None:
+    """Begin the session's transaction as a writing one (matters on SQLite only)."""
+    if isinstance(session.bind, AsyncEngine) and session.bind.dialect.name == "sqlite":
+        await session.connection(execution_options={WRITE_OPTION: True})
 
 
 def get_session(request: Request) -> AsyncSession:

@@ -22,7 +22,12 @@ class KeyRateLimiter:
         self.item: RateLimitItem = parse(settings.rate_limit)
         storage: Storage
         if settings.redis_url:
-            storage = storage_from_string(f"async+{settings.redis_url}")  # type: ignore[assignment]
+            storage = storage_from_string(  # type: ignore[assignment]
+                f"async+{settings.redis_url}",
+                implementation="redispy",
+                socket_connect_timeout=1,
+                socket_timeout=1,
+            )
         else:
             storage = MemoryStorage()
         self.storage = storage

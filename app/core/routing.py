@@ -7,6 +7,9 @@ from fastapi import Request, Response
 from fastapi.routing import APIRoute
 
 from app.core import idempotency
+from app.core.db import begin_write
+
+_READS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 class TransactionalRoute(APIRoute):
@@ -24,6 +27,8 @@ class TransactionalRoute(APIRoute):
                 request.state.session = session
                 request.state.idempotency = None
                 try:
+                    if request.method not in _READS:
+                        await begin_write(session)
                     response = await handler(request)
                     pending = request.state.idempotency
                     if pending is not None and response.status_code < 500:

@@ -1,0 +1,158 @@
+"""Cross-cutting HTTP behaviour: request ids, limits, rate limiting, errors, operations."""
+
+import logging
+import os
+import uuid
+
+import httpx
+import pytest
+import redis
+from fastapi import FastAPI
+
+from app.core.config import Settings
+from app.core.migrations import head_revision
+from app.main import create_app
+from tests.factories import contact_body
+
+
+def sibling_app(app: FastAPI, **changes) -> FastAPI:
+    """Another app instance (another 'replica') on the same test transaction."""
+    settings = app.state.settings.model_copy(update=changes)
+    other = create_app(settings)
+    other.state.sessionmaker = app.state.sessionmaker
+    return other
+
+
+def client_for(app: FastAPI) -> httpx.AsyncClient:
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test")
+
+
+async def test_request_id_is_echoed_or_generated(client, owner):
+    given = await client.get("/v1/me", headers={**owner.headers, "X-Request-ID": "abc-123"})
+    assert given.headers["x-request-id"] == "abc-123"
+    generated = await client.get("/v1/me", headers=owner.headers)
+    assert len(generated.headers["x-request-id"]) == 32
+    unsafe = await client.get("/v1/me", headers={**owner.headers, "X-Request-ID": "a b<script>"})
+    assert unsafe.headers["x-request-id"] != "a b<script>"
+    problem = await client.get("/v1/nowhere", headers={"X-Request-ID": "err-1"})
+    assert problem.headers["x-request-id"] == "err-1"
+
+
+async def test_body_over_one_mebibyte_is_413(client, owner):
+    body = contact_body(notes="x" * 9_000)
+    body["padding"] = "y" * (1024 * 1024)
+    response = await client.post("/v1/contacts", json=body, headers=owner.headers)
+    assert response.status_code == 413
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["status"] == 413
+    listed = await client.get("/v1/contacts", headers=owner.headers)
+    assert listed.json()["data"] == []
+
+
+async def test_unknown_path_and_method_are_problems(client, owner):
+    missing = await client.get("/v1/nothing-here", headers=owner.headers)
+    assert missing.status_code == 404
+    assert missing.headers["content-type"] == "application/problem+json"
+    wrong = await client.put("/v1/contacts", headers=owner.headers, json={})
+    assert wrong.status_code == 405
+    assert wrong.headers["content-type"] == "application/problem+json"
+    assert "allow" in wrong.headers
+
+
+async def test_unexpected_errors_are_a_generic_problem(app, db):
+    broken = sibling_app(app)
+
+    @broken.get("/boom")
+    async def boom() -> None:
+        raise RuntimeError("SELECT secret FROM internals")
+
+    async with client_for(broken) as client:
+        response = await client.get("/boom", headers={"X-Request-ID": "boom-1"})
+    assert response.status_code == 500
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.headers["x-request-id"] == "boom-1"
+    assert "SELECT" not in response.text and "Traceback" not in response.text
+    assert response.json()["status"] == 500
+
+
+async def test_rate_limit_answers_429_with_retry_after(app, owner):
+    limited = sibling_app(app, rate_limit="3/minute")
+    async with client_for(limited) as client:
+        answers = [await client.get("/v1/me", headers=owner.headers) for _ in range(4)]
+        other_key = await client.get("/v1/me", headers=owner.read_headers)
+    assert [a.status_code for a in answers] == [200, 200, 200, 429]
+    assert answers[0].headers["ratelimit-limit"] == "3"
+    assert answers[0].headers["ratelimit-remaining"] == "2"
+    refused = answers[3]
+    assert refused.headers["content-type"] == "application/problem+json"
+    assert 1 <= int(refused.headers["retry-after"]) <= 60
+    assert refused.headers["ratelimit-remaining"] == "0"
+    # The budget is per key.
+    assert other_key.status_code == 200
+
+
+@pytest.fixture
+def redis_url() -> str:
+    url = os.environ.get("GOODWILL_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=1).ping()
+    except redis.RedisError:
+        pytest.skip(f"no Redis at {url}")
+    return url
+
+
+async def test_replicas_share_the_rate_limit_through_redis(app, owner, redis_url):
+    one = sibling_app(app, rate_limit="4/minute", redis_url=redis_url)
+    two = sibling_app(app, rate_limit="4/minute", redis_url=redis_url)
+    async with client_for(one) as a, client_for(two) as b:
+        codes = [(await c.get("/v1/me", headers=owner.headers)).status_code
+                 for c in (a, b, a, b, a)]
+    assert codes == [200, 200, 200, 200, 429]
+
+
+async def test_rate_limiter_outage_does_not_take_the_api_down(app, owner):
+    unreachable = sibling_app(app, rate_limit="1/minute", redis_url="redis://127.0.0.1:1/0")
+    async with client_for(unreachable) as client:
+        codes = [(await client.get("/v1/me", headers=owner.headers)).status_code
+                 for _ in range(2)]
+    assert codes == [200, 200]
+
+
+async def test_operations_endpoints_need_no_key(client, owner):
+    assert (await client.get("/healthz")).json() == {"status": "ok"}
+    ready = await client.get("/readyz")
+    assert ready.status_code == 200
+    await client.get("/v1/me", headers=owner.headers)
+    metrics = await client.get("/metrics")
+    assert metrics.status_code == 200
+    assert 'goodwill_http_requests_total{method="GET",route="/v1/me",status="200"}' in metrics.text
+
+
+async def test_readyz_fails_on_an_unmigrated_database(fresh_database_url):
+    empty = create_app(Settings(database_url=fresh_database_url("unmigrated")))
+    async with client_for(empty) as client:
+        response = await client.get("/readyz")
+    await empty.state.engine.dispose()
+    assert response.status_code == 503
+    assert response.headers["content-type"] == "application/problem+json"
+    assert head_revision() is not None
+
+
+async def test_logs_hold_no_personal_data(client, owner, caplog):
+    marker = f"Zebulon{uuid.uuid4().hex[:8]}"
+    with caplog.at_level(logging.DEBUG):
+        created = await client.post(
+            "/v1/contacts",
+            json=contact_body(display_name=marker, notes=marker, external_refs={}),
+            headers=owner.headers,
+        )
+        await client.get("/v1/contacts", params={"q": marker}, headers=owner.headers)
+        await client.post("/v1/contacts", json={"display_name": marker, "bad": marker},
+                          headers=owner.headers)
+    assert created.status_code == 201
+    access = [r for r in caplog.records if r.name.startswith("goodwill")]
+    assert access, "requests are logged"
+    for record in access:
+        assert marker not in record.getMessage()
+        assert marker not in str(record.__dict__)
+        assert owner.api_key not in str(record.__dict__)
