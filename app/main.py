@@ -1,7 +1,9 @@
 """The application factory: routers, middleware, error handlers and shared state."""
 
+import asyncio
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
+from datetime import timedelta
 
 from fastapi import FastAPI, Request
 from starlette.responses import Response
@@ -10,10 +12,10 @@ from app import models  # noqa: F401  (registers every table)
 from app.auth.routes import router as auth_router
 from app.auth.service import KeyCache
 from app.contacts.routes import router as contacts_router
+from app.core import idempotency
 from app.core.config import Settings, get_settings
 from app.core.db import create_engine, create_sessionmaker
 from app.core.errors import PROBLEM_RESPONSES, install_error_handlers
-from app.core.idempotency import IdempotentReplay
 from app.core.logging import configure_logging
 from app.core.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from app.core.migrations import head_revision
@@ -32,7 +34,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        ttl = timedelta(hours=settings.idempotency_ttl_hours)
+        sweeper = asyncio.create_task(
+            idempotency.sweep_forever(app.state.sessionmaker, ttl, every_seconds=3600)
+        )
         yield
+        sweeper.cancel()
+        with suppress(asyncio.CancelledError):
+            await sweeper
         await app.state.engine.dispose()
 
     app = FastAPI(
@@ -50,8 +59,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     install_error_handlers(app)
 
-    @app.exception_handler(IdempotentReplay)
-    async def _replay(request: Request, exc: IdempotentReplay) -> Response:
+    @app.exception_handler(idempotency.IdempotentReplay)
+    async def _replay(request: Request, exc: idempotency.IdempotentReplay) -> Response:
         return exc.response()
 
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)

@@ -3,14 +3,18 @@
 import logging
 import os
 import uuid
+from datetime import timedelta
 
 import httpx
 import pytest
 import redis
 from fastapi import FastAPI
+from sqlalchemy import update
 
 from app.core.config import Settings
+from app.core.idempotency import IdempotencyRecord, purge_expired
 from app.core.migrations import head_revision
+from app.core.types import utcnow
 from app.main import create_app
 from tests.factories import contact_body
 
@@ -156,3 +160,22 @@ async def test_logs_hold_no_personal_data(client, owner, caplog):
         assert marker not in record.getMessage()
         assert marker not in str(record.__dict__)
         assert owner.api_key not in str(record.__dict__)
+
+
+async def test_expired_idempotency_keys_are_forgotten(client, owner, app):
+    headers = {**owner.headers, "Idempotency-Key": "old"}
+    first = await client.post("/v1/contacts", json={"display_name": "A"}, headers=headers)
+    async with app.state.sessionmaker() as session:
+        await session.exec(update(IdempotencyRecord).where(
+            IdempotencyRecord.owner_id == owner.owner_id
+        ).values(created_at=utcnow() - timedelta(hours=25)))
+        await session.commit()
+    # Past 24 h the key is new again: the request is done again, not replayed.
+    second = await client.post("/v1/contacts", json={"display_name": "A"}, headers=headers)
+    assert second.status_code == 201
+    assert second.json()["id"] != first.json()["id"]
+    async with app.state.sessionmaker() as session:
+        await session.exec(update(IdempotencyRecord).values(
+            created_at=utcnow() - timedelta(hours=25)))
+        assert await purge_expired(session, timedelta(hours=24)) >= 1
+        await session.commit()
