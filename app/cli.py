@@ -15,11 +15,16 @@ from app.core.config import get_settings
 from app.core.db import create_engine, create_sessionmaker, session_scope
 from app.core.errors import GoodwillError
 from app.core.migrations import upgrade
+from app.main import create_app
 
-cli = typer.Typer(help="Goodwill: relationship-first networking as a REST service.",
-                  no_args_is_help=True, add_completion=False)
-owners_cli = typer.Typer(help="Owners: the people whose networks Goodwill keeps.",
-                         no_args_is_help=True)
+cli = typer.Typer(
+    help="Goodwill: relationship-first networking as a REST service.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+owners_cli = typer.Typer(
+    help="Owners: the people whose networks Goodwill keeps.", no_args_is_help=True
+)
 keys_cli = typer.Typer(help="API keys.", no_args_is_help=True)
 cli.add_typer(owners_cli, name="owners")
 cli.add_typer(keys_cli, name="keys")
@@ -61,8 +66,14 @@ def serve(
         err=True,
     )
     uvicorn.run(
-        "app.main:create_app", factory=True, host=host, port=port, workers=workers,
-        access_log=False, log_config=None, server_header=False,
+        "app.main:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        access_log=False,
+        log_config=None,
+        server_header=False,
     )
 
 
@@ -114,8 +125,16 @@ def create_key(
     except GoodwillError as exc:
         _fail(exc.detail)
     if as_json:
-        typer.echo(json.dumps({"owner_id": owner.id, "key_id": key.id, "api_key": key.api_key,
-                               "scopes": [s.value for s in key.scopes]}))
+        typer.echo(
+            json.dumps(
+                {
+                    "owner_id": owner.id,
+                    "key_id": key.id,
+                    "api_key": key.api_key,
+                    "scopes": [s.value for s in key.scopes],
+                }
+            )
+        )
     else:
         typer.echo(f"key {key.id} {','.join(key.scopes)} (shown once): {key.api_key}")
 
@@ -125,8 +144,6 @@ def openapi(
     output: Annotated[Path | None, typer.Option(help="Write here instead of stdout.")] = None,
 ) -> None:
     """Print the OpenAPI document generated from the app."""
-    from app.main import create_app  # noqa: PLC0415  (keeps `goodwill migrate` light)
-
     text = json.dumps(create_app().openapi(), indent=2, sort_keys=True) + "\n"
     if output is None:
         sys.stdout.write(text)

@@ -101,9 +101,7 @@ async def db(app: FastAPI, engine: AsyncEngine) -> AsyncIterator[None]:
     """Bind the app to one connection whose outer transaction is rolled back at the end."""
     async with engine.connect() as conn:
         outer = await conn.begin()
-        app.state.sessionmaker = create_sessionmaker(
-            conn, join_transaction_mode="create_savepoint"
-        )
+        app.state.sessionmaker = create_sessionmaker(conn, join_transaction_mode="create_savepoint")
         try:
             yield
         finally:

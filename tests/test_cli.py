@@ -39,8 +39,16 @@ def free_port() -> int:
 
 
 def test_owner_and_key_commands_print_json_for_scripts(cli_database):
-    created = run_cli(cli_database, "owners", "create", "--email", "Script@Example.com",
-                      "--name", "Scripted", "--json")
+    created = run_cli(
+        cli_database,
+        "owners",
+        "create",
+        "--email",
+        "Script@Example.com",
+        "--name",
+        "Scripted",
+        "--json",
+    )
     assert created.returncode == 0, created.stderr
     owner = json.loads(created.stdout)
     assert set(owner) == {"owner_id", "api_key"}
@@ -50,8 +58,16 @@ def test_owner_and_key_commands_print_json_for_scripts(cli_database):
     assert again.returncode == 1
     assert "already exists" in again.stderr
 
-    key = run_cli(cli_database, "keys", "create", "--owner-email", "script@example.com",
-                  "--scope", "read", "--json")
+    key = run_cli(
+        cli_database,
+        "keys",
+        "create",
+        "--owner-email",
+        "script@example.com",
+        "--scope",
+        "read",
+        "--json",
+    )
     assert key.returncode == 0, key.stderr
     read_only = json.loads(key.stdout)
     assert read_only["owner_id"] == owner["owner_id"]
@@ -69,13 +85,19 @@ def test_migrate_is_repeatable(cli_database):
 
 def test_served_app_works_with_a_key_from_the_cli(cli_database):
     """`goodwill serve`, a key from `goodwill owners create`, and curl-like calls."""
-    owner = json.loads(run_cli(cli_database, "owners", "create", "--email",
-                               "newcomer@example.com", "--json").stdout)
+    owner = json.loads(
+        run_cli(
+            cli_database, "owners", "create", "--email", "newcomer@example.com", "--json"
+        ).stdout
+    )
     port = free_port()
     env = {**os.environ, "GOODWILL_DATABASE_URL": cli_database}
     server = subprocess.Popen(  # noqa: S603
-        [GOODWILL, "serve", "--port", str(port)], env=env,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [GOODWILL, "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -90,8 +112,9 @@ def test_served_app_works_with_a_key_from_the_cli(cli_database):
             assert server.poll() is None, "server exited"
             time.sleep(0.2)
         headers = {"Authorization": f"Bearer {owner['api_key']}"}
-        created = httpx.post(f"{base}/v1/contacts", json={"display_name": "Ada"},
-                             headers=headers, timeout=5)
+        created = httpx.post(
+            f"{base}/v1/contacts", json={"display_name": "Ada"}, headers=headers, timeout=5
+        )
         assert created.status_code == 201, created.text
         listed = httpx.get(f"{base}/v1/contacts", headers=headers, timeout=5)
         assert [c["id"] for c in listed.json()["data"]] == [created.json()["id"]]

@@ -134,8 +134,11 @@ async def test_another_owners_resources_do_not_exist(client, owner, other_owner,
     response = await send(client, endpoint, theirs, owner.headers)
     assert_problem(response, 404)
     # Exactly as if it did not exist: the same answer as for an id nobody has.
-    nobody = World("ct_00000000000000000000000000", "int_00000000000000000000000000",
-                   "key_00000000000000000000000000")
+    nobody = World(
+        "ct_00000000000000000000000000",
+        "int_00000000000000000000000000",
+        "key_00000000000000000000000000",
+    )
     missing = await send(client, endpoint, nobody, owner.headers)
     assert missing.status_code == 404
     assert missing.json()["type"] == response.json()["type"]
@@ -163,10 +166,12 @@ INVALID_BODIES = {
         {"display_name", "timezone", "channels[0].type", "channels[0].value"},
     ),
     "/v1/contacts/{contact}": (
-        {"trust_stage": "bestie", "cadence_days": 0}, {"trust_stage", "cadence_days"}
+        {"trust_stage": "bestie", "cadence_days": 0},
+        {"trust_stage", "cadence_days"},
     ),
     "/v1/contacts/{contact}/interactions": (
-        {"kind": "telepathy", "occurred_at": "yesterday"}, {"kind", "occurred_at"}
+        {"kind": "telepathy", "occurred_at": "yesterday"},
+        {"kind", "occurred_at"},
     ),
 }
 WITH_BODY = [e for e in ENDPOINTS if e.method in ("POST", "PATCH")]
@@ -197,7 +202,9 @@ async def test_unknown_fields_are_refused(client, owner, endpoint):
 async def test_malformed_json_is_a_problem(client, owner, endpoint):
     world = await build_world(client, owner)
     response = await client.request(
-        endpoint.method, endpoint.url(world), content=b'{"display_name": ',
+        endpoint.method,
+        endpoint.url(world),
+        content=b'{"display_name": ',
         headers={**owner.headers, "Content-Type": "application/json"},
     )
     assert_problem(response, 422)
@@ -235,8 +242,14 @@ async def test_idempotent_retry_replays_the_original_answer(client, owner, endpo
     assert second.headers["idempotent-replayed"] == "true"
     assert await snapshot(client, owner, world) == after_first
     # The same key with a different body is a client error, and does nothing.
-    changed = {**(endpoint.body or {}), "summary" if "interactions" in endpoint.path
-               else "name" if "api-keys" in endpoint.path else "display_name": "Other"}
+    changed = {
+        **(endpoint.body or {}),
+        "summary"
+        if "interactions" in endpoint.path
+        else "name"
+        if "api-keys" in endpoint.path
+        else "display_name": "Other",
+    }
     assert_problem(await send(client, endpoint, world, headers, json=changed), 422)
     assert await snapshot(client, owner, world) == after_first
 
@@ -280,14 +293,15 @@ async def test_pages_cover_every_row_once(client, owner, endpoint):
     world = await build_world(client, owner)
     for _ in range(4):  # a few more rows of each kind
         await client.post(
-            f"/v1/contacts/{world.contact_id}/interactions", json=INTERACTION,
+            f"/v1/contacts/{world.contact_id}/interactions",
+            json=INTERACTION,
             headers=owner.headers,
         )
-        await client.post("/v1/contacts", json=contact_body(external_refs={}),
-                          headers=owner.headers)
+        await client.post(
+            "/v1/contacts", json=contact_body(external_refs={}), headers=owner.headers
+        )
         await client.post("/v1/api-keys", json={"name": "more"}, headers=owner.headers)
-    everything = await client.get(endpoint.url(world), params={"limit": 200},
-                                  headers=owner.headers)
+    everything = await client.get(endpoint.url(world), params={"limit": 200}, headers=owner.headers)
     expected = [row["id"] for row in everything.json()["data"]]
     assert len(expected) >= 5
     seen, cursor = [], None

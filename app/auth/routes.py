@@ -20,8 +20,11 @@ async def read_me(principal: CurrentPrincipal, session: SessionDep) -> MeRead:
     """The owner and the API key making this request."""
     owner = await service.get_owner(session, principal.owner_id)
     return MeRead(
-        owner_id=owner.id, email=owner.email, name=owner.name,
-        key_id=principal.key_id, scopes=sorted(principal.scopes),
+        owner_id=owner.id,
+        email=owner.email,
+        name=owner.name,
+        key_id=principal.key_id,
+        scopes=sorted(principal.scopes),
     )
 
 

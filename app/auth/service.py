@@ -102,9 +102,7 @@ async def get_owner(session: AsyncSession, owner_id: str) -> Owner:
 
 
 async def get_owner_by_email(session: AsyncSession, email: str) -> Owner:
-    owner = (
-        await session.exec(select(Owner).where(Owner.email == email.strip().lower()))
-    ).first()
+    owner = (await session.exec(select(Owner).where(Owner.email == email.strip().lower()))).first()
     if owner is None:
         raise NotFound(f"No owner with email {email}.")
     return owner
@@ -131,8 +129,12 @@ async def create_api_key(
     await session.flush()
     read = _read(key)
     record_event(
-        session, owner_id=owner_id, type="api_key.created", resource="api_key",
-        resource_id=key.id, data=read,
+        session,
+        owner_id=owner_id,
+        type="api_key.created",
+        resource="api_key",
+        resource_id=key.id,
+        data=read,
     )
     return ApiKeyCreated(**read.model_dump(), api_key=secret)
 
@@ -165,8 +167,12 @@ async def revoke_api_key(session: AsyncSession, *, owner_id: str, key: ApiKey) -
     session.add(key)
     await session.flush()
     record_event(
-        session, owner_id=owner_id, type="api_key.revoked", resource="api_key",
-        resource_id=key.id, data=_read(key),
+        session,
+        owner_id=owner_id,
+        type="api_key.revoked",
+        resource="api_key",
+        resource_id=key.id,
+        data=_read(key),
     )
 
 

@@ -67,9 +67,14 @@ async def list_contacts(
 ) -> Page[ContactRead]:
     """The network, oldest first, filtered; archived and erased contacts are left out."""
     filters = service.ContactFilters(
-        q=q, tag=tag, trust_stage=trust_stage, updated_since=updated_since, stale=stale,
+        q=q,
+        tag=tag,
+        trust_stage=trust_stage,
+        updated_since=updated_since,
+        stale=stale,
         channel_use=channel_use.value if channel_use else None,
-        external_ref=_external_ref(external_ref), archived=archived,
+        external_ref=_external_ref(external_ref),
+        archived=archived,
     )
     rows, next_cursor = await service.list_contacts(
         session, owner_id=principal.owner_id, filters=filters, limit=limit, cursor=cursor

@@ -51,8 +51,13 @@ def contact_etag(contact: Contact) -> str:
 def _derive(contact: Contact) -> None:
     """Recompute the columns that exist only to make list filters indexable."""
     emails = [c["value"] for c in contact.channels if c["type"] == "email"]
-    parts = [contact.display_name, contact.given_name, contact.family_name,
-             contact.organization, *emails]
+    parts = [
+        contact.display_name,
+        contact.given_name,
+        contact.family_name,
+        contact.organization,
+        *emails,
+    ]
     contact.search_text = " ".join(p.lower() for p in parts if p)
     uses = sorted({use for c in contact.channels for use in c["permitted_uses"]})
     contact.channel_uses = "," + "".join(f"{u}," for u in uses)
@@ -82,11 +87,13 @@ async def _replace_external_refs(session: AsyncSession, contact: Contact) -> Non
                 select(ContactExternalRef).where(
                     ContactExternalRef.owner_id == contact.owner_id,
                     ContactExternalRef.contact_id != contact.id,
-                    or_(*(
-                        (ContactExternalRef.system == system)
-                        & (ContactExternalRef.external_id == ext_id)
-                        for system, ext_id in refs.items()
-                    )),
+                    or_(
+                        *(
+                            (ContactExternalRef.system == system)
+                            & (ContactExternalRef.external_id == ext_id)
+                            for system, ext_id in refs.items()
+                        )
+                    ),
                 )
             )
         ).first()
@@ -111,8 +118,9 @@ async def _replace_external_refs(session: AsyncSession, contact: Contact) -> Non
         await session.flush()
     except IntegrityError as exc:
         # Lost a race with a concurrent write of the same reference.
-        raise ExternalRefTaken("An external reference is already in use by another contact.") \
-            from exc
+        raise ExternalRefTaken(
+            "An external reference is already in use by another contact."
+        ) from exc
 
 
 async def create_contact(session: AsyncSession, *, owner_id: str, data: ContactCreate) -> Contact:
@@ -125,8 +133,13 @@ async def create_contact(session: AsyncSession, *, owner_id: str, data: ContactC
     await _replace_tags(session, contact)
     await _replace_external_refs(session, contact)
     record_event(
-        session, owner_id=owner_id, type="contact.created", resource="contact",
-        resource_id=contact.id, contact_id=contact.id, data=to_read(contact),
+        session,
+        owner_id=owner_id,
+        type="contact.created",
+        resource="contact",
+        resource_id=contact.id,
+        contact_id=contact.id,
+        data=to_read(contact),
     )
     return contact
 
@@ -146,7 +159,11 @@ async def get_contact(
 
 
 async def list_contacts(
-    session: AsyncSession, *, owner_id: str, filters: ContactFilters, limit: int,
+    session: AsyncSession,
+    *,
+    owner_id: str,
+    filters: ContactFilters,
+    limit: int,
     cursor: str | None,
 ) -> tuple[list[Contact], str | None]:
     query = select(Contact).where(Contact.owner_id == owner_id, col(Contact.erased_at).is_(None))
@@ -210,8 +227,13 @@ async def update_contact(
     if "external_refs" in fields:
         await _replace_external_refs(session, contact)
     record_event(
-        session, owner_id=contact.owner_id, type="contact.updated", resource="contact",
-        resource_id=contact.id, contact_id=contact.id, data=to_read(contact),
+        session,
+        owner_id=contact.owner_id,
+        type="contact.updated",
+        resource="contact",
+        resource_id=contact.id,
+        contact_id=contact.id,
+        data=to_read(contact),
     )
     return contact
 
@@ -224,13 +246,28 @@ async def archive_contact(session: AsyncSession, *, contact: Contact) -> None:
     session.add(contact)
     await session.flush()
     record_event(
-        session, owner_id=contact.owner_id, type="contact.archived", resource="contact",
-        resource_id=contact.id, contact_id=contact.id, data=to_read(contact),
+        session,
+        owner_id=contact.owner_id,
+        type="contact.archived",
+        resource="contact",
+        resource_id=contact.id,
+        contact_id=contact.id,
+        data=to_read(contact),
     )
 
 
-_PERSONAL_FIELDS = ("given_name", "family_name", "organization", "title", "timezone",
-                    "notes", "cadence_days", "last_interaction_at", "due_at", "archived_at")
+_PERSONAL_FIELDS = (
+    "given_name",
+    "family_name",
+    "organization",
+    "title",
+    "timezone",
+    "notes",
+    "cadence_days",
+    "last_interaction_at",
+    "due_at",
+    "archived_at",
+)
 
 
 async def erase_contact(session: AsyncSession, *, contact: Contact) -> None:
@@ -255,8 +292,12 @@ async def erase_contact(session: AsyncSession, *, contact: Contact) -> None:
     await scrub_contact_events(session, owner_id=owner_id, contact_id=contact_id)
     await idempotency.forget_responses_mentioning(session, owner_id=owner_id, text=contact_id)
     record_event(
-        session, owner_id=owner_id, type="contact.erased", resource="contact",
-        resource_id=contact_id, data={"id": contact_id},
+        session,
+        owner_id=owner_id,
+        type="contact.erased",
+        resource="contact",
+        resource_id=contact_id,
+        data={"id": contact_id},
     )
 
 

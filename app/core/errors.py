@@ -176,8 +176,13 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(GoodwillError)
     async def _goodwill(request: Request, exc: GoodwillError) -> Response:
         return problem_response(
-            exc.status, exc.type, exc.title, exc.detail,
-            headers=exc.headers, errors=exc.errors, extra=exc.extra,
+            exc.status,
+            exc.type,
+            exc.title,
+            exc.detail,
+            headers=exc.headers,
+            errors=exc.errors,
+            extra=exc.extra,
         )
 
     @app.exception_handler(RequestValidationError)

@@ -63,8 +63,10 @@ class IdempotentReplay(GoodwillError):
         if record.etag:
             headers["ETag"] = record.etag
         self._response = Response(
-            record.body.encode(), status_code=record.status_code,
-            headers=headers, media_type=record.content_type,
+            record.body.encode(),
+            status_code=record.status_code,
+            headers=headers,
+            media_type=record.content_type,
         )
 
     def response(self) -> Response:
@@ -82,8 +84,10 @@ async def begin(request: Request, session: AsyncSession, owner_id: str, ttl: tim
     fingerprint = hashlib.sha256(
         b"%s %s?%s\n%s"
         % (
-            request.method.encode(), request.url.path.encode(),
-            request.url.query.encode(), body,
+            request.method.encode(),
+            request.url.path.encode(),
+            request.url.query.encode(),
+            body,
         )
     ).hexdigest()
     record = (

@@ -56,7 +56,9 @@ class RequestContextMiddleware:
             if response_started:
                 raise
             response = problem_response(
-                500, GoodwillError.type, GoodwillError.title,
+                500,
+                GoodwillError.type,
+                GoodwillError.title,
                 "Something went wrong on our side. Quote the X-Request-ID when reporting it.",
             )
             await response(scope, receive, send_with_id)
@@ -101,8 +103,12 @@ class BodyLimitMiddleware:
             if name == b"content-length":
                 if not value.isdigit() or int(value) > limit:
                     detail = "The request body is larger than this endpoint accepts."
-                    response = problem_response(413, "content-too-large", "Content Too Large",
-                                                f"{detail} The limit is {limit} bytes.")
+                    response = problem_response(
+                        413,
+                        "content-too-large",
+                        "Content Too Large",
+                        f"{detail} The limit is {limit} bytes.",
+                    )
                     await response(scope, receive, send)
                     return
                 break

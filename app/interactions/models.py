@@ -14,8 +14,13 @@ class Interaction(SQLModel, table=True):
             ["owner_id", "contact_id"], ["contact.owner_id", "contact.id"], ondelete="CASCADE"
         ),
         # A contact's timeline, newest first, is the only way interactions are read.
-        Index("ix_interaction_owner_id_contact_id_occurred_at", "owner_id", "contact_id",
-              "occurred_at", "id"),
+        Index(
+            "ix_interaction_owner_id_contact_id_occurred_at",
+            "owner_id",
+            "contact_id",
+            "occurred_at",
+            "id",
+        ),
     )
 
     owner_id: str = Field(sa_column=Column(String(40), nullable=False))

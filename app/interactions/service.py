@@ -50,8 +50,13 @@ async def log_interaction(
     await session.flush()
     await contacts.touch_interaction(session, contact=contact, at=interaction.occurred_at)
     record_event(
-        session, owner_id=contact.owner_id, type="interaction.created", resource="interaction",
-        resource_id=interaction.id, contact_id=contact.id, data=to_read(interaction),
+        session,
+        owner_id=contact.owner_id,
+        type="interaction.created",
+        resource="interaction",
+        resource_id=interaction.id,
+        contact_id=contact.id,
+        data=to_read(interaction),
     )
     return interaction
 
@@ -66,9 +71,7 @@ async def list_interactions(
     if cursor:
         at, after_id = decode_cursor(cursor, "interaction", (datetime, str))
         occurred = col(Interaction.occurred_at)
-        query = query.where(
-            (occurred < at) | ((occurred == at) & (col(Interaction.id) < after_id))
-        )
+        query = query.where((occurred < at) | ((occurred == at) & (col(Interaction.id) < after_id)))
     query = query.order_by(col(Interaction.occurred_at).desc(), col(Interaction.id).desc())
     rows = list((await session.exec(query.limit(limit + 1))).all())
     next_cursor = None

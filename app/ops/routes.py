@@ -34,7 +34,9 @@ async def readyz(request: Request) -> Response | Health:
         return problem_response(503, "not-ready", "Not Ready", "The database is unreachable.")
     if current != expected:
         return problem_response(
-            503, "not-ready", "Not Ready",
+            503,
+            "not-ready",
+            "Not Ready",
             "The database schema is not at the migration head; run `goodwill migrate`.",
         )
     return Health(status="ready")

@@ -17,8 +17,9 @@ async def test_me_describes_owner_and_key(client, owner):
 
 
 async def test_created_key_works_once_shown_and_is_stored_only_as_hash(client, owner, app):
-    response = await client.post("/v1/api-keys", json={"name": "crm sync", "scopes": ["read"]},
-                                 headers=owner.headers)
+    response = await client.post(
+        "/v1/api-keys", json={"name": "crm sync", "scopes": ["read"]}, headers=owner.headers
+    )
     assert response.status_code == 201
     created = response.json()
     secret = created["api_key"]
@@ -38,14 +39,16 @@ async def test_created_key_works_once_shown_and_is_stored_only_as_hash(client, o
 
 
 async def test_key_scopes_default_to_read_and_write(client, owner):
-    created = (await client.post("/v1/api-keys", json={"name": "full"},
-                                 headers=owner.headers)).json()
+    created = (
+        await client.post("/v1/api-keys", json={"name": "full"}, headers=owner.headers)
+    ).json()
     assert created["scopes"] == ["read", "write"]
 
 
 async def test_revoked_key_is_refused_at_once(client, owner):
-    created = (await client.post("/v1/api-keys", json={"name": "temp"},
-                                 headers=owner.headers)).json()
+    created = (
+        await client.post("/v1/api-keys", json={"name": "temp"}, headers=owner.headers)
+    ).json()
     headers = {"Authorization": f"Bearer {created['api_key']}"}
     assert (await client.get("/v1/me", headers=headers)).status_code == 200  # now cached
     revoke = await client.delete(f"/v1/api-keys/{created['id']}", headers=owner.headers)

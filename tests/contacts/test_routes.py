@@ -13,9 +13,20 @@ async def test_create_contact_returns_every_field_with_location_and_etag(client,
     contact = response.json()
     assert response.headers["location"] == f"/v1/contacts/{contact['id']}"
     assert response.headers["etag"]
-    for field in ("display_name", "given_name", "family_name", "organization", "title",
-                  "timezone", "trust_stage", "cadence_days", "tags", "notes", "channels",
-                  "external_refs"):
+    for field in (
+        "display_name",
+        "given_name",
+        "family_name",
+        "organization",
+        "title",
+        "timezone",
+        "trust_stage",
+        "cadence_days",
+        "tags",
+        "notes",
+        "channels",
+        "external_refs",
+    ):
         assert contact[field] == body[field], field
     assert contact["last_interaction_at"] is None
     assert contact["archived_at"] is None
@@ -24,8 +35,9 @@ async def test_create_contact_returns_every_field_with_location_and_etag(client,
 
 
 async def test_minimal_contact_gets_defaults(client, owner):
-    response = await client.post("/v1/contacts", json={"display_name": "Grace"},
-                                 headers=owner.headers)
+    response = await client.post(
+        "/v1/contacts", json={"display_name": "Grace"}, headers=owner.headers
+    )
     contact = response.json()
     assert contact["trust_stage"] == "acquaintance"
     assert contact["tags"] == [] and contact["channels"] == [] and contact["external_refs"] == {}
@@ -50,7 +62,9 @@ async def test_email_channels_are_validated_and_normalised(client, owner):
 
 async def test_duplicate_tags_and_uses_are_collapsed(client, owner):
     contact = await create_contact(
-        client, owner, tags=["a", "b", "a"],
+        client,
+        owner,
+        tags=["a", "b", "a"],
         channels=[{"type": "phone", "value": "1", "permitted_uses": ["personal", "personal"]}],
     )
     assert contact["tags"] == ["a", "b"]
@@ -95,7 +109,8 @@ async def test_patch_changes_only_the_fields_sent(client, owner):
 async def test_patch_cannot_clear_required_fields(client, owner):
     contact = await create_contact(client, owner)
     response = await client.patch(
-        f"/v1/contacts/{contact['id']}", json={"display_name": None, "tags": None},
+        f"/v1/contacts/{contact['id']}",
+        json={"display_name": None, "tags": None},
         headers=owner.headers,
     )
     assert response.status_code == 422
@@ -106,13 +121,15 @@ async def test_etag_changes_on_write_and_if_match_guards_lost_updates(client, ow
     contact = await create_contact(client, owner)
     url = f"/v1/contacts/{contact['id']}"
     etag = (await client.get(url, headers=owner.headers)).headers["etag"]
-    first = await client.patch(url, json={"title": "A"}, headers={**owner.headers,
-                                                                  "If-Match": etag})
+    first = await client.patch(
+        url, json={"title": "A"}, headers={**owner.headers, "If-Match": etag}
+    )
     assert first.status_code == 200
     assert first.headers["etag"] != etag
     # A second client still holding the old ETag must not overwrite the first one's change.
-    second = await client.patch(url, json={"title": "B"}, headers={**owner.headers,
-                                                                   "If-Match": etag})
+    second = await client.patch(
+        url, json={"title": "B"}, headers={**owner.headers, "If-Match": etag}
+    )
     assert second.status_code == 412
     assert (await client.get(url, headers=owner.headers)).json()["title"] == "A"
 
@@ -120,32 +137,47 @@ async def test_etag_changes_on_write_and_if_match_guards_lost_updates(client, ow
 async def test_external_refs_can_move_between_contacts_by_patch(client, owner):
     a = await create_contact(client, owner, external_refs={"crm": "1"})
     b = await create_contact(client, owner, external_refs={})
-    clash = await client.patch(f"/v1/contacts/{b['id']}", json={"external_refs": {"crm": "1"}},
-                               headers=owner.headers)
+    clash = await client.patch(
+        f"/v1/contacts/{b['id']}", json={"external_refs": {"crm": "1"}}, headers=owner.headers
+    )
     assert clash.status_code == 409
-    await client.patch(f"/v1/contacts/{a['id']}", json={"external_refs": {}},
-                       headers=owner.headers)
-    moved = await client.patch(f"/v1/contacts/{b['id']}", json={"external_refs": {"crm": "1"}},
-                               headers=owner.headers)
+    await client.patch(f"/v1/contacts/{a['id']}", json={"external_refs": {}}, headers=owner.headers)
+    moved = await client.patch(
+        f"/v1/contacts/{b['id']}", json={"external_refs": {"crm": "1"}}, headers=owner.headers
+    )
     assert moved.status_code == 200
-    found = await client.get("/v1/contacts", params={"external_ref": "crm:1"},
-                             headers=owner.headers)
+    found = await client.get(
+        "/v1/contacts", params={"external_ref": "crm:1"}, headers=owner.headers
+    )
     assert [c["id"] for c in found.json()["data"]] == [b["id"]]
 
 
 async def test_list_filters(client, owner):
     ada = await create_contact(
-        client, owner, display_name="Ada Lovelace", organization="Engines",
-        trust_stage="trusted", tags=["math"], external_refs={"hubspot": "1"},
-        channels=[{"type": "email", "value": "ada@engines.example",
-                   "permitted_uses": ["marketing"]}],
+        client,
+        owner,
+        display_name="Ada Lovelace",
+        organization="Engines",
+        trust_stage="trusted",
+        tags=["math"],
+        external_refs={"hubspot": "1"},
+        channels=[
+            {"type": "email", "value": "ada@engines.example", "permitted_uses": ["marketing"]}
+        ],
     )
     grace = await create_contact(
-        client, owner, display_name="Grace Hopper", given_name="Grace", family_name="Hopper",
-        organization="Navy", trust_stage="known",
-        tags=["cobol"], external_refs={"hubspot": "2"},
-        channels=[{"type": "email", "value": "grace@navy.example",
-                   "permitted_uses": ["introductions"]}],
+        client,
+        owner,
+        display_name="Grace Hopper",
+        given_name="Grace",
+        family_name="Hopper",
+        organization="Navy",
+        trust_stage="known",
+        tags=["cobol"],
+        external_refs={"hubspot": "2"},
+        channels=[
+            {"type": "email", "value": "grace@navy.example", "permitted_uses": ["introductions"]}
+        ],
     )
 
     async def ids(**params):
@@ -173,9 +205,14 @@ async def test_list_filters(client, owner):
 
 
 async def test_bad_filters_are_422(client, owner):
-    for params in ({"trust_stage": "bestie"}, {"channel_use": "spam"},
-                   {"external_ref": "no-colon"}, {"updated_since": "last week"},
-                   {"updated_since": "2026-01-01T00:00:00"}, {"stale": "maybe"}):
+    for params in (
+        {"trust_stage": "bestie"},
+        {"channel_use": "spam"},
+        {"external_ref": "no-colon"},
+        {"updated_since": "last week"},
+        {"updated_since": "2026-01-01T00:00:00"},
+        {"stale": "maybe"},
+    ):
         response = await client.get("/v1/contacts", params=params, headers=owner.headers)
         assert response.status_code == 422, params
         assert response.headers["content-type"] == "application/problem+json"
@@ -186,19 +223,25 @@ async def test_stale_filter_follows_cadence_and_interactions(client, owner):
     due = await create_contact(client, owner, display_name="Due", cadence_days=30)
     fresh = await create_contact(client, owner, display_name="Fresh", cadence_days=30)
     none = await create_contact(client, owner, display_name="No cadence", cadence_days=None)
-    await client.post(f"/v1/contacts/{due['id']}/interactions",
-                      json={"kind": "call", "occurred_at": old}, headers=owner.headers)
-    await client.post(f"/v1/contacts/{none['id']}/interactions",
-                      json={"kind": "call", "occurred_at": old}, headers=owner.headers)
+    await client.post(
+        f"/v1/contacts/{due['id']}/interactions",
+        json={"kind": "call", "occurred_at": old},
+        headers=owner.headers,
+    )
+    await client.post(
+        f"/v1/contacts/{none['id']}/interactions",
+        json={"kind": "call", "occurred_at": old},
+        headers=owner.headers,
+    )
 
     stale = await client.get("/v1/contacts", params={"stale": "true"}, headers=owner.headers)
     assert [c["id"] for c in stale.json()["data"]] == [due["id"]]
-    not_stale = await client.get("/v1/contacts", params={"stale": "false"},
-                                 headers=owner.headers)
+    not_stale = await client.get("/v1/contacts", params={"stale": "false"}, headers=owner.headers)
     assert [c["id"] for c in not_stale.json()["data"]] == [fresh["id"], none["id"]]
     # Catching up makes them current again.
-    await client.post(f"/v1/contacts/{due['id']}/interactions", json={"kind": "coffee"},
-                      headers=owner.headers)
+    await client.post(
+        f"/v1/contacts/{due['id']}/interactions", json={"kind": "coffee"}, headers=owner.headers
+    )
     stale = await client.get("/v1/contacts", params={"stale": "true"}, headers=owner.headers)
     assert stale.json()["data"] == []
 
@@ -213,29 +256,32 @@ async def test_archive_hides_from_lists_but_keeps_readable(client, owner):
     assert read.json()["archived_at"] is not None
     active = await client.get("/v1/contacts", headers=owner.headers)
     assert [c["id"] for c in active.json()["data"]] == [other["id"]]
-    archived = await client.get("/v1/contacts", params={"archived": "true"},
-                                headers=owner.headers)
+    archived = await client.get("/v1/contacts", params={"archived": "true"}, headers=owner.headers)
     assert [c["id"] for c in archived.json()["data"]] == [contact["id"]]
     again = await client.delete(f"/v1/contacts/{contact['id']}", headers=owner.headers)
     assert again.status_code == 204
 
 
 async def test_erase_removes_personal_data_everywhere(client, owner, app):
-    contact = await create_contact(client, owner, display_name="Secret Person",
-                                   external_refs={"crm": "secret-1"})
+    contact = await create_contact(
+        client, owner, display_name="Secret Person", external_refs={"crm": "secret-1"}
+    )
     cid = contact["id"]
-    await client.post(f"/v1/contacts/{cid}/interactions",
-                      json={"kind": "call", "summary": "Talked about Secret Person's plans"},
-                      headers={**owner.headers, "Idempotency-Key": "int-1"})
-    await client.patch(f"/v1/contacts/{cid}", json={"notes": "secret notes"},
-                       headers=owner.headers)
+    await client.post(
+        f"/v1/contacts/{cid}/interactions",
+        json={"kind": "call", "summary": "Talked about Secret Person's plans"},
+        headers={**owner.headers, "Idempotency-Key": "int-1"},
+    )
+    await client.patch(f"/v1/contacts/{cid}", json={"notes": "secret notes"}, headers=owner.headers)
 
-    response = await client.delete(f"/v1/contacts/{cid}", params={"erase": "true"},
-                                   headers=owner.headers)
+    response = await client.delete(
+        f"/v1/contacts/{cid}", params={"erase": "true"}, headers=owner.headers
+    )
     assert response.status_code == 204
     assert (await client.get(f"/v1/contacts/{cid}", headers=owner.headers)).status_code == 404
-    assert (await client.get(f"/v1/contacts/{cid}/interactions",
-                             headers=owner.headers)).status_code == 404
+    assert (
+        await client.get(f"/v1/contacts/{cid}/interactions", headers=owner.headers)
+    ).status_code == 404
     for params in ({}, {"archived": "true"}, {"external_ref": "crm:secret-1"}, {"q": "secret"}):
         listed = await client.get("/v1/contacts", params=params, headers=owner.headers)
         assert listed.json()["data"] == [], params
@@ -243,42 +289,50 @@ async def test_erase_removes_personal_data_everywhere(client, owner, app):
     await create_contact(client, owner, external_refs={"crm": "secret-1"})
     # Events keep their ids and types, and lose every personal field.
     async with app.state.sessionmaker() as session:
-        events = (await session.exec(
-            select(Event).where(Event.owner_id == owner.owner_id).order_by(Event.seq)
-        )).all()
+        events = (
+            await session.exec(
+                select(Event).where(Event.owner_id == owner.owner_id).order_by(Event.seq)
+            )
+        ).all()
     about = [e for e in events if e.resource_id == cid or e.contact_id == cid]
     assert [e.type for e in about][-1] == "contact.erased"
-    assert {"contact.created", "interaction.created", "contact.updated"} <= {
-        e.type for e in about}
+    assert {"contact.created", "interaction.created", "contact.updated"} <= {e.type for e in about}
     for event in about:
         assert "Secret" not in str(event.data) and "secret" not in str(event.data), event.type
     # An idempotent replay must not bring the erased data back either.
-    replay = await client.post(f"/v1/contacts/{cid}/interactions",
-                               json={"kind": "call",
-                                     "summary": "Talked about Secret Person's plans"},
-                               headers={**owner.headers, "Idempotency-Key": "int-1"})
+    replay = await client.post(
+        f"/v1/contacts/{cid}/interactions",
+        json={"kind": "call", "summary": "Talked about Secret Person's plans"},
+        headers={**owner.headers, "Idempotency-Key": "int-1"},
+    )
     assert replay.status_code == 404
 
 
 async def test_erase_of_an_unknown_contact_is_404(client, owner):
-    response = await client.delete("/v1/contacts/ct_nope", params={"erase": "true"},
-                                   headers=owner.headers)
+    response = await client.delete(
+        "/v1/contacts/ct_nope", params={"erase": "true"}, headers=owner.headers
+    )
     assert response.status_code == 404
 
 
 async def test_writes_record_events_in_the_same_transaction(client, owner, app):
     contact = await create_contact(client, owner)
-    await client.patch(f"/v1/contacts/{contact['id']}", json={"title": "T"},
-                       headers=owner.headers)
+    await client.patch(f"/v1/contacts/{contact['id']}", json={"title": "T"}, headers=owner.headers)
     await client.delete(f"/v1/contacts/{contact['id']}", headers=owner.headers)
     # A refused write records nothing.
-    await client.patch(f"/v1/contacts/{contact['id']}", json={"title": "U"},
-                       headers={**owner.headers, "If-Match": '"0"'})
+    await client.patch(
+        f"/v1/contacts/{contact['id']}",
+        json={"title": "U"},
+        headers={**owner.headers, "If-Match": '"0"'},
+    )
     async with app.state.sessionmaker() as session:
-        events = (await session.exec(
-            select(Event).where(Event.owner_id == owner.owner_id, Event.resource == "contact")
-            .order_by(Event.seq)
-        )).all()
+        events = (
+            await session.exec(
+                select(Event)
+                .where(Event.owner_id == owner.owner_id, Event.resource == "contact")
+                .order_by(Event.seq)
+            )
+        ).all()
     assert [e.type for e in events] == ["contact.created", "contact.updated", "contact.archived"]
     assert events[1].data["title"] == "T"
     assert all(e.resource_id == contact["id"] for e in events)

@@ -109,16 +109,16 @@ async def test_replicas_share_the_rate_limit_through_redis(app, owner, redis_url
     one = sibling_app(app, rate_limit="4/minute", redis_url=redis_url)
     two = sibling_app(app, rate_limit="4/minute", redis_url=redis_url)
     async with client_for(one) as a, client_for(two) as b:
-        codes = [(await c.get("/v1/me", headers=owner.headers)).status_code
-                 for c in (a, b, a, b, a)]
+        codes = [
+            (await c.get("/v1/me", headers=owner.headers)).status_code for c in (a, b, a, b, a)
+        ]
     assert codes == [200, 200, 200, 200, 429]
 
 
 async def test_rate_limiter_outage_does_not_take_the_api_down(app, owner):
     unreachable = sibling_app(app, rate_limit="1/minute", redis_url="redis://127.0.0.1:1/0")
     async with client_for(unreachable) as client:
-        codes = [(await client.get("/v1/me", headers=owner.headers)).status_code
-                 for _ in range(2)]
+        codes = [(await client.get("/v1/me", headers=owner.headers)).status_code for _ in range(2)]
     assert codes == [200, 200]
 
 
@@ -151,8 +151,9 @@ async def test_logs_hold_no_personal_data(client, owner, caplog):
             headers=owner.headers,
         )
         await client.get("/v1/contacts", params={"q": marker}, headers=owner.headers)
-        await client.post("/v1/contacts", json={"display_name": marker, "bad": marker},
-                          headers=owner.headers)
+        await client.post(
+            "/v1/contacts", json={"display_name": marker, "bad": marker}, headers=owner.headers
+        )
     assert created.status_code == 201
     access = [r for r in caplog.records if r.name.startswith("goodwill")]
     assert access, "requests are logged"
@@ -166,16 +167,19 @@ async def test_expired_idempotency_keys_are_forgotten(client, owner, app):
     headers = {**owner.headers, "Idempotency-Key": "old"}
     first = await client.post("/v1/contacts", json={"display_name": "A"}, headers=headers)
     async with app.state.sessionmaker() as session:
-        await session.exec(update(IdempotencyRecord).where(
-            IdempotencyRecord.owner_id == owner.owner_id
-        ).values(created_at=utcnow() - timedelta(hours=25)))
+        await session.exec(
+            update(IdempotencyRecord)
+            .where(IdempotencyRecord.owner_id == owner.owner_id)
+            .values(created_at=utcnow() - timedelta(hours=25))
+        )
         await session.commit()
     # Past 24 h the key is new again: the request is done again, not replayed.
     second = await client.post("/v1/contacts", json={"display_name": "A"}, headers=headers)
     assert second.status_code == 201
     assert second.json()["id"] != first.json()["id"]
     async with app.state.sessionmaker() as session:
-        await session.exec(update(IdempotencyRecord).values(
-            created_at=utcnow() - timedelta(hours=25)))
+        await session.exec(
+            update(IdempotencyRecord).values(created_at=utcnow() - timedelta(hours=25))
+        )
         assert await purge_expired(session, timedelta(hours=24)) >= 1
         await session.commit()
