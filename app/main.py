@@ -17,7 +17,7 @@ from app.core.config import Settings, get_settings
 from app.core.db import create_engine, create_sessionmaker
 from app.core.errors import PROBLEM_RESPONSES, install_error_handlers
 from app.core.logging import configure_logging
-from app.core.middleware import BodyLimitMiddleware, RequestContextMiddleware
+from app.core.middleware import InputGuardMiddleware, RequestContextMiddleware
 from app.core.migrations import head_revision
 from app.core.ratelimit import KeyRateLimiter
 from app.interactions.routes import router as interactions_router
@@ -63,7 +63,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def _replay(request: Request, exc: idempotency.IdempotentReplay) -> Response:
         return exc.response()
 
-    app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(InputGuardMiddleware, max_body_bytes=settings.max_body_bytes)
     # Added last, so it is outermost: every response, even a 413, carries the request id.
     app.add_middleware(RequestContextMiddleware)
     app.include_router(ops_router)

@@ -10,6 +10,7 @@ import asyncio
 import os
 import secrets
 from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import asyncpg
@@ -40,12 +41,18 @@ def _asyncpg_dsn(url: str) -> str:
     return url.replace("postgresql+asyncpg://", "postgresql://", 1)
 
 
-async def _admin(url: str, sql: str) -> None:
+async def _admin_async(url: str, sql: str) -> None:
     conn = await asyncpg.connect(_asyncpg_dsn(url))
     try:
         await conn.execute(sql)
     finally:
         await conn.close()
+
+
+def _admin(url: str, sql: str) -> None:
+    # In a thread of its own, so that async tests (inside a running loop) can call it too.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(asyncio.run, _admin_async(url, sql)).result()
 
 
 def _with_database(url: str, name: str) -> str:
@@ -61,7 +68,7 @@ def fresh_database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[obj
     def make(label: str) -> str:
         if PG_URL:
             name = f"goodwill_{label}_{secrets.token_hex(4)}"
-            asyncio.run(_admin(PG_URL, f'CREATE DATABASE "{name}"'))
+            _admin(PG_URL, f'CREATE DATABASE "{name}"')
             created.append(name)
             return _with_database(PG_URL, name)
         path: Path = tmp_path_factory.mktemp(label) / "goodwill.db"
@@ -69,7 +76,7 @@ def fresh_database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[obj
 
     yield make
     for name in created:
-        asyncio.run(_admin(PG_URL or "", f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        _admin(PG_URL or "", f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture(scope="session")

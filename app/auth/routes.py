@@ -12,7 +12,7 @@ from app.core.routing import TransactionalRoute
 
 router = APIRouter(prefix="/v1", route_class=TransactionalRoute, tags=["owners and keys"])
 
-KeyId = Annotated[str, Path(max_length=40)]
+KeyId = Annotated[str, Path()]
 
 
 @router.get("/me", response_model=MeRead)

@@ -2,7 +2,9 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, Field, StringConstraints
+
+from app.core.schemas import InputModel
 
 
 class Scope(StrEnum):
@@ -13,9 +15,7 @@ class Scope(StrEnum):
 KeyName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 
 
-class ApiKeyCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class ApiKeyCreate(InputModel):
     name: KeyName
     scopes: list[Scope] = Field(
         default_factory=lambda: [Scope.read, Scope.write], min_length=1, max_length=2

@@ -14,7 +14,7 @@ from app.core.routing import TransactionalRoute
 
 router = APIRouter(prefix="/v1/contacts", route_class=TransactionalRoute, tags=["contacts"])
 
-ContactId = Annotated[str, Path(max_length=40)]
+ContactId = Annotated[str, Path()]
 
 
 def _with_etag(response: Response, contact: service.Contact) -> ContactRead:

@@ -8,12 +8,13 @@ from email_validator import EmailNotValidError, validate_email
 from pydantic import (
     AfterValidator,
     BaseModel,
-    ConfigDict,
     Field,
     StringConstraints,
     field_validator,
     model_validator,
 )
+
+from app.core.schemas import InputModel
 
 
 class TrustStage(StrEnum):
@@ -72,9 +73,7 @@ ExternalRefs = Annotated[
 ]
 
 
-class Channel(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class Channel(InputModel):
     type: ChannelType
     value: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=320)]
     permitted_uses: Annotated[list[ChannelUse], AfterValidator(_unique)] = Field(
@@ -101,9 +100,7 @@ class ChannelRead(BaseModel):
     permitted_uses: list[ChannelUse]
 
 
-class ContactCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class ContactCreate(InputModel):
     display_name: DisplayName
     given_name: PartName | None = None
     family_name: PartName | None = None
@@ -118,10 +115,8 @@ class ContactCreate(BaseModel):
     external_refs: ExternalRefs = Field(default_factory=dict)
 
 
-class ContactUpdate(BaseModel):
+class ContactUpdate(InputModel):
     """Fields sent are set (null clears them); fields left out are unchanged."""
-
-    model_config = ConfigDict(extra="forbid")
 
     display_name: DisplayName | None = None
     given_name: PartName | None = None

@@ -86,9 +86,10 @@ class BodyTooLarge(HTTPException):
         super().__init__(status_code=413)
 
 
-class BodyLimitMiddleware:
+class InputGuardMiddleware:
     """Refuse request bodies over the limit with a 413 problem, before reading them when
-    Content-Length says so, and while streaming them otherwise."""
+    Content-Length says so, and while streaming them otherwise; refuse a NUL character in
+    the URL, which no id or filter contains and PostgreSQL cannot compare."""
 
     def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
         self.app = app
@@ -97,6 +98,12 @@ class BodyLimitMiddleware:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
+            return
+        if b"%00" in scope.get("query_string", b"") or "\x00" in scope["path"]:
+            response = problem_response(
+                400, "bad-request", "Bad Request", "The URL must not contain a NUL character."
+            )
+            await response(scope, receive, send)
             return
         limit = self.max_body_bytes
         for name, value in scope["headers"]:

@@ -16,7 +16,7 @@ router = APIRouter(
     tags=["interactions"],
 )
 
-ContactId = Annotated[str, Path(max_length=40)]
+ContactId = Annotated[str, Path()]
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=InteractionRead)
@@ -56,7 +56,7 @@ async def list_interactions(
 @router.get("/{interaction_id}", response_model=InteractionRead)
 async def read_interaction(
     contact_id: ContactId,
-    interaction_id: Annotated[str, Path(max_length=40)],
+    interaction_id: Annotated[str, Path()],
     principal: CurrentPrincipal,
     session: SessionDep,
 ) -> InteractionRead:

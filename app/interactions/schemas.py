@@ -2,7 +2,9 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, StringConstraints
+from pydantic import AwareDatetime, BaseModel, StringConstraints
+
+from app.core.schemas import InputModel
 
 
 class InteractionKind(StrEnum):
@@ -19,9 +21,7 @@ class Initiator(StrEnum):
     them = "them"
 
 
-class InteractionCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class InteractionCreate(InputModel):
     kind: InteractionKind
     occurred_at: AwareDatetime | None = None
     summary: Annotated[str, StringConstraints(max_length=5_000)] | None = None

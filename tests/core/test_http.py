@@ -183,3 +183,26 @@ async def test_expired_idempotency_keys_are_forgotten(client, owner, app):
         )
         assert await purge_expired(session, timedelta(hours=24)) >= 1
         await session.commit()
+
+
+async def test_nul_characters_are_refused_everywhere(client, owner):
+    contact = await client.post("/v1/contacts", json={"display_name": "A"}, headers=owner.headers)
+    cid = contact.json()["id"]
+    bad_body = await client.post(
+        "/v1/contacts", json={"display_name": "A\x00B"}, headers=owner.headers
+    )
+    assert bad_body.status_code == 422
+    nested = await client.patch(
+        f"/v1/contacts/{cid}", json={"tags": ["ok", "b\x00d"]}, headers=owner.headers
+    )
+    assert nested.status_code == 422
+    for url in ("/v1/contacts?q=a%00b", "/v1/contacts?tag=%00", f"/v1/contacts/{cid}%00"):
+        response = await client.get(url, headers=owner.headers)
+        assert response.status_code == 400, url
+        assert response.headers["content-type"] == "application/problem+json"
+    assert (await client.get(f"/v1/contacts/{cid}", headers=owner.headers)).json()["tags"] == []
+
+
+async def test_overlong_ids_are_simply_not_found(client, owner):
+    response = await client.get("/v1/contacts/" + "x" * 500, headers=owner.headers)
+    assert response.status_code == 404
