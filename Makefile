@@ -26,8 +26,8 @@ test-postgres: $(STAMP)
 	GOODWILL_TEST_DATABASE_URL=$${GOODWILL_TEST_DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/test} $(BIN)/pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check app tests migrations bench
-	$(BIN)/ruff format --check app tests bench
+	$(BIN)/ruff check app tests migrations $(wildcard bench)
+	$(BIN)/ruff format --check app tests $(wildcard bench)
 
 ## Regenerate openapi/openapi.json from the app.
 openapi: $(STAMP)
@@ -38,11 +38,13 @@ openapi-check: $(STAMP)
 	$(BIN)/goodwill openapi --output $(VENV)/openapi.json
 	diff -u openapi/openapi.json $(VENV)/openapi.json
 
-## Re-resolve the lock file after changing pyproject.toml (needs network to PyPI).
+## Re-resolve the lock files (development, and runtime-only for the image) after changing pyproject.toml (needs network to PyPI).
 lock:
 	$(PYTHON) -m pip install --quiet uv
 	$(PYTHON) -m uv pip compile --quiet pyproject.toml --extra dev --generate-hashes \
 		--python-version 3.11 -o requirements.lock
+	$(PYTHON) -m uv pip compile --quiet pyproject.toml --generate-hashes \
+		--python-version 3.11 -o requirements-runtime.lock
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

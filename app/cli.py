@@ -60,8 +60,9 @@ def serve(
     """Serve the API (run `goodwill migrate` first)."""
     typer.echo(
         f"Goodwill on http://{host}:{port} (API docs at /docs).\n"
-        "No API key yet? In another terminal run:\n"
+        "No API key yet? In another terminal, from the project folder, run:\n"
         "  .venv/bin/goodwill owners create --email you@example.com\n"
+        "(`goodwill owners create ...` where goodwill is on the PATH, as in the container)\n"
         "and send the key it prints as `Authorization: Bearer <key>`.",
         err=True,
     )

@@ -3,7 +3,7 @@
 from datetime import timedelta
 from typing import Annotated
 
-from fastapi import Depends, Request, Response
+from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from app.auth.service import Principal, authenticate
@@ -16,14 +16,13 @@ _bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: 
 
 async def current_principal(
     request: Request,
-    response: Response,
     session: SessionDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthenticated("Send an API key as `Authorization: Bearer <key>`.")
     principal = await authenticate(session, credentials.credentials, request.app.state.key_cache)
-    await request.app.state.rate_limiter.check(principal.key_id, response)
+    await request.app.state.rate_limiter.check(principal.key_id, request)
     return principal
 
 

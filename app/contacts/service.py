@@ -215,7 +215,10 @@ def _bump(contact: Contact) -> None:
 async def update_contact(
     session: AsyncSession, *, contact: Contact, changes: ContactUpdate
 ) -> Contact:
-    fields = changes.model_dump(mode="json", exclude_unset=True)
+    # Only the fields sent, but each of them whole: exclude_unset would also drop the
+    # defaults inside a nested channel.
+    dumped = changes.model_dump(mode="json")
+    fields = {name: dumped[name] for name in changes.model_fields_set}
     for name, value in fields.items():
         setattr(contact, name, value)
     _bump(contact)

@@ -10,15 +10,32 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+import orjson
 from fastapi import Request
-from sqlalchemy import Column, ForeignKey, Integer, PrimaryKeyConstraint, String, Text, delete
+from sqlalchemy import (
+    Column,
+    ForeignKey,
+    Integer,
+    PrimaryKeyConstraint,
+    String,
+    Text,
+    delete,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, SQLModel, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.responses import Response
 
 from app.core.db import SessionMaker, session_scope
-from app.core.errors import BadRequest, Conflict, GoodwillError, UnprocessableContent
+from app.core.errors import (
+    PROBLEM_JSON,
+    PROBLEM_TYPE_BASE,
+    BadRequest,
+    Conflict,
+    GoodwillError,
+    UnprocessableContent,
+)
 from app.core.types import UTCDateTime, utcnow
 
 log = logging.getLogger("goodwill.idempotency")
@@ -136,11 +153,24 @@ async def finish(session: AsyncSession, pending: PendingKey, response: Response)
         ) from exc
 
 
+_ERASED_BODY = orjson.dumps(
+    {
+        "type": PROBLEM_TYPE_BASE + "erased",
+        "title": "Gone",
+        "status": 410,
+        "detail": "What this request created or returned has since been erased.",
+    }
+).decode()
+
+
 async def forget_responses_mentioning(session: AsyncSession, *, owner_id: str, text: str) -> None:
-    """Erasure: stored responses that hold a contact's data must go too."""
+    """Erasure: stored responses that hold a contact's data lose it. The key itself stays
+    taken, so a late retry of the original request cannot bring the person back."""
     await session.exec(
-        delete(IdempotencyRecord).where(
-            IdempotencyRecord.owner_id == owner_id, IdempotencyRecord.body.contains(text)
+        update(IdempotencyRecord)
+        .where(IdempotencyRecord.owner_id == owner_id, IdempotencyRecord.body.contains(text))
+        .values(
+            status_code=410, content_type=PROBLEM_JSON, location=None, etag=None, body=_ERASED_BODY
         )
     )
 

@@ -8,8 +8,17 @@ from pythonjsonlogger.json import JsonFormatter
 from app.core.config import Settings
 
 
+class _DropTerminalColours(logging.Filter):
+    """Uvicorn attaches an ANSI-coloured copy of its messages; JSON logs don't want it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.__dict__.pop("color_message", None)
+        return True
+
+
 def configure_logging(settings: Settings) -> None:
     handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(_DropTerminalColours())
     if settings.log_json:
         handler.setFormatter(
             JsonFormatter(

@@ -34,7 +34,8 @@ class RequestContextMiddleware:
         request_id = (
             incoming if incoming and _VALID_REQUEST_ID.match(incoming) else uuid.uuid4().hex
         )
-        scope.setdefault("state", {})["request_id"] = request_id
+        state = scope.setdefault("state", {})
+        state["request_id"] = request_id
         status = 500
         response_started = False
         started = time.perf_counter()
@@ -44,7 +45,10 @@ class RequestContextMiddleware:
             if message["type"] == "http.response.start":
                 status = message["status"]
                 response_started = True
-                MutableHeaders(scope=message)["X-Request-ID"] = request_id
+                headers = MutableHeaders(scope=message)
+                headers["X-Request-ID"] = request_id
+                for name, value in state.get("rate_limit_headers", {}).items():
+                    headers.setdefault(name, value)
             await send(message)
 
         try:

@@ -5,7 +5,7 @@ import logging
 import math
 import time
 
-from fastapi import Response
+from fastapi import Request
 from limits import RateLimitItem, parse
 from limits.aio.storage import MemoryStorage, Storage
 from limits.aio.strategies import FixedWindowRateLimiter
@@ -33,7 +33,7 @@ class KeyRateLimiter:
         self.storage = storage
         self.limiter = FixedWindowRateLimiter(storage)
 
-    async def check(self, key_id: str, response: Response) -> None:
+    async def check(self, key_id: str, request: Request) -> None:
         try:
             allowed = await self.limiter.hit(self.item, "api_key", key_id)
             stats = await self.limiter.get_window_stats(self.item, "api_key", key_id)
@@ -52,4 +52,5 @@ class KeyRateLimiter:
                 f"This API key is limited to {self.item}; retry after {max(1, reset)} s.",
                 headers={**headers, "Retry-After": str(max(1, reset))},
             )
-        response.headers.update(headers)
+        # RequestContextMiddleware puts these on whatever response the request ends with.
+        request.state.rate_limit_headers = headers

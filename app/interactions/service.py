@@ -1,6 +1,6 @@
 """Interactions: touchpoints with a contact, which drive its staleness."""
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -30,7 +30,7 @@ async def log_interaction(
     session: AsyncSession, *, contact: Contact, data: InteractionCreate
 ) -> Interaction:
     now = utcnow()
-    occurred_at = data.occurred_at or now
+    occurred_at = data.occurred_at.astimezone(UTC) if data.occurred_at else now
     if (occurred_at - now).total_seconds() > _FUTURE_SLACK_SECONDS:
         raise UnprocessableContent(
             "An interaction cannot be in the future.",

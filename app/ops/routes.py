@@ -4,6 +4,7 @@ from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 
 from app.core.errors import problem_response
 from app.core.metrics import REGISTRY
@@ -27,10 +28,14 @@ async def readyz(request: Request) -> Response | Health:
     expected = request.app.state.migration_head
     try:
         async with request.app.state.engine.connect() as conn:
-            current = (
-                await conn.execute(text("SELECT version_num FROM alembic_version"))
-            ).scalar_one_or_none()
-    except Exception:
+            await conn.execute(text("SELECT 1"))
+            try:
+                current = (
+                    await conn.execute(text("SELECT version_num FROM alembic_version"))
+                ).scalar_one_or_none()
+            except DBAPIError:
+                current = None  # never migrated
+    except (DBAPIError, OSError):
         return problem_response(503, "not-ready", "Not Ready", "The database is unreachable.")
     if current != expected:
         return problem_response(

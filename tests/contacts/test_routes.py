@@ -305,7 +305,36 @@ async def test_erase_removes_personal_data_everywhere(client, owner, app):
         json={"kind": "call", "summary": "Talked about Secret Person's plans"},
         headers={**owner.headers, "Idempotency-Key": "int-1"},
     )
-    assert replay.status_code == 404
+    assert replay.status_code == 410
+    assert "Secret" not in replay.text
+    assert replay.headers["content-type"] == "application/problem+json"
+
+
+async def test_a_late_retry_cannot_recreate_an_erased_contact(client, owner):
+    body = contact_body(display_name="Forget Me", external_refs={})
+    headers = {**owner.headers, "Idempotency-Key": "create-1"}
+    created = await client.post("/v1/contacts", json=body, headers=headers)
+    await client.delete(
+        f"/v1/contacts/{created.json()['id']}", params={"erase": "true"}, headers=owner.headers
+    )
+    retry = await client.post("/v1/contacts", json=body, headers=headers)
+    assert retry.status_code == 410
+    assert "Forget Me" not in retry.text
+    listed = await client.get("/v1/contacts", params={"q": "forget"}, headers=owner.headers)
+    assert listed.json()["data"] == []
+
+
+async def test_patch_with_channels_keeps_their_defaults(client, owner):
+    contact = await create_contact(client, owner)
+    response = await client.patch(
+        f"/v1/contacts/{contact['id']}",
+        json={"channels": [{"type": "website", "value": "https://ada.example"}]},
+        headers=owner.headers,
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["channels"] == [
+        {"type": "website", "value": "https://ada.example", "permitted_uses": []}
+    ]
 
 
 async def test_erase_of_an_unknown_contact_is_404(client, owner):

@@ -95,6 +95,14 @@ async def test_rate_limit_answers_429_with_retry_after(app, owner):
     assert other_key.status_code == 200
 
 
+async def test_rate_limit_headers_are_on_every_authenticated_answer(client, owner):
+    missing = await client.get("/v1/contacts/ct_nope", headers=owner.headers)
+    created = await client.post("/v1/api-keys", json={"name": "x"}, headers=owner.headers)
+    revoked = await client.delete(f"/v1/api-keys/{created.json()['id']}", headers=owner.headers)
+    for response in (missing, created, revoked):
+        assert response.headers["ratelimit-limit"] == "100000", response.status_code
+
+
 @pytest.fixture
 def redis_url() -> str:
     url = os.environ.get("GOODWILL_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
