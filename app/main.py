@@ -21,7 +21,9 @@ from app.core.middleware import InputGuardMiddleware, RequestContextMiddleware
 from app.core.migrations import head_revision
 from app.core.ratelimit import KeyRateLimiter
 from app.interactions.routes import router as interactions_router
+from app.ledger.routes import router as ledger_router
 from app.ops.routes import router as ops_router
+from app.settings.routes import router as settings_router
 
 DESCRIPTION = """Relationship-first networking: contacts, a reciprocity ledger and
 consent-gated introductions. Authenticate with `Authorization: Bearer <api key>`;
@@ -67,6 +69,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Added last, so it is outermost: every response, even a 413, carries the request id.
     app.add_middleware(RequestContextMiddleware)
     app.include_router(ops_router)
-    for router in (auth_router, contacts_router, interactions_router):
+    for router in (
+        auth_router,
+        settings_router,
+        contacts_router,
+        interactions_router,
+        ledger_router,
+    ):
         app.include_router(router, responses=PROBLEM_RESPONSES)
     return app

@@ -7,6 +7,8 @@ from app.contacts.models import Contact, ContactExternalRef, ContactTag
 from app.core.idempotency import IdempotencyRecord
 from app.events.models import Event
 from app.interactions.models import Interaction
+from app.ledger.models import LedgerEntry
+from app.settings.models import OwnerSettings
 
 metadata = SQLModel.metadata
 
@@ -18,6 +20,8 @@ __all__ = [
     "Event",
     "IdempotencyRecord",
     "Interaction",
+    "LedgerEntry",
     "Owner",
+    "OwnerSettings",
     "metadata",
 ]

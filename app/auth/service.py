@@ -16,6 +16,8 @@ from app.core.errors import Conflict, NotFound, Unauthenticated
 from app.core.pagination import decode_cursor, encode_cursor
 from app.core.types import new_id, utcnow
 from app.events.service import record_event
+from app.settings.models import OwnerSettings
+from app.settings.schemas import DEFAULTS
 
 KEY_PREFIX = "gw_"
 
@@ -91,6 +93,9 @@ async def create_owner(session: AsyncSession, *, email: str, name: str | None) -
         await session.flush()
     except IntegrityError as exc:
         raise OwnerExists(f"An owner with email {owner.email} already exists.") from exc
+    # The rules row exists from the start, so a change to it can always lock it.
+    session.add(OwnerSettings(owner_id=owner.id, version=1, updated_at=utcnow(), **DEFAULTS))
+    await session.flush()
     return owner
 
 

@@ -58,6 +58,15 @@ class Contact(SQLModel, table=True):
     last_interaction_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
     # When the keep-in-touch cadence runs out: last interaction (or creation) + cadence.
     due_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    # Weighted sums of the contact's ledger entries, moved by the same transaction that
+    # writes an entry (an atomic `SET x = x + w`), so a balance is one row read and always
+    # equals its entries.
+    ledger_deposits: int = Field(
+        default=0, sa_column=Column(Integer, nullable=False, server_default="0")
+    )
+    ledger_withdrawals: int = Field(
+        default=0, sa_column=Column(Integer, nullable=False, server_default="0")
+    )
     version: int = Field(default=1, sa_column=Column(Integer, nullable=False))
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     updated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))

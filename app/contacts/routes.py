@@ -4,22 +4,31 @@ from fastapi import APIRouter, Path, Query, Request, Response, status
 from pydantic import AwareDatetime
 
 from app.auth.dependencies import CurrentPrincipal, WritePrincipal
-from app.contacts import service
-from app.contacts.schemas import ChannelUse, ContactCreate, ContactRead, ContactUpdate, TrustStage
+from app.contacts import listing, service
+from app.contacts.models import Contact
+from app.contacts.schemas import (
+    ChannelUse,
+    ContactCreate,
+    ContactRead,
+    ContactSort,
+    ContactUpdate,
+    TrustStage,
+)
 from app.core.db import SessionDep
 from app.core.errors import UnprocessableContent
 from app.core.etag import check_if_match
 from app.core.pagination import Cursor, Limit, Page
 from app.core.routing import TransactionalRoute
+from app.ledger.reciprocity import Flag
 
 router = APIRouter(prefix="/v1/contacts", route_class=TransactionalRoute, tags=["contacts"])
 
 ContactId = Annotated[str, Path()]
 
 
-def _with_etag(response: Response, contact: service.Contact) -> ContactRead:
+async def _with_etag(session: SessionDep, response: Response, contact: Contact) -> ContactRead:
     response.headers["ETag"] = service.contact_etag(contact)
-    return service.to_read(contact)
+    return await service.present_one(session, contact)
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=ContactRead)
@@ -29,7 +38,7 @@ async def create_contact(
     """Add a person to the network."""
     contact = await service.create_contact(session, owner_id=principal.owner_id, data=body)
     response.headers["Location"] = f"/v1/contacts/{contact.id}"
-    return _with_etag(response, contact)
+    return await _with_etag(session, response, contact)
 
 
 def _external_ref(value: str | None) -> tuple[str, str] | None:
@@ -64,9 +73,16 @@ async def list_contacts(
         str | None, Query(max_length=300, description="`system:id`, e.g. `hubspot:123`.")
     ] = None,
     archived: Annotated[bool, Query(description="List archived contacts instead.")] = False,
+    flag: Annotated[
+        list[Flag] | None,
+        Query(description="Only contacts with every flag given (repeat for several)."),
+    ] = None,
+    sort: Annotated[
+        ContactSort, Query(description="Order; `-` for descending. Ties go by id.")
+    ] = ContactSort.created_at,
 ) -> Page[ContactRead]:
-    """The network, oldest first, filtered; archived and erased contacts are left out."""
-    filters = service.ContactFilters(
+    """The network, filtered and sorted; archived and erased contacts are left out."""
+    filters = listing.ContactFilters(
         q=q,
         tag=tag,
         trust_stage=trust_stage,
@@ -75,11 +91,17 @@ async def list_contacts(
         channel_use=channel_use.value if channel_use else None,
         external_ref=_external_ref(external_ref),
         archived=archived,
+        flags=frozenset(flag or ()),
     )
-    rows, next_cursor = await service.list_contacts(
-        session, owner_id=principal.owner_id, filters=filters, limit=limit, cursor=cursor
+    rows, next_cursor = await listing.list_contacts(
+        session,
+        owner_id=principal.owner_id,
+        filters=filters,
+        sort=sort,
+        limit=limit,
+        cursor=cursor,
     )
-    return Page(data=[service.to_read(c) for c in rows], next_cursor=next_cursor)
+    return Page(data=await service.present(session, rows), next_cursor=next_cursor)
 
 
 @router.get("/{contact_id}", response_model=ContactRead)
@@ -88,7 +110,7 @@ async def read_contact(
 ) -> ContactRead:
     """One contact, archived or not."""
     contact = await service.get_contact(session, owner_id=principal.owner_id, contact_id=contact_id)
-    return _with_etag(response, contact)
+    return await _with_etag(session, response, contact)
 
 
 @router.patch("/{contact_id}", response_model=ContactRead)
@@ -106,7 +128,7 @@ async def update_contact(
     )
     check_if_match(request, service.contact_etag(contact))
     contact = await service.update_contact(session, contact=contact, changes=body)
-    return _with_etag(response, contact)
+    return await _with_etag(session, response, contact)
 
 
 @router.delete("/{contact_id}", status_code=status.HTTP_204_NO_CONTENT)

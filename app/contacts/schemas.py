@@ -15,6 +15,7 @@ from pydantic import (
 )
 
 from app.core.schemas import InputModel
+from app.ledger.reciprocity import Reciprocity
 
 
 class TrustStage(StrEnum):
@@ -157,3 +158,18 @@ class ContactRead(BaseModel):
     created_at: datetime
     updated_at: datetime
     archived_at: datetime | None
+    reciprocity: Reciprocity = Field(
+        description="The ledger balance and flags (for a favour of weight 1); "
+        "GET /v1/contacts/{id}/reciprocity answers for other weights."
+    )
+
+
+class ContactSort(StrEnum):
+    created_at = "created_at"
+    created_at_desc = "-created_at"
+    goodwill = "goodwill"
+    goodwill_desc = "-goodwill"
+    last_interaction_at = "last_interaction_at"
+    last_interaction_at_desc = "-last_interaction_at"
+    display_name = "display_name"
+    display_name_desc = "-display_name"

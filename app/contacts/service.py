@@ -1,10 +1,9 @@
 """Contacts: the people in an owner's network. Every query is scoped to the owner."""
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, exists, or_
+from sqlalchemy import delete, or_
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -14,10 +13,12 @@ from app.contacts.schemas import ContactCreate, ContactRead, ContactUpdate, Trus
 from app.core import idempotency
 from app.core.errors import Conflict, NotFound
 from app.core.etag import make_etag
-from app.core.pagination import decode_cursor, encode_cursor
 from app.core.types import new_id, utcnow
 from app.events.service import record_event, scrub_contact_events
 from app.interactions.models import Interaction
+from app.ledger.models import LedgerEntry
+from app.ledger.reciprocity import summarize
+from app.settings.service import reciprocity_ratio
 
 
 class ContactNotFound(NotFound):
@@ -28,20 +29,30 @@ class ExternalRefTaken(Conflict):
     type, title = "external-ref-taken", "External reference already in use"
 
 
-@dataclass(frozen=True)
-class ContactFilters:
-    q: str | None = None
-    tag: str | None = None
-    trust_stage: TrustStage | None = None
-    updated_since: datetime | None = None
-    stale: bool | None = None
-    channel_use: str | None = None
-    external_ref: tuple[str, str] | None = None
-    archived: bool = False
+_STORED_FIELDS = [name for name in ContactRead.model_fields if name != "reciprocity"]
 
 
-def to_read(contact: Contact) -> ContactRead:
-    return ContactRead.model_validate(contact, from_attributes=True)
+def to_read(contact: Contact, ratio: int) -> ContactRead:
+    summary = summarize(
+        deposits=contact.ledger_deposits,
+        withdrawals=contact.ledger_withdrawals,
+        ratio=ratio,
+        stale=contact.due_at is not None and contact.due_at < utcnow(),
+    )
+    fields = {name: getattr(contact, name) for name in _STORED_FIELDS}
+    return ContactRead(**fields, reciprocity=summary)
+
+
+async def present(session: AsyncSession, contacts: list[Contact]) -> list[ContactRead]:
+    """Contacts as clients see them, with their reciprocity under the owner's ratio."""
+    if not contacts:
+        return []
+    ratio = await reciprocity_ratio(session, owner_id=contacts[0].owner_id)
+    return [to_read(contact, ratio) for contact in contacts]
+
+
+async def present_one(session: AsyncSession, contact: Contact) -> ContactRead:
+    return (await present(session, [contact]))[0]
 
 
 def contact_etag(contact: Contact) -> str:
@@ -139,7 +150,7 @@ async def create_contact(session: AsyncSession, *, owner_id: str, data: ContactC
         resource="contact",
         resource_id=contact.id,
         contact_id=contact.id,
-        data=to_read(contact),
+        data=await present_one(session, contact),
     )
     return contact
 
@@ -156,55 +167,6 @@ async def get_contact(
     if contact is None:
         raise ContactNotFound(f"No contact {contact_id}.")
     return contact
-
-
-async def list_contacts(
-    session: AsyncSession,
-    *,
-    owner_id: str,
-    filters: ContactFilters,
-    limit: int,
-    cursor: str | None,
-) -> tuple[list[Contact], str | None]:
-    query = select(Contact).where(Contact.owner_id == owner_id, col(Contact.erased_at).is_(None))
-    archived = col(Contact.archived_at)
-    query = query.where(archived.is_not(None) if filters.archived else archived.is_(None))
-    if filters.q:
-        query = query.where(col(Contact.search_text).contains(filters.q.lower(), autoescape=True))
-    if filters.tag:
-        query = query.where(
-            exists().where(
-                ContactTag.owner_id == owner_id,
-                ContactTag.tag == filters.tag,
-                ContactTag.contact_id == Contact.id,
-            )
-        )
-    if filters.trust_stage:
-        query = query.where(Contact.trust_stage == filters.trust_stage.value)
-    if filters.updated_since:
-        query = query.where(Contact.updated_at >= filters.updated_since)
-    if filters.stale is not None:
-        due = col(Contact.due_at)
-        now = utcnow()
-        query = query.where(due < now if filters.stale else (due.is_(None) | (due >= now)))
-    if filters.channel_use:
-        query = query.where(col(Contact.channel_uses).contains(f",{filters.channel_use},"))
-    if filters.external_ref:
-        system, ext_id = filters.external_ref
-        query = query.where(
-            exists().where(
-                ContactExternalRef.owner_id == owner_id,
-                ContactExternalRef.system == system,
-                ContactExternalRef.external_id == ext_id,
-                ContactExternalRef.contact_id == Contact.id,
-            )
-        )
-    if cursor:
-        (after,) = decode_cursor(cursor, "contact", (str,))
-        query = query.where(Contact.id > after)
-    rows = list((await session.exec(query.order_by(col(Contact.id)).limit(limit + 1))).all())
-    next_cursor = encode_cursor("contact", [rows[limit - 1].id]) if len(rows) > limit else None
-    return rows[:limit], next_cursor
 
 
 def _bump(contact: Contact) -> None:
@@ -236,7 +198,7 @@ async def update_contact(
         resource="contact",
         resource_id=contact.id,
         contact_id=contact.id,
-        data=to_read(contact),
+        data=await present_one(session, contact),
     )
     return contact
 
@@ -255,7 +217,7 @@ async def archive_contact(session: AsyncSession, *, contact: Contact) -> None:
         resource="contact",
         resource_id=contact.id,
         contact_id=contact.id,
-        data=to_read(contact),
+        data=await present_one(session, contact),
     )
 
 
@@ -287,8 +249,9 @@ async def erase_contact(session: AsyncSession, *, contact: Contact) -> None:
     _bump(contact)
     session.add(contact)
     await session.flush()
-    # Interactions go whole: their summaries are about the person.
-    for model in (ContactTag, ContactExternalRef, Interaction):
+    # Interactions and ledger entries go whole: their notes are about the person. The
+    # contact row keeps the ledger totals, anonymous now.
+    for model in (ContactTag, ContactExternalRef, Interaction, LedgerEntry):
         await session.exec(
             delete(model).where(model.owner_id == owner_id, model.contact_id == contact_id)
         )

@@ -1,0 +1,96 @@
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Response, status
+
+from app.auth.dependencies import CurrentPrincipal, WritePrincipal
+from app.core.db import SessionDep
+from app.core.pagination import Cursor, Limit, Page
+from app.core.routing import TransactionalRoute
+from app.ledger import service
+from app.ledger.reciprocity import Reciprocity
+from app.ledger.schemas import (
+    Direction,
+    EntryKind,
+    LedgerEntryCreate,
+    LedgerEntryRead,
+    ReversalCreate,
+)
+
+router = APIRouter(prefix="/v1", route_class=TransactionalRoute, tags=["ledger"])
+
+EntryId = Annotated[str, Path()]
+
+
+@router.post("/ledger", status_code=status.HTTP_201_CREATED, response_model=LedgerEntryRead)
+async def record_entry(
+    body: LedgerEntryCreate, principal: WritePrincipal, session: SessionDep, response: Response
+) -> LedgerEntryRead:
+    """Record something given to (`gave`, a deposit) or received from (`received`, a
+    withdrawal) a contact."""
+    entry = await service.record_entry(session, owner_id=principal.owner_id, data=body)
+    response.headers["Location"] = f"/v1/ledger/{entry.id}"
+    return service.to_read(entry)
+
+
+@router.get("/ledger", response_model=Page[LedgerEntryRead])
+async def list_entries(
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+    contact_id: Annotated[str | None, Query(max_length=200)] = None,
+    direction: Direction | None = None,
+    kind: EntryKind | None = None,
+) -> Page[LedgerEntryRead]:
+    """Ledger entries, newest first; reversals included."""
+    filters = service.LedgerFilters(contact_id=contact_id, direction=direction, kind=kind)
+    data, next_cursor = await service.list_entries(
+        session, owner_id=principal.owner_id, filters=filters, limit=limit, cursor=cursor
+    )
+    return Page(data=data, next_cursor=next_cursor)
+
+
+@router.get("/ledger/{entry_id}", response_model=LedgerEntryRead)
+async def read_entry(
+    entry_id: EntryId, principal: CurrentPrincipal, session: SessionDep
+) -> LedgerEntryRead:
+    """One entry. Entries are never changed or deleted: correct one with a reversal."""
+    entry, reversed_by = await service.get_entry(
+        session, owner_id=principal.owner_id, entry_id=entry_id
+    )
+    return service.to_read(entry, reversed_by)
+
+
+@router.post(
+    "/ledger/{entry_id}/reversal",
+    status_code=status.HTTP_201_CREATED,
+    response_model=LedgerEntryRead,
+)
+async def reverse_entry(
+    entry_id: EntryId,
+    body: ReversalCreate,
+    principal: WritePrincipal,
+    session: SessionDep,
+    response: Response,
+) -> LedgerEntryRead:
+    """Cancel a mistaken entry with an opposite one; an entry is reversed at most once."""
+    reversal = await service.reverse_entry(
+        session, owner_id=principal.owner_id, entry_id=entry_id, note=body.note
+    )
+    response.headers["Location"] = f"/v1/ledger/{reversal.id}"
+    return service.to_read(reversal)
+
+
+@router.get("/contacts/{contact_id}/reciprocity", response_model=Reciprocity)
+async def read_reciprocity(
+    contact_id: Annotated[str, Path()],
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    ask_weight: Annotated[
+        int, Query(ge=1, le=5, description="Weight of the favour you would ask.")
+    ] = 1,
+) -> Reciprocity:
+    """Is it fair to ask this contact for a favour of `ask_weight` now?"""
+    return await service.reciprocity(
+        session, owner_id=principal.owner_id, contact_id=contact_id, ask_weight=ask_weight
+    )

@@ -1,0 +1,23 @@
+from datetime import datetime
+
+from sqlalchemy import Column, ForeignKey, Integer, String
+from sqlmodel import Field, SQLModel
+
+from app.core.types import UTCDateTime
+
+
+class OwnerSettings(SQLModel, table=True):
+    """The owner's rules. A missing row means every rule is at its default."""
+
+    __tablename__ = "owner_settings"
+
+    owner_id: str = Field(
+        sa_column=Column(String(40), ForeignKey("owner.id", ondelete="CASCADE"), primary_key=True)
+    )
+    reciprocity_ratio: int = Field(sa_column=Column(Integer, nullable=False))
+    consent_ttl_days: int = Field(sa_column=Column(Integer, nullable=False))
+    decline_cooldown_days: int = Field(sa_column=Column(Integer, nullable=False))
+    max_pending_consents_per_target: int = Field(sa_column=Column(Integer, nullable=False))
+    follow_up_after_days: int = Field(sa_column=Column(Integer, nullable=False))
+    version: int = Field(default=1, sa_column=Column(Integer, nullable=False))
+    updated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))

@@ -1,0 +1,54 @@
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import BaseModel, Field, field_validator
+
+from app.core.schemas import InputModel
+
+Ratio = Annotated[
+    int, Field(ge=1, le=50, description="Deposits expected for one withdrawal of equal weight.")
+]
+ConsentTtl = Annotated[int, Field(ge=1, le=90, description="Days a consent link stays valid.")]
+Cooldown = Annotated[
+    int, Field(ge=0, le=3650, description="Days after a decline before the pair may be asked.")
+]
+PendingCap = Annotated[
+    int, Field(ge=1, le=50, description="Pending consent requests one target may have.")
+]
+FollowUp = Annotated[
+    int, Field(ge=1, le=365, description="Days after an introduction before feedback is due.")
+]
+
+DEFAULTS = {
+    "reciprocity_ratio": 7,
+    "consent_ttl_days": 14,
+    "decline_cooldown_days": 90,
+    "max_pending_consents_per_target": 3,
+    "follow_up_after_days": 14,
+}
+
+
+class SettingsRead(BaseModel):
+    reciprocity_ratio: int
+    consent_ttl_days: int
+    decline_cooldown_days: int
+    max_pending_consents_per_target: int
+    follow_up_after_days: int
+    updated_at: datetime | None
+
+
+class SettingsUpdate(InputModel):
+    """Rules sent are changed; rules left out stay as they are."""
+
+    reciprocity_ratio: Ratio | None = None
+    consent_ttl_days: ConsentTtl | None = None
+    decline_cooldown_days: Cooldown | None = None
+    max_pending_consents_per_target: PendingCap | None = None
+    follow_up_after_days: FollowUp | None = None
+
+    @field_validator("*")
+    @classmethod
+    def _not_null(cls, value: int | None) -> int:
+        if value is None:
+            raise ValueError("may be changed but not cleared")
+        return value

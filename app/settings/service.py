@@ -1,0 +1,59 @@
+"""The owner's rules, read by the ledger and the introductions."""
+
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from app.core.etag import make_etag
+from app.core.types import utcnow
+from app.settings.models import OwnerSettings
+from app.settings.schemas import DEFAULTS, SettingsRead, SettingsUpdate
+
+
+def to_read(settings: OwnerSettings | None) -> SettingsRead:
+    if settings is None:
+        return SettingsRead(**DEFAULTS, updated_at=None)
+    return SettingsRead.model_validate(settings, from_attributes=True)
+
+
+def settings_etag(settings: OwnerSettings | None) -> str:
+    return make_etag(settings.version if settings else 0)
+
+
+async def get_settings(
+    session: AsyncSession, *, owner_id: str, for_update: bool = False
+) -> OwnerSettings | None:
+    query = select(OwnerSettings).where(OwnerSettings.owner_id == owner_id)
+    if for_update:
+        query = query.with_for_update()
+    return (await session.exec(query)).first()
+
+
+async def get_rules(session: AsyncSession, *, owner_id: str) -> SettingsRead:
+    return to_read(await get_settings(session, owner_id=owner_id))
+
+
+async def reciprocity_ratio(session: AsyncSession, *, owner_id: str) -> int:
+    ratio = (
+        await session.exec(
+            select(OwnerSettings.reciprocity_ratio).where(OwnerSettings.owner_id == owner_id)
+        )
+    ).first()
+    return ratio if ratio is not None else DEFAULTS["reciprocity_ratio"]
+
+
+async def update_settings(
+    session: AsyncSession,
+    *,
+    owner_id: str,
+    current: OwnerSettings | None,
+    changes: SettingsUpdate,
+) -> OwnerSettings:
+    if current is None:
+        current = OwnerSettings(owner_id=owner_id, version=0, updated_at=utcnow(), **DEFAULTS)
+    for name in changes.model_fields_set:
+        setattr(current, name, getattr(changes, name))
+    current.version += 1
+    current.updated_at = utcnow()
+    session.add(current)
+    await session.flush()
+    return current
