@@ -13,6 +13,7 @@ class World:
     contact_id: str
     interaction_id: str
     key_id: str
+    entry_id: str
 
 
 async def build_world(client, actor: Actor) -> World:
@@ -25,7 +26,19 @@ async def build_world(client, actor: Actor) -> World:
     assert interaction.status_code == 201, interaction.text
     key = await client.post("/v1/api-keys", json={"name": "spare"}, headers=actor.headers)
     assert key.status_code == 201, key.text
-    return World(contact["id"], interaction.json()["id"], key.json()["id"])
+    entry = await client.post(
+        "/v1/ledger",
+        json={"contact_id": contact["id"], "direction": "gave", "kind": "advice", "weight": 2},
+        headers=actor.headers,
+    )
+    assert entry.status_code == 201, entry.text
+    return World(contact["id"], interaction.json()["id"], key.json()["id"], entry.json()["id"])
+
+
+def endpoint_body(body: dict[str, Any], world: World) -> dict[str, Any]:
+    return {
+        k: v.format(contact=world.contact_id) if isinstance(v, str) else v for k, v in body.items()
+    }
 
 
 @dataclass(frozen=True)
@@ -38,14 +51,21 @@ class Endpoint:
 
     def url(self, world: World) -> str:
         return self.path.format(
-            contact=world.contact_id, interaction=world.interaction_id, key=world.key_id
+            contact=world.contact_id,
+            interaction=world.interaction_id,
+            key=world.key_id,
+            entry=world.entry_id,
         )
+
+    def payload(self, world: World) -> dict[str, Any] | None:
+        return None if self.body is None else endpoint_body(self.body, world)
 
     def __str__(self) -> str:
         return f"{self.method} {self.path}"
 
 
 INTERACTION = {"kind": "coffee", "summary": "Talked about engines"}
+LEDGER_ENTRY = {"contact_id": "{contact}", "direction": "gave", "kind": "share", "weight": 1}
 
 ENDPOINTS = [
     Endpoint("GET", "/v1/me"),
@@ -61,8 +81,16 @@ ENDPOINTS = [
     Endpoint("POST", "/v1/contacts/{contact}/interactions", INTERACTION, write=True),
     Endpoint("GET", "/v1/contacts/{contact}/interactions", lists=True),
     Endpoint("GET", "/v1/contacts/{contact}/interactions/{interaction}"),
+    Endpoint("GET", "/v1/settings"),
+    Endpoint("PATCH", "/v1/settings", {"follow_up_after_days": 21}, write=True),
+    Endpoint("POST", "/v1/ledger", LEDGER_ENTRY, write=True),
+    Endpoint("GET", "/v1/ledger", lists=True),
+    Endpoint("GET", "/v1/ledger/{entry}"),
+    Endpoint("POST", "/v1/ledger/{entry}/reversal", {"note": "mistake"}, write=True),
+    Endpoint("GET", "/v1/contacts/{contact}/reciprocity"),
 ]
-BY_ID = [e for e in ENDPOINTS if "{" in e.path]
+# Endpoints that name an existing resource, in the path or (POST /v1/ledger) in the body.
+BY_ID = [e for e in ENDPOINTS if "{" in e.path or "{contact}" in str(e.body)]
 WRITES = [e for e in ENDPOINTS if e.write]
 LISTS = [e for e in ENDPOINTS if e.lists]
 POSTS = [e for e in ENDPOINTS if e.method == "POST"]
@@ -87,7 +115,11 @@ async def snapshot(client, actor: Actor, world: World) -> dict:
         f"/v1/contacts/{world.contact_id}/interactions", headers=actor.headers
     )
     keys = await client.get("/v1/api-keys", headers=actor.headers)
+    ledger = await client.get("/v1/ledger", headers=actor.headers)
+    settings = await client.get("/v1/settings", headers=actor.headers)
     return {
+        "ledger": ledger.json(),
+        "settings": settings.json(),
         "contacts": contacts.json(),
         "archived": archived.json(),
         "contact": contact.json(),
@@ -97,7 +129,7 @@ async def snapshot(client, actor: Actor, world: World) -> dict:
 
 
 async def send(client, endpoint: Endpoint, world: World, headers: dict, **kwargs: Any):
-    body = kwargs.pop("json", endpoint.body)
+    body = kwargs.pop("json", endpoint.payload(world))
     return await client.request(
         endpoint.method, endpoint.url(world), json=body, headers=headers, **kwargs
     )
@@ -138,6 +170,7 @@ async def test_another_owners_resources_do_not_exist(client, owner, other_owner,
         "ct_00000000000000000000000000",
         "int_00000000000000000000000000",
         "key_00000000000000000000000000",
+        "le_00000000000000000000000000",
     )
     missing = await send(client, endpoint, nobody, owner.headers)
     assert missing.status_code == 404
@@ -159,7 +192,7 @@ async def test_lists_never_show_another_owners_rows(client, owner, other_owner, 
         assert_problem(theirs, 404)
 
 
-INVALID_BODIES = {
+INVALID_BODIES: dict[str, tuple[dict[str, Any], set[str]]] = {
     "/v1/api-keys": ({"name": "", "scopes": ["admin"]}, {"name", "scopes[0]"}),
     "/v1/contacts": (
         {"display_name": "", "timezone": "Mars/Olympus", "channels": [{"type": "pigeon"}]},
@@ -173,8 +206,25 @@ INVALID_BODIES = {
         {"kind": "telepathy", "occurred_at": "yesterday"},
         {"kind", "occurred_at"},
     ),
+    "/v1/settings": (
+        {"reciprocity_ratio": 0, "consent_ttl_days": None},
+        {"reciprocity_ratio", "consent_ttl_days"},
+    ),
+    "/v1/ledger": (
+        {"contact_id": "", "direction": "took", "kind": "advice", "weight": 9},
+        {"contact_id", "direction", "weight"},
+    ),
+    "/v1/ledger/{entry}/reversal": ({"note": 42}, {"note"}),
 }
 WITH_BODY = [e for e in ENDPOINTS if e.method in ("POST", "PATCH")]
+# A different body under the same Idempotency-Key.
+CHANGED_FIELD = {
+    "/v1/api-keys": {"name": "Other"},
+    "/v1/contacts": {"display_name": "Other"},
+    "/v1/contacts/{contact}/interactions": {"summary": "Other"},
+    "/v1/ledger": {"weight": 3},
+    "/v1/ledger/{entry}/reversal": {"note": "Other"},
+}
 
 
 @pytest.mark.parametrize("endpoint", WITH_BODY, ids=str)
@@ -242,14 +292,7 @@ async def test_idempotent_retry_replays_the_original_answer(client, owner, endpo
     assert second.headers["idempotent-replayed"] == "true"
     assert await snapshot(client, owner, world) == after_first
     # The same key with a different body is a client error, and does nothing.
-    changed = {
-        **(endpoint.body or {}),
-        "summary"
-        if "interactions" in endpoint.path
-        else "name"
-        if "api-keys" in endpoint.path
-        else "display_name": "Other",
-    }
+    changed = {**(endpoint.payload(world) or {}), **CHANGED_FIELD[endpoint.path]}
     assert_problem(await send(client, endpoint, world, headers, json=changed), 422)
     assert await snapshot(client, owner, world) == after_first
 
@@ -301,6 +344,9 @@ async def test_pages_cover_every_row_once(client, owner, endpoint):
             "/v1/contacts", json=contact_body(external_refs={}), headers=owner.headers
         )
         await client.post("/v1/api-keys", json={"name": "more"}, headers=owner.headers)
+        await client.post(
+            "/v1/ledger", json=endpoint_body(LEDGER_ENTRY, world), headers=owner.headers
+        )
     everything = await client.get(endpoint.url(world), params={"limit": 200}, headers=owner.headers)
     expected = [row["id"] for row in everything.json()["data"]]
     assert len(expected) >= 5
