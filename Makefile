@@ -46,5 +46,10 @@ lock:
 	$(PYTHON) -m uv pip compile --quiet pyproject.toml --generate-hashes \
 		--python-version 3.11 -o requirements-runtime.lock
 
+## Reciprocity read latency at 10, 10,000 and 100,000 ledger entries on the local PostgreSQL
+## (GOODWILL_BENCH_DATABASE_URL; BENCH_ARGS=--quick for a smoke run). Not part of `make test`.
+bench: $(STAMP)
+	$(BIN)/python bench/reciprocity.py $(BENCH_ARGS)
+
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

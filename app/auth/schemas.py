@@ -1,10 +1,9 @@
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated
 
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import BaseModel, Field
 
-from app.core.schemas import InputModel
+from app.core.schemas import InputModel, trimmed
 
 
 class Scope(StrEnum):
@@ -12,7 +11,7 @@ class Scope(StrEnum):
     write = "write"
 
 
-KeyName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+KeyName = trimmed(100, required=True)
 
 
 class ApiKeyCreate(InputModel):

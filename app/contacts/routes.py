@@ -1,7 +1,6 @@
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request, Response, status
-from pydantic import AwareDatetime
 
 from app.auth.dependencies import CurrentPrincipal, WritePrincipal
 from app.contacts import listing, service
@@ -19,6 +18,7 @@ from app.core.errors import UnprocessableContent
 from app.core.etag import check_if_match
 from app.core.pagination import Cursor, Limit, Page
 from app.core.routing import TransactionalRoute
+from app.core.schemas import Timestamp
 from app.ledger.reciprocity import Flag
 
 router = APIRouter(prefix="/v1/contacts", route_class=TransactionalRoute, tags=["contacts"])
@@ -64,7 +64,7 @@ async def list_contacts(
     ] = None,
     tag: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
     trust_stage: TrustStage | None = None,
-    updated_since: AwareDatetime | None = None,
+    updated_since: Timestamp | None = None,
     stale: Annotated[bool | None, Query(description="Past their keep-in-touch cadence.")] = None,
     channel_use: Annotated[
         ChannelUse | None, Query(description="Only contacts with a channel permitting this use.")

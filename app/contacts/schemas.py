@@ -14,7 +14,7 @@ from pydantic import (
     model_validator,
 )
 
-from app.core.schemas import InputModel
+from app.core.schemas import InputModel, strict_int, trimmed
 from app.ledger.reciprocity import Reciprocity
 
 
@@ -56,18 +56,16 @@ def _unique(values: list[Any]) -> list[Any]:
     return list(dict.fromkeys(values))
 
 
-Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
-DisplayName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-PartName = Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)]
+Text = trimmed(200)
+DisplayName = trimmed(200, required=True)
+PartName = trimmed(100)
 TimeZone = Annotated[str, StringConstraints(max_length=64), AfterValidator(_iana_zone)]
-CadenceDays = Annotated[int, Field(ge=1, le=3650, description="Keep-in-touch interval in days.")]
-Tag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+CadenceDays = strict_int(ge=1, le=3650, description="Keep-in-touch interval in days.")
+Tag = trimmed(64, required=True)
 Tags = Annotated[list[Tag], Field(max_length=50), AfterValidator(_unique)]
 Notes = Annotated[str, StringConstraints(max_length=10_000)]
-SystemName = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=r"^[^:]+$")
-]
-ExternalId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+SystemName = trimmed(64, required=True, pattern=r"^[^:]+$")
+ExternalId = trimmed(200, required=True)
 ExternalRefs = Annotated[
     dict[SystemName, ExternalId],
     Field(max_length=20, description="CRM ids by system; unique per owner and system."),
@@ -76,7 +74,7 @@ ExternalRefs = Annotated[
 
 class Channel(InputModel):
     type: ChannelType
-    value: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=320)]
+    value: trimmed(320, required=True)  # type: ignore[valid-type]
     permitted_uses: Annotated[list[ChannelUse], AfterValidator(_unique)] = Field(
         default_factory=list, description="What this channel may be used for."
     )

@@ -103,6 +103,7 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
     403: _problem("The API key lacks the `write` scope."),
     404: _problem("No such resource for this owner."),
     409: _problem("The request breaks a rule of the resource's state."),
+    410: _problem("An idempotent retry of a request whose result has since been erased."),
     412: _problem("If-Match did not match the current ETag."),
     413: _problem("The request body is too large."),
     422: _problem("Invalid or unknown fields; `errors` lists them."),

@@ -2,9 +2,9 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import AwareDatetime, BaseModel, StringConstraints
+from pydantic import BaseModel, StringConstraints
 
-from app.core.schemas import InputModel
+from app.core.schemas import InputModel, Timestamp
 
 
 class InteractionKind(StrEnum):
@@ -23,7 +23,7 @@ class Initiator(StrEnum):
 
 class InteractionCreate(InputModel):
     kind: InteractionKind
-    occurred_at: AwareDatetime | None = None
+    occurred_at: Timestamp | None = None
     summary: Annotated[str, StringConstraints(max_length=5_000)] | None = None
     initiated_by: Initiator = Initiator.me
 

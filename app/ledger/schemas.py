@@ -2,9 +2,9 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import AwareDatetime, BaseModel, Field, StringConstraints
+from pydantic import BaseModel, Field, StringConstraints
 
-from app.core.schemas import InputModel
+from app.core.schemas import InputModel, Timestamp, strict_int
 
 
 class Direction(StrEnum):
@@ -32,8 +32,8 @@ class LedgerEntryCreate(InputModel):
     contact_id: Annotated[str, StringConstraints(min_length=1, max_length=200)]
     direction: Direction = Field(description="`gave` is a deposit, `received` a withdrawal.")
     kind: EntryKind
-    weight: Annotated[int, Field(ge=1, le=5)]
-    occurred_at: AwareDatetime | None = None
+    weight: strict_int(ge=1, le=5)  # type: ignore[valid-type]
+    occurred_at: Timestamp | None = None
     note: Note | None = None
 
 

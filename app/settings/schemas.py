@@ -1,23 +1,18 @@
 from datetime import datetime
-from typing import Annotated
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, field_validator
 
-from app.core.schemas import InputModel
+from app.core.schemas import InputModel, strict_int
 
-Ratio = Annotated[
-    int, Field(ge=1, le=50, description="Deposits expected for one withdrawal of equal weight.")
-]
-ConsentTtl = Annotated[int, Field(ge=1, le=90, description="Days a consent link stays valid.")]
-Cooldown = Annotated[
-    int, Field(ge=0, le=3650, description="Days after a decline before the pair may be asked.")
-]
-PendingCap = Annotated[
-    int, Field(ge=1, le=50, description="Pending consent requests one target may have.")
-]
-FollowUp = Annotated[
-    int, Field(ge=1, le=365, description="Days after an introduction before feedback is due.")
-]
+Ratio = strict_int(ge=1, le=50, description="Deposits expected for one withdrawal of equal weight.")
+ConsentTtl = strict_int(ge=1, le=90, description="Days a consent link stays valid.")
+Cooldown = strict_int(
+    ge=0, le=3650, description="Days after a decline before the pair may be asked."
+)
+PendingCap = strict_int(ge=1, le=50, description="Pending consent requests one target may have.")
+FollowUp = strict_int(
+    ge=1, le=365, description="Days after an introduction before feedback is due."
+)
 
 DEFAULTS = {
     "reciprocity_ratio": 7,
