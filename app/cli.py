@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-import uvicorn
 
 from app.auth import service as auth
 from app.auth.schemas import Scope
@@ -15,6 +14,7 @@ from app.core.config import get_settings
 from app.core.db import create_engine, create_sessionmaker, session_scope
 from app.core.errors import GoodwillError
 from app.core.migrations import upgrade
+from app.core.server import serve as run_server
 from app.main import create_app
 
 cli = typer.Typer(
@@ -66,16 +66,7 @@ def serve(
         "and send the key it prints as `Authorization: Bearer <key>`.",
         err=True,
     )
-    uvicorn.run(
-        "app.main:create_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        access_log=False,
-        log_config=None,
-        server_header=False,
-    )
+    run_server("app.main:create_app", host=host, port=port, workers=workers)
 
 
 @owners_cli.command("create")

@@ -3,12 +3,11 @@
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
-from datetime import timedelta
 
 from fastapi import FastAPI, Request
 from starlette.responses import Response
 
-from app import models  # noqa: F401  (registers every table)
+from app import maintenance, models  # noqa: F401  (models registers every table)
 from app.auth.routes import router as auth_router
 from app.auth.service import KeyCache
 from app.contacts.routes import router as contacts_router
@@ -21,6 +20,8 @@ from app.core.middleware import InputGuardMiddleware, RequestContextMiddleware
 from app.core.migrations import head_revision
 from app.core.ratelimit import KeyRateLimiter
 from app.interactions.routes import router as interactions_router
+from app.introductions.consent_page import router as consent_router
+from app.introductions.routes import router as introductions_router
 from app.ledger.routes import router as ledger_router
 from app.ops.routes import router as ops_router
 from app.settings.routes import router as settings_router
@@ -36,14 +37,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        ttl = timedelta(hours=settings.idempotency_ttl_hours)
-        sweeper = asyncio.create_task(
-            idempotency.sweep_forever(app.state.sessionmaker, ttl, every_seconds=3600)
-        )
+        tasks = maintenance.start(settings, app.state.sessionmaker)
         yield
-        sweeper.cancel()
-        with suppress(asyncio.CancelledError):
-            await sweeper
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with suppress(asyncio.CancelledError):
+                await task
         await app.state.engine.dispose()
 
     app = FastAPI(
@@ -75,6 +75,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         contacts_router,
         interactions_router,
         ledger_router,
+        introductions_router,
     ):
         app.include_router(router, responses=PROBLEM_RESPONSES)
+    app.include_router(consent_router)
     return app

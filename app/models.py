@@ -7,6 +7,7 @@ from app.contacts.models import Contact, ContactExternalRef, ContactTag
 from app.core.idempotency import IdempotencyRecord
 from app.events.models import Event
 from app.interactions.models import Interaction
+from app.introductions.models import Introduction, IntroductionEvent
 from app.ledger.models import LedgerEntry
 from app.settings.models import OwnerSettings
 
@@ -20,6 +21,8 @@ __all__ = [
     "Event",
     "IdempotencyRecord",
     "Interaction",
+    "Introduction",
+    "IntroductionEvent",
     "LedgerEntry",
     "Owner",
     "OwnerSettings",

@@ -14,8 +14,9 @@ from app.core import idempotency
 from app.core.errors import Conflict, NotFound
 from app.core.etag import make_etag
 from app.core.types import new_id, utcnow
-from app.events.service import record_event, scrub_contact_events
+from app.events.service import record_event, scrub_contact_events, scrub_resource_events
 from app.interactions.models import Interaction
+from app.introductions.models import Introduction
 from app.ledger.models import LedgerEntry
 from app.ledger.reciprocity import summarize
 from app.settings.service import reciprocity_ratio
@@ -249,6 +250,32 @@ async def erase_contact(session: AsyncSession, *, contact: Contact) -> None:
     _bump(contact)
     session.add(contact)
     await session.flush()
+    # Introductions this person was part of go whole (with their timelines), and so do
+    # their change-feed events and stored replies: their texts are about the person.
+    intro_ids = list(
+        (
+            await session.exec(
+                select(Introduction.id).where(
+                    Introduction.owner_id == owner_id,
+                    or_(
+                        Introduction.requester_id == contact_id,
+                        Introduction.target_id == contact_id,
+                    ),
+                )
+            )
+        ).all()
+    )
+    if intro_ids:
+        await scrub_resource_events(
+            session, owner_id=owner_id, resource="introduction", resource_ids=intro_ids
+        )
+        for intro_id in intro_ids:
+            await idempotency.forget_responses_mentioning(session, owner_id=owner_id, text=intro_id)
+        await session.exec(
+            delete(Introduction).where(
+                Introduction.owner_id == owner_id, col(Introduction.id).in_(intro_ids)
+            )
+        )
     # Interactions and ledger entries go whole: their notes are about the person. The
     # contact row keeps the ledger totals, anonymous now.
     for model in (ContactTag, ContactExternalRef, Interaction, LedgerEntry):

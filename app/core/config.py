@@ -37,6 +37,9 @@ class Settings(BaseSettings):
     auth_cache_seconds: float = Field(default=5.0, ge=0)
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     idempotency_ttl_hours: int = Field(default=24, ge=1)
+    # Where clients reach this service, for absolute links such as consent URLs
+    # (e.g. https://goodwill.example.com). Unset: taken from each request.
+    public_base_url: str | None = None
     log_level: str = "INFO"
     log_json: bool = True
 

@@ -4,7 +4,6 @@ The record is written in the same transaction as the work it describes (see
 `TransactionalRoute`), so either both exist or neither does.
 """
 
-import asyncio
 import hashlib
 import logging
 from dataclasses import dataclass
@@ -27,7 +26,6 @@ from sqlmodel import Field, SQLModel, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.responses import Response
 
-from app.core.db import SessionMaker, session_scope
 from app.core.errors import (
     PROBLEM_JSON,
     PROBLEM_TYPE_BASE,
@@ -180,17 +178,3 @@ async def purge_expired(session: AsyncSession, ttl: timedelta) -> int:
         delete(IdempotencyRecord).where(IdempotencyRecord.created_at < utcnow() - ttl)
     )
     return result.rowcount or 0
-
-
-async def sweep_forever(sessionmaker: SessionMaker, ttl: timedelta, every_seconds: float) -> None:
-    """Delete expired records now and then (a lookup already ignores them; this keeps the
-    table small). Safe to run in every replica at once."""
-    while True:
-        try:
-            async with session_scope(sessionmaker) as session:
-                removed = await purge_expired(session, ttl)
-            if removed:
-                log.info("expired idempotency records removed", extra={"count": removed})
-        except Exception:
-            log.warning("idempotency sweep failed; will retry", exc_info=True)
-        await asyncio.sleep(every_seconds)

@@ -4,6 +4,7 @@ from typing import Any
 
 from pydantic import BaseModel
 from sqlalchemy import update
+from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.core.types import new_id, utcnow
@@ -33,6 +34,20 @@ def record_event(
     )
     session.add(event)
     return event
+
+
+async def scrub_resource_events(
+    session: AsyncSession, *, owner_id: str, resource: str, resource_ids: list[str]
+) -> None:
+    await session.exec(
+        update(Event)
+        .where(
+            Event.owner_id == owner_id,
+            Event.resource == resource,
+            col(Event.resource_id).in_(resource_ids),
+        )
+        .values(data={"erased": True})
+    )
 
 
 async def scrub_contact_events(session: AsyncSession, *, owner_id: str, contact_id: str) -> None:

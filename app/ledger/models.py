@@ -49,4 +49,6 @@ class LedgerEntry(SQLModel, table=True):
     occurred_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     note: str | None = Field(default=None, sa_column=Column(Text))
     reverses_id: str | None = Field(default=None, sa_column=Column(String(40)))
+    # Set on the deposits that making an introduction (or its valued outcome) writes.
+    introduction_id: str | None = Field(default=None, sa_column=Column(String(40)))
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))

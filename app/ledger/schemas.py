@@ -51,4 +51,7 @@ class LedgerEntryRead(BaseModel):
     note: str | None
     reverses_id: str | None = Field(description="For a reversal, the entry it cancels.")
     reversed_by_id: str | None = Field(description="The reversal that cancels this entry.")
+    introduction_id: str | None = Field(
+        description="The introduction whose making (or valued outcome) wrote this deposit."
+    )
     created_at: datetime

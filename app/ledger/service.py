@@ -54,6 +54,7 @@ def to_read(entry: LedgerEntry, reversed_by_id: str | None = None) -> LedgerEntr
         note=entry.note,
         reverses_id=entry.reverses_id,
         reversed_by_id=reversed_by_id,
+        introduction_id=entry.introduction_id,
         created_at=entry.created_at,
     )
 
@@ -124,6 +125,33 @@ async def record_entry(
     return await _insert(session, entry)
 
 
+async def record_deposit(
+    session: AsyncSession,
+    *,
+    owner_id: str,
+    contact_id: str,
+    kind: str,
+    weight: int,
+    note: str | None,
+    introduction_id: str | None = None,
+) -> LedgerEntry:
+    """A deposit written by the service itself (making an introduction, say)."""
+    now = utcnow()
+    entry = LedgerEntry(
+        id=new_id("le"),
+        owner_id=owner_id,
+        contact_id=contact_id,
+        direction=Direction.gave.value,
+        kind=kind,
+        weight=weight,
+        occurred_at=now,
+        note=note,
+        introduction_id=introduction_id,
+        created_at=now,
+    )
+    return await _insert(session, entry)
+
+
 async def get_entry(
     session: AsyncSession, *, owner_id: str, entry_id: str
 ) -> tuple[LedgerEntry, str | None]:
@@ -167,6 +195,7 @@ async def reverse_entry(
         occurred_at=now,
         note=note,
         reverses_id=original.id,
+        introduction_id=original.introduction_id,
         created_at=now,
     )
     try:

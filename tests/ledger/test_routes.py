@@ -58,6 +58,7 @@ async def test_record_an_entry(client, owner, app):
         "note": "Introduced to Babbage",
         "reverses_id": None,
         "reversed_by_id": None,
+        "introduction_id": None,
         "created_at": None,
     }
     assert (await client.get(f"/v1/ledger/{entry['id']}", headers=owner.headers)).json() == entry

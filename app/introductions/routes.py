@@ -1,0 +1,213 @@
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Request, Response, status
+
+from app.auth.dependencies import CurrentPrincipal, WritePrincipal
+from app.core.db import SessionDep
+from app.core.etag import check_if_match
+from app.core.pagination import Cursor, Limit, Page
+from app.core.routing import TransactionalRoute
+from app.introductions import service
+from app.introductions.models import Introduction
+from app.introductions.schemas import (
+    ConsentRecord,
+    ConsentRequestCreate,
+    FeedbackCreate,
+    IntroductionCreate,
+    IntroductionRead,
+    IntroductionUpdate,
+    MakeCreate,
+    TimelineEventRead,
+    WithdrawCreate,
+)
+from app.introductions.workflow import State
+from app.settings.service import get_rules
+
+router = APIRouter(
+    prefix="/v1/introductions", route_class=TransactionalRoute, tags=["introductions"]
+)
+
+IntroductionId = Annotated[str, Path()]
+
+
+async def _answer(
+    session: SessionDep, response: Response, intro: Introduction, consent_url: str | None = None
+) -> IntroductionRead:
+    response.headers["ETag"] = service.introduction_etag(intro)
+    rules = await get_rules(session, owner_id=intro.owner_id)
+    return service.to_read(intro, rules, consent_url)
+
+
+async def _locked(session: SessionDep, principal: WritePrincipal, introduction_id: str):
+    return await service.get_introduction(
+        session, owner_id=principal.owner_id, introduction_id=introduction_id, for_update=True
+    )
+
+
+def consent_url(request: Request, token: str) -> str:
+    base = request.app.state.settings.public_base_url or str(request.base_url)
+    return f"{base.rstrip('/')}/consent/{token}"
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=IntroductionRead)
+async def create_introduction(
+    body: IntroductionCreate, principal: WritePrincipal, session: SessionDep, response: Response
+) -> IntroductionRead:
+    """Record that a requester wants to meet a target (state `requested`)."""
+    intro = await service.create_introduction(session, owner_id=principal.owner_id, data=body)
+    response.headers["Location"] = f"/v1/introductions/{intro.id}"
+    return await _answer(session, response, intro)
+
+
+@router.get("", response_model=Page[IntroductionRead])
+async def list_introductions(
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+    state: State | None = None,
+    contact_id: Annotated[
+        str | None, Query(max_length=200, description="As requester or as target.")
+    ] = None,
+    needs_follow_up: Annotated[
+        bool | None, Query(description="Made, with no feedback after the owner's delay.")
+    ] = None,
+) -> Page[IntroductionRead]:
+    """Introductions, newest first."""
+    filters = service.IntroductionFilters(
+        state=state, contact_id=contact_id, needs_follow_up=needs_follow_up
+    )
+    rows, next_cursor = await service.list_introductions(
+        session, owner_id=principal.owner_id, filters=filters, limit=limit, cursor=cursor
+    )
+    return Page(data=await service.present(session, rows), next_cursor=next_cursor)
+
+
+@router.get("/{introduction_id}", response_model=IntroductionRead)
+async def read_introduction(
+    introduction_id: IntroductionId,
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    response: Response,
+) -> IntroductionRead:
+    """One introduction."""
+    intro = await service.get_introduction(
+        session, owner_id=principal.owner_id, introduction_id=introduction_id
+    )
+    return await _answer(session, response, intro)
+
+
+@router.patch("/{introduction_id}", response_model=IntroductionRead)
+async def update_introduction(
+    introduction_id: IntroductionId,
+    body: IntroductionUpdate,
+    request: Request,
+    principal: WritePrincipal,
+    session: SessionDep,
+    response: Response,
+) -> IntroductionRead:
+    """Edit reason, benefit or offer while `requested`; honours If-Match."""
+    intro = await _locked(session, principal, introduction_id)
+    check_if_match(request, service.introduction_etag(intro))
+    await service.update_introduction(session, intro=intro, changes=body)
+    return await _answer(session, response, intro)
+
+
+@router.get("/{introduction_id}/events", response_model=Page[TimelineEventRead])
+async def list_timeline(
+    introduction_id: IntroductionId,
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> Page[TimelineEventRead]:
+    """The timeline: who did what when, oldest first."""
+    intro = await service.get_introduction(
+        session, owner_id=principal.owner_id, introduction_id=introduction_id
+    )
+    data, next_cursor = await service.list_timeline(
+        session, intro=intro, limit=limit, cursor=cursor
+    )
+    return Page(data=data, next_cursor=next_cursor)
+
+
+@router.post("/{introduction_id}/consent-request", response_model=IntroductionRead)
+async def request_consent(
+    introduction_id: IntroductionId,
+    request: Request,
+    principal: WritePrincipal,
+    session: SessionDep,
+    response: Response,
+    body: ConsentRequestCreate | None = None,
+) -> IntroductionRead:
+    """Ask the target: answers `consent_url`, a single-use link to send them yourself."""
+    intro = await _locked(session, principal, introduction_id)
+    rules = await get_rules(session, owner_id=principal.owner_id)
+    token = await service.request_consent(session, intro=intro, rules=rules)
+    return await _answer(session, response, intro, consent_url(request, token))
+
+
+@router.post("/{introduction_id}/consent", response_model=IntroductionRead)
+async def record_consent(
+    introduction_id: IntroductionId,
+    body: ConsentRecord,
+    principal: WritePrincipal,
+    session: SessionDep,
+    response: Response,
+) -> IntroductionRead:
+    """Record the target's answer given to you directly (say, by phone), with evidence."""
+    intro = await _locked(session, principal, introduction_id)
+    await service.record_decision(
+        session,
+        intro=intro,
+        accept=body.decision == "accept",
+        via="owner",
+        evidence=body.evidence,
+    )
+    return await _answer(session, response, intro)
+
+
+@router.post("/{introduction_id}/make", response_model=IntroductionRead)
+async def make_introduction(
+    introduction_id: IntroductionId,
+    principal: WritePrincipal,
+    session: SessionDep,
+    response: Response,
+    body: MakeCreate | None = None,
+) -> IntroductionRead:
+    """Make the introduction; only once the target consented. Writes a deposit for the
+    requester."""
+    body = body or MakeCreate()
+    intro = await _locked(session, principal, introduction_id)
+    await service.make_introduction(session, intro=intro, note=body.note, weight=body.weight)
+    return await _answer(session, response, intro)
+
+
+@router.post("/{introduction_id}/feedback", response_model=IntroductionRead)
+async def record_feedback(
+    introduction_id: IntroductionId,
+    body: FeedbackCreate,
+    principal: WritePrincipal,
+    session: SessionDep,
+    response: Response,
+) -> IntroductionRead:
+    """Record how it went, from either side; the first feedback completes it."""
+    intro = await _locked(session, principal, introduction_id)
+    await service.record_feedback(
+        session, intro=intro, side=body.from_, outcome=body.outcome, note=body.note
+    )
+    return await _answer(session, response, intro)
+
+
+@router.post("/{introduction_id}/withdraw", response_model=IntroductionRead)
+async def withdraw(
+    introduction_id: IntroductionId,
+    principal: WritePrincipal,
+    session: SessionDep,
+    response: Response,
+    body: WithdrawCreate | None = None,
+) -> IntroductionRead:
+    """Withdraw an introduction that is not made yet; a consent link stops working."""
+    intro = await _locked(session, principal, introduction_id)
+    await service.withdraw(session, intro=intro, reason=body.reason if body else None)
+    return await _answer(session, response, intro)

@@ -1,0 +1,565 @@
+"""Introductions: requests, consent, making them, feedback. Every transition asks
+`workflow`, locks the row, and leaves an immutable timeline event and a change-feed event."""
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, or_
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from app.contacts import service as contacts
+from app.core.errors import Conflict, NotFound
+from app.core.etag import make_etag
+from app.core.pagination import decode_cursor, encode_cursor
+from app.core.types import new_id, utcnow
+from app.events.service import record_event
+from app.introductions import workflow
+from app.introductions.models import Introduction, IntroductionEvent
+from app.introductions.schemas import (
+    FeedbackRead,
+    IntroductionCreate,
+    IntroductionRead,
+    IntroductionUpdate,
+    Outcome,
+    Side,
+    TimelineEventRead,
+)
+from app.introductions.workflow import Action, State
+from app.ledger import service as ledger
+from app.settings.schemas import SettingsRead
+from app.settings.service import get_rules
+
+# Deposit written for the target when they report the introduction as valuable.
+VALUABLE_WEIGHT = 3
+
+
+class IntroductionNotFound(NotFound):
+    type, title = "introduction-not-found", "Introduction not found"
+
+
+class SameRequesterAndTarget(Conflict):
+    type, title = "same-requester-and-target", "Requester and target are the same"
+
+
+class PairAlreadyOpen(Conflict):
+    type, title = "introduction-already-open", "An introduction is already open for this pair"
+
+
+class DeclineCooldown(Conflict):
+    type, title = "decline-cooldown", "The target declined recently"
+
+
+class TooManyPendingConsents(Conflict):
+    type, title = "too-many-pending-consents", "The target has too many pending requests"
+
+
+class BenefitMissing(Conflict):
+    type, title = "benefit-to-target-missing", "Say why it benefits the target"
+
+
+class FeedbackAlreadyGiven(Conflict):
+    type, title = "feedback-already-given", "Feedback already recorded"
+
+
+@dataclass(frozen=True)
+class IntroductionFilters:
+    state: State | None = None
+    contact_id: str | None = None
+    needs_follow_up: bool | None = None
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def introduction_etag(intro: Introduction) -> str:
+    return make_etag(intro.version)
+
+
+def _follow_up_due(intro: Introduction, rules: SettingsRead, now: datetime) -> bool:
+    return (
+        intro.state == State.made
+        and intro.made_at is not None
+        and intro.made_at < now - timedelta(days=rules.follow_up_after_days)
+    )
+
+
+def to_read(
+    intro: Introduction, rules: SettingsRead, consent_url: str | None = None
+) -> IntroductionRead:
+    feedback = {
+        Side.requester: FeedbackRead(
+            outcome=intro.requester_outcome, at=intro.requester_feedback_at
+        )
+        if intro.requester_outcome and intro.requester_feedback_at
+        else None,
+        Side.target: FeedbackRead(outcome=intro.target_outcome, at=intro.target_feedback_at)
+        if intro.target_outcome and intro.target_feedback_at
+        else None,
+    }
+    return IntroductionRead(
+        id=intro.id,
+        requester_id=intro.requester_id,
+        target_id=intro.target_id,
+        state=State(intro.state),
+        reason=intro.reason,
+        benefit_to_target=intro.benefit_to_target,
+        offer=intro.offer,
+        consent_url=consent_url,
+        consent_requested_at=intro.consent_requested_at,
+        consent_expires_at=intro.consent_expires_at,
+        decided_via=intro.decided_via,
+        decided_at=intro.decided_at,
+        evidence=intro.evidence,
+        target_message=intro.target_message,
+        made_at=intro.made_at,
+        feedback=feedback,
+        needs_follow_up=_follow_up_due(intro, rules, utcnow()),
+        ended_at=intro.ended_at,
+        created_at=intro.created_at,
+        updated_at=intro.updated_at,
+    )
+
+
+async def present(session: AsyncSession, intros: list[Introduction]) -> list[IntroductionRead]:
+    if not intros:
+        return []
+    rules = await get_rules(session, owner_id=intros[0].owner_id)
+    return [to_read(intro, rules) for intro in intros]
+
+
+def _event_payload(intro: Introduction) -> dict[str, Any]:
+    """Change-feed payload: ids and state only. The texts are about two people; clients
+    read them from the API, and erasure then has nothing to chase through the feed."""
+    return {
+        "id": intro.id,
+        "requester_id": intro.requester_id,
+        "target_id": intro.target_id,
+        "state": intro.state,
+    }
+
+
+async def _transition(
+    session: AsyncSession,
+    intro: Introduction,
+    action: Action,
+    *,
+    actor: str,
+    note: str | None = None,
+    data: dict[str, Any] | None = None,
+    event_type: str | None = None,
+) -> State:
+    """Move a locked introduction along the machine and record it; raise 409 if the machine
+    does not allow it."""
+    before = State(intro.state)
+    after = workflow.next_state(before, action)
+    now = utcnow()
+    intro.state = after.value
+    intro.version += 1
+    intro.updated_at = now
+    if after in workflow.ENDED and intro.ended_at is None:
+        intro.ended_at = now
+    session.add(intro)
+    session.add(
+        IntroductionEvent(
+            id=new_id("iev"),
+            owner_id=intro.owner_id,
+            introduction_id=intro.id,
+            occurred_at=now,
+            actor=actor,
+            action=action.value,
+            from_state=before.value,
+            to_state=after.value,
+            note=note,
+            data=data or {},
+        )
+    )
+    if after != before or event_type:
+        record_event(
+            session,
+            owner_id=intro.owner_id,
+            type=event_type or workflow.EVENT_TYPES[after],
+            resource="introduction",
+            resource_id=intro.id,
+            data=_event_payload(intro),
+        )
+    await session.flush()
+    return after
+
+
+async def get_introduction(
+    session: AsyncSession, *, owner_id: str, introduction_id: str, for_update: bool = False
+) -> Introduction:
+    await expire_due(session, owner_id=owner_id, introduction_id=introduction_id)
+    query = select(Introduction).where(
+        Introduction.owner_id == owner_id, Introduction.id == introduction_id
+    )
+    if for_update:
+        # Transitions on one introduction serialise here, so two racing calls see each
+        # other's outcome and the state machine refuses the loser.
+        query = query.with_for_update()
+    intro = (await session.exec(query)).first()
+    if intro is None:
+        raise IntroductionNotFound(f"No introduction {introduction_id}.")
+    return intro
+
+
+async def create_introduction(
+    session: AsyncSession, *, owner_id: str, data: IntroductionCreate
+) -> Introduction:
+    if data.requester_id == data.target_id:
+        raise SameRequesterAndTarget("The requester and the target must be different people.")
+    for contact_id in (data.requester_id, data.target_id):
+        await contacts.get_contact(session, owner_id=owner_id, contact_id=contact_id)
+    rules = await get_rules(session, owner_id=owner_id)
+    await _refuse_open_pair(session, owner_id, data.requester_id, data.target_id)
+    await _refuse_during_cooldown(session, owner_id, data, rules)
+    now = utcnow()
+    intro = Introduction(
+        id=new_id("intro"),
+        owner_id=owner_id,
+        requester_id=data.requester_id,
+        target_id=data.target_id,
+        state=State.requested.value,
+        reason=data.reason,
+        benefit_to_target=data.benefit_to_target,
+        offer=data.offer,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(intro)
+    try:
+        await session.flush()
+    except IntegrityError as exc:
+        raise PairAlreadyOpen(
+            "Another introduction for this requester and target was created at the same time."
+        ) from exc
+    session.add(
+        IntroductionEvent(
+            id=new_id("iev"),
+            owner_id=owner_id,
+            introduction_id=intro.id,
+            occurred_at=now,
+            actor="owner",
+            action="request",
+            from_state=None,
+            to_state=State.requested.value,
+        )
+    )
+    record_event(
+        session,
+        owner_id=owner_id,
+        type=workflow.EVENT_TYPES[State.requested],
+        resource="introduction",
+        resource_id=intro.id,
+        data=_event_payload(intro),
+    )
+    await session.flush()
+    return intro
+
+
+async def _refuse_open_pair(
+    session: AsyncSession, owner_id: str, requester_id: str, target_id: str
+) -> None:
+    existing = (
+        await session.exec(
+            select(Introduction.id, Introduction.state).where(
+                Introduction.owner_id == owner_id,
+                Introduction.requester_id == requester_id,
+                Introduction.target_id == target_id,
+                col(Introduction.state).in_([s.value for s in workflow.OPEN]),
+            )
+        )
+    ).first()
+    if existing is not None:
+        raise PairAlreadyOpen(
+            f"Introduction {existing[0]} for this requester and target is still "
+            f"`{existing[1]}`; finish or withdraw it first.",
+            introduction_id=existing[0],
+        )
+
+
+async def _refuse_during_cooldown(
+    session: AsyncSession, owner_id: str, data: IntroductionCreate, rules: SettingsRead
+) -> None:
+    since = utcnow() - timedelta(days=rules.decline_cooldown_days)
+    declined_at = (
+        await session.exec(
+            select(func.max(Introduction.decided_at)).where(
+                Introduction.owner_id == owner_id,
+                Introduction.requester_id == data.requester_id,
+                Introduction.target_id == data.target_id,
+                Introduction.state == State.declined.value,
+                col(Introduction.decided_at) > since,
+            )
+        )
+    ).first()
+    if declined_at is not None:
+        until = declined_at + timedelta(days=rules.decline_cooldown_days)
+        raise DeclineCooldown(
+            f"The target declined this introduction on {declined_at.date().isoformat()}; "
+            f"do not ask again before {until.date().isoformat()}.",
+            retry_after=until.isoformat(),
+        )
+
+
+async def update_introduction(
+    session: AsyncSession, *, intro: Introduction, changes: IntroductionUpdate
+) -> Introduction:
+    for name in changes.model_fields_set:
+        setattr(intro, name, getattr(changes, name))
+    await _transition(
+        session,
+        intro,
+        Action.edit,
+        actor="owner",
+        data={"fields": sorted(changes.model_fields_set)},
+        event_type="introduction.updated",
+    )
+    return intro
+
+
+async def request_consent(
+    session: AsyncSession, *, intro: Introduction, rules: SettingsRead
+) -> str:
+    """Ask the target; returns the single-use token (shown once, stored as a hash)."""
+    workflow.next_state(State(intro.state), Action.request_consent)
+    if not (intro.benefit_to_target or "").strip():
+        raise BenefitMissing(
+            "A consent request must tell the target why the introduction benefits them; "
+            "set benefit_to_target first."
+        )
+    # Lock the target's row so that two requests cannot both slip under the cap.
+    await contacts.get_contact(
+        session, owner_id=intro.owner_id, contact_id=intro.target_id, for_update=True
+    )
+    await expire_due(session, owner_id=intro.owner_id)
+    pending = (
+        await session.exec(
+            select(func.count()).where(
+                Introduction.owner_id == intro.owner_id,
+                Introduction.target_id == intro.target_id,
+                Introduction.state == State.awaiting_consent.value,
+            )
+        )
+    ).one()
+    if pending >= rules.max_pending_consents_per_target:
+        raise TooManyPendingConsents(
+            f"The target already has {pending} pending consent requests (the limit is "
+            f"{rules.max_pending_consents_per_target}); wait for their answers.",
+        )
+    token = secrets.token_urlsafe(32)
+    now = utcnow()
+    intro.consent_token_hash = hash_token(token)
+    intro.consent_requested_at = now
+    intro.consent_expires_at = now + timedelta(days=rules.consent_ttl_days)
+    await _transition(
+        session,
+        intro,
+        Action.request_consent,
+        actor="owner",
+        data={"expires_at": intro.consent_expires_at.isoformat()},
+    )
+    return token
+
+
+async def record_decision(
+    session: AsyncSession,
+    *,
+    intro: Introduction,
+    accept: bool,
+    via: str,
+    evidence: str | None = None,
+    message: str | None = None,
+) -> None:
+    action = Action.accept if accept else Action.decline
+    workflow.next_state(State(intro.state), action)
+    intro.decided_via = via
+    intro.decided_at = utcnow()
+    intro.evidence = evidence
+    intro.target_message = message
+    # The token's hash stays, so that a second use of the link is told it was used (410);
+    # the state machine is what makes it single-use.
+    await _transition(
+        session,
+        intro,
+        action,
+        actor="owner" if via == "owner" else "target",
+        note=evidence or message,
+        data={"via": via},
+    )
+
+
+async def make_introduction(
+    session: AsyncSession, *, intro: Introduction, note: str | None, weight: int
+) -> None:
+    workflow.next_state(State(intro.state), Action.make)
+    intro.made_at = utcnow()
+    await _transition(session, intro, Action.make, actor="owner", note=note)
+    await ledger.record_deposit(
+        session,
+        owner_id=intro.owner_id,
+        contact_id=intro.requester_id,
+        kind="introduction",
+        weight=weight,
+        note=note,
+        introduction_id=intro.id,
+    )
+
+
+async def record_feedback(
+    session: AsyncSession, *, intro: Introduction, side: Side, outcome: Outcome, note: str | None
+) -> None:
+    workflow.next_state(State(intro.state), Action.feedback)
+    given = intro.requester_outcome if side == Side.requester else intro.target_outcome
+    if given is not None:
+        raise FeedbackAlreadyGiven(f"The {side.value} already gave feedback ({given}).")
+    now = utcnow()
+    if side == Side.requester:
+        intro.requester_outcome, intro.requester_feedback_at = outcome.value, now
+    else:
+        intro.target_outcome, intro.target_feedback_at = outcome.value, now
+    # The first feedback completes the introduction (introduction.completed); every
+    # feedback is also introduction.feedback_received.
+    await _transition(
+        session,
+        intro,
+        Action.feedback,
+        actor="owner",
+        note=note,
+        data={"from": side.value, "outcome": outcome.value},
+    )
+    record_event(
+        session,
+        owner_id=intro.owner_id,
+        type="introduction.feedback_received",
+        resource="introduction",
+        resource_id=intro.id,
+        data={**_event_payload(intro), "from": side.value, "outcome": outcome.value},
+    )
+    if side == Side.target and outcome == Outcome.valuable:
+        await ledger.record_deposit(
+            session,
+            owner_id=intro.owner_id,
+            contact_id=intro.target_id,
+            kind="introduction",
+            weight=VALUABLE_WEIGHT,
+            note=note,
+            introduction_id=intro.id,
+        )
+
+
+async def withdraw(session: AsyncSession, *, intro: Introduction, reason: str | None) -> None:
+    await _transition(session, intro, Action.withdraw, actor="owner", note=reason)
+
+
+async def expire_due(
+    session: AsyncSession, *, owner_id: str | None = None, introduction_id: str | None = None
+) -> int:
+    """Expire pending consent requests past their date. Called on every read and write that
+    could see them, and by a periodic sweep, so no client ever sees a stale `awaiting_consent`."""
+    conditions = [
+        Introduction.state == State.awaiting_consent.value,
+        col(Introduction.consent_expires_at) < utcnow(),
+    ]
+    if owner_id is not None:
+        conditions.append(Introduction.owner_id == owner_id)
+    if introduction_id is not None:
+        conditions.append(Introduction.id == introduction_id)
+    # A plain read first: on SQLite a write statement would take the write lock even when
+    # nothing is due.
+    due = (
+        await session.exec(
+            select(Introduction.owner_id, Introduction.id).where(*conditions).limit(500)
+        )
+    ).all()
+    for due_owner, due_id in due:
+        intro = (
+            await session.exec(
+                select(Introduction)
+                .where(Introduction.owner_id == due_owner, Introduction.id == due_id, *conditions)
+                .with_for_update()
+            )
+        ).first()
+        if intro is not None:
+            await _transition(session, intro, Action.expire, actor="system")
+    return len(due)
+
+
+async def find_by_token(
+    session: AsyncSession, token: str, *, for_update: bool = False
+) -> Introduction | None:
+    if not 20 <= len(token) <= 100:
+        return None
+    digest = hash_token(token)
+    query = select(Introduction).where(Introduction.consent_token_hash == digest)
+    if for_update:
+        query = query.with_for_update()
+    intro = (await session.exec(query)).first()
+    # The lookup matched the hash already; compare again in constant time regardless.
+    if intro is None or not hmac.compare_digest(intro.consent_token_hash or "", digest):
+        return None
+    return intro
+
+
+async def list_introductions(
+    session: AsyncSession,
+    *,
+    owner_id: str,
+    filters: IntroductionFilters,
+    limit: int,
+    cursor: str | None,
+) -> tuple[list[Introduction], str | None]:
+    """Newest first."""
+    await expire_due(session, owner_id=owner_id)
+    rules = await get_rules(session, owner_id=owner_id)
+    query = select(Introduction).where(Introduction.owner_id == owner_id)
+    if filters.state is not None:
+        query = query.where(Introduction.state == filters.state.value)
+    if filters.contact_id is not None:
+        query = query.where(
+            or_(
+                Introduction.requester_id == filters.contact_id,
+                Introduction.target_id == filters.contact_id,
+            )
+        )
+    if filters.needs_follow_up is not None:
+        due = (Introduction.state == State.made.value) & (
+            col(Introduction.made_at) < utcnow() - timedelta(days=rules.follow_up_after_days)
+        )
+        query = query.where(due if filters.needs_follow_up else ~due)
+    intro_id = col(Introduction.id)
+    if cursor:
+        (before,) = decode_cursor(cursor, "introduction", (str,))
+        query = query.where(intro_id < before)
+    rows = list((await session.exec(query.order_by(intro_id.desc()).limit(limit + 1))).all())
+    next_cursor = encode_cursor("introduction", [rows[limit - 1].id]) if len(rows) > limit else None
+    return rows[:limit], next_cursor
+
+
+async def list_timeline(
+    session: AsyncSession, *, intro: Introduction, limit: int, cursor: str | None
+) -> tuple[list[TimelineEventRead], str | None]:
+    """Oldest first: the story of the introduction."""
+    query = select(IntroductionEvent).where(
+        IntroductionEvent.owner_id == intro.owner_id,
+        IntroductionEvent.introduction_id == intro.id,
+    )
+    occurred, event_id = col(IntroductionEvent.occurred_at), col(IntroductionEvent.id)
+    if cursor:
+        at, after = decode_cursor(cursor, "introduction_event", (datetime, str))
+        query = query.where((occurred > at) | ((occurred == at) & (event_id > after)))
+    rows = list((await session.exec(query.order_by(occurred, event_id).limit(limit + 1))).all())
+    next_cursor = None
+    if len(rows) > limit:
+        last = rows[limit - 1]
+        next_cursor = encode_cursor("introduction_event", [last.occurred_at, last.id])
+    return [
+        TimelineEventRead.model_validate(e, from_attributes=True) for e in rows[:limit]
+    ], next_cursor
