@@ -65,3 +65,47 @@ async def create_contact(client: httpx.AsyncClient, actor: Actor, **overrides: A
     )
     assert response.status_code == 201, response.text
     return response.json()
+
+
+async def create_pair(client: httpx.AsyncClient, actor: Actor) -> tuple[dict, dict]:
+    requester = await create_contact(
+        client,
+        actor,
+        display_name="Rita Requester",
+        given_name="Rita",
+        family_name="Requester",
+        external_refs={},
+    )
+    target = await create_contact(
+        client,
+        actor,
+        display_name="Theo Target",
+        given_name="Theo",
+        family_name="Target",
+        external_refs={},
+    )
+    return requester, target
+
+
+def introduction_body(requester_id: str, target_id: str, **overrides: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "requester_id": requester_id,
+        "target_id": target_id,
+        "reason": "Rita is raising a seed round for a climate startup.",
+        "benefit_to_target": "Theo invests in climate; this is an early look at a strong team.",
+        "offer": "Rita will share her market research.",
+    }
+    body.update(overrides)
+    return body
+
+
+async def create_introduction(
+    client: httpx.AsyncClient, actor: Actor, requester_id: str, target_id: str, **overrides: Any
+) -> dict:
+    response = await client.post(
+        "/v1/introductions",
+        json=introduction_body(requester_id, target_id, **overrides),
+        headers=actor.headers,
+    )
+    assert response.status_code == 201, response.text
+    return response.json()
