@@ -19,7 +19,7 @@ from app.contacts.models import Contact
 from app.core.db import SessionDep
 from app.core.routing import TransactionalRoute
 from app.core.types import utcnow
-from app.introductions import service
+from app.introductions import consent, service
 from app.introductions.models import Introduction
 from app.introductions.workflow import Action, State
 
@@ -109,7 +109,7 @@ async def _who(session: SessionDep, intro: Introduction) -> dict[str, object]:
 
 @router.get("/consent/{token}", response_class=HTMLResponse)
 async def show_consent(token: str, request: Request, session: SessionDep) -> HTMLResponse:
-    intro = await service.find_by_token(session, token)
+    intro = await consent.find_by_token(session, token)
     if (refusal := _gone_or_missing(request, intro)) is not None:
         return refusal
     assert intro is not None
@@ -136,7 +136,7 @@ async def answer_consent(
     csrf: Annotated[str, Form()] = "",
     message: Annotated[str, Form()] = "",
 ) -> HTMLResponse:
-    intro = await service.find_by_token(session, token, for_update=True)
+    intro = await consent.find_by_token(session, token, for_update=True)
     if intro is not None and State(intro.state) == State.awaiting_consent:
         await service.expire_due(session, owner_id=intro.owner_id, introduction_id=intro.id)
     if (refusal := _gone_or_missing(request, intro)) is not None:
@@ -166,7 +166,7 @@ async def answer_consent(
             error="Choose whether you would like the introduction.",
             **context,
         )
-    await service.record_decision(
+    await consent.record_decision(
         session,
         intro=intro,
         accept=decision == Action.accept.value,

@@ -7,7 +7,7 @@ from app.core.db import SessionDep
 from app.core.etag import check_if_match
 from app.core.pagination import Cursor, Limit, Page
 from app.core.routing import TransactionalRoute
-from app.introductions import service
+from app.introductions import consent, listing, service
 from app.introductions.models import Introduction
 from app.introductions.schemas import (
     ConsentRecord,
@@ -74,10 +74,10 @@ async def list_introductions(
     ] = None,
 ) -> Page[IntroductionRead]:
     """Introductions, newest first."""
-    filters = service.IntroductionFilters(
+    filters = listing.IntroductionFilters(
         state=state, contact_id=contact_id, needs_follow_up=needs_follow_up
     )
-    rows, next_cursor = await service.list_introductions(
+    rows, next_cursor = await listing.list_introductions(
         session, owner_id=principal.owner_id, filters=filters, limit=limit, cursor=cursor
     )
     return Page(data=await service.present(session, rows), next_cursor=next_cursor)
@@ -125,7 +125,7 @@ async def list_timeline(
     intro = await service.get_introduction(
         session, owner_id=principal.owner_id, introduction_id=introduction_id
     )
-    data, next_cursor = await service.list_timeline(
+    data, next_cursor = await listing.list_timeline(
         session, intro=intro, limit=limit, cursor=cursor
     )
     return Page(data=data, next_cursor=next_cursor)
@@ -143,7 +143,7 @@ async def request_consent(
     """Ask the target: answers `consent_url`, a single-use link to send them yourself."""
     intro = await _locked(session, principal, introduction_id)
     rules = await get_rules(session, owner_id=principal.owner_id)
-    token = await service.request_consent(session, intro=intro, rules=rules)
+    token = await consent.request_consent(session, intro=intro, rules=rules)
     return await _answer(session, response, intro, consent_url(request, token))
 
 
@@ -157,7 +157,7 @@ async def record_consent(
 ) -> IntroductionRead:
     """Record the target's answer given to you directly (say, by phone), with evidence."""
     intro = await _locked(session, principal, introduction_id)
-    await service.record_decision(
+    await consent.record_decision(
         session,
         intro=intro,
         accept=body.decision == "accept",

@@ -1,14 +1,10 @@
 """Introductions: requests, consent, making them, feedback. Every transition asks
 `workflow`, locks the row, and leaves an immutable timeline event and a change-feed event."""
 
-import hashlib
-import hmac
-import secrets
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, or_
+from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -16,7 +12,6 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from app.contacts import service as contacts
 from app.core.errors import Conflict, NotFound
 from app.core.etag import make_etag
-from app.core.pagination import decode_cursor, encode_cursor
 from app.core.types import new_id, utcnow
 from app.events.service import record_event
 from app.introductions import workflow
@@ -28,7 +23,6 @@ from app.introductions.schemas import (
     IntroductionUpdate,
     Outcome,
     Side,
-    TimelineEventRead,
 )
 from app.introductions.workflow import Action, State
 from app.ledger import service as ledger
@@ -55,27 +49,8 @@ class DeclineCooldown(Conflict):
     type, title = "decline-cooldown", "The target declined recently"
 
 
-class TooManyPendingConsents(Conflict):
-    type, title = "too-many-pending-consents", "The target has too many pending requests"
-
-
-class BenefitMissing(Conflict):
-    type, title = "benefit-to-target-missing", "Say why it benefits the target"
-
-
 class FeedbackAlreadyGiven(Conflict):
     type, title = "feedback-already-given", "Feedback already recorded"
-
-
-@dataclass(frozen=True)
-class IntroductionFilters:
-    state: State | None = None
-    contact_id: str | None = None
-    needs_follow_up: bool | None = None
-
-
-def hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def introduction_etag(intro: Introduction) -> str:
@@ -145,7 +120,7 @@ def _event_payload(intro: Introduction) -> dict[str, Any]:
     }
 
 
-async def _transition(
+async def transition(
     session: AsyncSession,
     intro: Introduction,
     action: Action,
@@ -314,7 +289,7 @@ async def update_introduction(
 ) -> Introduction:
     for name in changes.model_fields_set:
         setattr(intro, name, getattr(changes, name))
-    await _transition(
+    await transition(
         session,
         intro,
         Action.edit,
@@ -325,83 +300,12 @@ async def update_introduction(
     return intro
 
 
-async def request_consent(
-    session: AsyncSession, *, intro: Introduction, rules: SettingsRead
-) -> str:
-    """Ask the target; returns the single-use token (shown once, stored as a hash)."""
-    workflow.next_state(State(intro.state), Action.request_consent)
-    if not (intro.benefit_to_target or "").strip():
-        raise BenefitMissing(
-            "A consent request must tell the target why the introduction benefits them; "
-            "set benefit_to_target first."
-        )
-    # Lock the target's row so that two requests cannot both slip under the cap.
-    await contacts.get_contact(
-        session, owner_id=intro.owner_id, contact_id=intro.target_id, for_update=True
-    )
-    await expire_due(session, owner_id=intro.owner_id)
-    pending = (
-        await session.exec(
-            select(func.count()).where(
-                Introduction.owner_id == intro.owner_id,
-                Introduction.target_id == intro.target_id,
-                Introduction.state == State.awaiting_consent.value,
-            )
-        )
-    ).one()
-    if pending >= rules.max_pending_consents_per_target:
-        raise TooManyPendingConsents(
-            f"The target already has {pending} pending consent requests (the limit is "
-            f"{rules.max_pending_consents_per_target}); wait for their answers.",
-        )
-    token = secrets.token_urlsafe(32)
-    now = utcnow()
-    intro.consent_token_hash = hash_token(token)
-    intro.consent_requested_at = now
-    intro.consent_expires_at = now + timedelta(days=rules.consent_ttl_days)
-    await _transition(
-        session,
-        intro,
-        Action.request_consent,
-        actor="owner",
-        data={"expires_at": intro.consent_expires_at.isoformat()},
-    )
-    return token
-
-
-async def record_decision(
-    session: AsyncSession,
-    *,
-    intro: Introduction,
-    accept: bool,
-    via: str,
-    evidence: str | None = None,
-    message: str | None = None,
-) -> None:
-    action = Action.accept if accept else Action.decline
-    workflow.next_state(State(intro.state), action)
-    intro.decided_via = via
-    intro.decided_at = utcnow()
-    intro.evidence = evidence
-    intro.target_message = message
-    # The token's hash stays, so that a second use of the link is told it was used (410);
-    # the state machine is what makes it single-use.
-    await _transition(
-        session,
-        intro,
-        action,
-        actor="owner" if via == "owner" else "target",
-        note=evidence or message,
-        data={"via": via},
-    )
-
-
 async def make_introduction(
     session: AsyncSession, *, intro: Introduction, note: str | None, weight: int
 ) -> None:
     workflow.next_state(State(intro.state), Action.make)
     intro.made_at = utcnow()
-    await _transition(session, intro, Action.make, actor="owner", note=note)
+    await transition(session, intro, Action.make, actor="owner", note=note)
     await ledger.record_deposit(
         session,
         owner_id=intro.owner_id,
@@ -427,7 +331,7 @@ async def record_feedback(
         intro.target_outcome, intro.target_feedback_at = outcome.value, now
     # The first feedback completes the introduction (introduction.completed); every
     # feedback is also introduction.feedback_received.
-    await _transition(
+    await transition(
         session,
         intro,
         Action.feedback,
@@ -456,7 +360,7 @@ async def record_feedback(
 
 
 async def withdraw(session: AsyncSession, *, intro: Introduction, reason: str | None) -> None:
-    await _transition(session, intro, Action.withdraw, actor="owner", note=reason)
+    await transition(session, intro, Action.withdraw, actor="owner", note=reason)
 
 
 async def expire_due(
@@ -488,78 +392,5 @@ async def expire_due(
             )
         ).first()
         if intro is not None:
-            await _transition(session, intro, Action.expire, actor="system")
+            await transition(session, intro, Action.expire, actor="system")
     return len(due)
-
-
-async def find_by_token(
-    session: AsyncSession, token: str, *, for_update: bool = False
-) -> Introduction | None:
-    if not 20 <= len(token) <= 100:
-        return None
-    digest = hash_token(token)
-    query = select(Introduction).where(Introduction.consent_token_hash == digest)
-    if for_update:
-        query = query.with_for_update()
-    intro = (await session.exec(query)).first()
-    # The lookup matched the hash already; compare again in constant time regardless.
-    if intro is None or not hmac.compare_digest(intro.consent_token_hash or "", digest):
-        return None
-    return intro
-
-
-async def list_introductions(
-    session: AsyncSession,
-    *,
-    owner_id: str,
-    filters: IntroductionFilters,
-    limit: int,
-    cursor: str | None,
-) -> tuple[list[Introduction], str | None]:
-    """Newest first."""
-    await expire_due(session, owner_id=owner_id)
-    rules = await get_rules(session, owner_id=owner_id)
-    query = select(Introduction).where(Introduction.owner_id == owner_id)
-    if filters.state is not None:
-        query = query.where(Introduction.state == filters.state.value)
-    if filters.contact_id is not None:
-        query = query.where(
-            or_(
-                Introduction.requester_id == filters.contact_id,
-                Introduction.target_id == filters.contact_id,
-            )
-        )
-    if filters.needs_follow_up is not None:
-        due = (Introduction.state == State.made.value) & (
-            col(Introduction.made_at) < utcnow() - timedelta(days=rules.follow_up_after_days)
-        )
-        query = query.where(due if filters.needs_follow_up else ~due)
-    intro_id = col(Introduction.id)
-    if cursor:
-        (before,) = decode_cursor(cursor, "introduction", (str,))
-        query = query.where(intro_id < before)
-    rows = list((await session.exec(query.order_by(intro_id.desc()).limit(limit + 1))).all())
-    next_cursor = encode_cursor("introduction", [rows[limit - 1].id]) if len(rows) > limit else None
-    return rows[:limit], next_cursor
-
-
-async def list_timeline(
-    session: AsyncSession, *, intro: Introduction, limit: int, cursor: str | None
-) -> tuple[list[TimelineEventRead], str | None]:
-    """Oldest first: the story of the introduction."""
-    query = select(IntroductionEvent).where(
-        IntroductionEvent.owner_id == intro.owner_id,
-        IntroductionEvent.introduction_id == intro.id,
-    )
-    occurred, event_id = col(IntroductionEvent.occurred_at), col(IntroductionEvent.id)
-    if cursor:
-        at, after = decode_cursor(cursor, "introduction_event", (datetime, str))
-        query = query.where((occurred > at) | ((occurred == at) & (event_id > after)))
-    rows = list((await session.exec(query.order_by(occurred, event_id).limit(limit + 1))).all())
-    next_cursor = None
-    if len(rows) > limit:
-        last = rows[limit - 1]
-        next_cursor = encode_cursor("introduction_event", [last.occurred_at, last.id])
-    return [
-        TimelineEventRead.model_validate(e, from_attributes=True) for e in rows[:limit]
-    ], next_cursor

@@ -1,0 +1,80 @@
+"""Reading introductions: filtered lists and the timeline of one."""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import or_
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from app.core.pagination import decode_cursor, encode_cursor
+from app.core.types import utcnow
+from app.introductions.models import Introduction, IntroductionEvent
+from app.introductions.schemas import TimelineEventRead
+from app.introductions.service import expire_due
+from app.introductions.workflow import State
+from app.settings.service import get_rules
+
+
+@dataclass(frozen=True)
+class IntroductionFilters:
+    state: State | None = None
+    contact_id: str | None = None
+    needs_follow_up: bool | None = None
+
+
+async def list_introductions(
+    session: AsyncSession,
+    *,
+    owner_id: str,
+    filters: IntroductionFilters,
+    limit: int,
+    cursor: str | None,
+) -> tuple[list[Introduction], str | None]:
+    """Newest first."""
+    await expire_due(session, owner_id=owner_id)
+    rules = await get_rules(session, owner_id=owner_id)
+    query = select(Introduction).where(Introduction.owner_id == owner_id)
+    if filters.state is not None:
+        query = query.where(Introduction.state == filters.state.value)
+    if filters.contact_id is not None:
+        query = query.where(
+            or_(
+                Introduction.requester_id == filters.contact_id,
+                Introduction.target_id == filters.contact_id,
+            )
+        )
+    if filters.needs_follow_up is not None:
+        due = (Introduction.state == State.made.value) & (
+            col(Introduction.made_at) < utcnow() - timedelta(days=rules.follow_up_after_days)
+        )
+        query = query.where(due if filters.needs_follow_up else ~due)
+    intro_id = col(Introduction.id)
+    if cursor:
+        (before,) = decode_cursor(cursor, "introduction", (str,))
+        query = query.where(intro_id < before)
+    rows = list((await session.exec(query.order_by(intro_id.desc()).limit(limit + 1))).all())
+    next_cursor = encode_cursor("introduction", [rows[limit - 1].id]) if len(rows) > limit else None
+    return rows[:limit], next_cursor
+
+
+async def list_timeline(
+    session: AsyncSession, *, intro: Introduction, limit: int, cursor: str | None
+) -> tuple[list[TimelineEventRead], str | None]:
+    """Oldest first: the story of the introduction."""
+    query = select(IntroductionEvent).where(
+        IntroductionEvent.owner_id == intro.owner_id,
+        IntroductionEvent.introduction_id == intro.id,
+    )
+    occurred, event_id = col(IntroductionEvent.occurred_at), col(IntroductionEvent.id)
+    if cursor:
+        at, after = decode_cursor(cursor, "introduction_event", (datetime, str))
+        query = query.where((occurred > at) | ((occurred == at) & (event_id > after)))
+    rows = list((await session.exec(query.order_by(occurred, event_id).limit(limit + 1))).all())
+    next_cursor = None
+    if len(rows) > limit:
+        last = rows[limit - 1]
+        next_cursor = encode_cursor("introduction_event", [last.occurred_at, last.id])
+    return [
+        TimelineEventRead.model_validate(e, from_attributes=True) for e in rows[:limit]
+    ], next_cursor
