@@ -6,6 +6,7 @@ decides, and it carries a double-submit CSRF token (cookie + hidden field, SameS
 """
 
 import hmac
+import re
 import secrets
 from pathlib import Path
 from typing import Annotated
@@ -31,6 +32,7 @@ _templates = Environment(
 )
 CSRF_COOKIE = "goodwill_consent_csrf"
 _MESSAGE_LIMIT = 1_000
+_TOKEN_CHARS = re.compile(r"[A-Za-z0-9_-]{24,64}")
 
 
 def _page(template: str, status: int, request: Request, **context: object) -> HTMLResponse:
@@ -113,7 +115,9 @@ async def show_consent(token: str, request: Request, session: SessionDep) -> HTM
     if (refusal := _gone_or_missing(request, intro)) is not None:
         return refusal
     assert intro is not None
-    csrf = secrets.token_urlsafe(24)
+    # A second tab keeps the first tab's token, so either form can be sent.
+    existing = request.cookies.get(CSRF_COOKIE, "")
+    csrf = existing if _TOKEN_CHARS.fullmatch(existing) else secrets.token_urlsafe(24)
     response = _page("consent.html", 200, request, csrf=csrf, **await _who(session, intro))
     response.set_cookie(
         CSRF_COOKIE,

@@ -8,13 +8,7 @@ never against anything the server computed from its own totals.
 """
 
 import asyncio
-import json
-import os
 import random
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,14 +17,13 @@ import httpx
 import pytest
 
 from app.core.migrations import upgrade
+from tests.servers import create_owner, serving
 
-GOODWILL = str(Path(sys.executable).with_name("goodwill"))
 KINDS = ["introduction", "referral", "advice", "endorsement", "share", "thanks", "favor"]
 FIRST_WAVE = 150  # entries written before any reversal
 SECOND_WAVE = 50  # entries written while the reversal races run
 RACED_REVERSALS = 25  # entries of the first wave that both servers try to reverse at once
 CONCURRENCY = 20
-READY_SECONDS = 20
 REQUEST_TIMEOUT = 15
 
 
@@ -40,73 +33,13 @@ class Servers:
     headers: dict[str, str]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _wait_ready(base: str, server: subprocess.Popen, log: Path) -> None:
-    deadline = time.monotonic() + READY_SECONDS
-    while time.monotonic() < deadline:
-        assert server.poll() is None, f"server exited:\n{log.read_text()[-2000:]}"
-        try:
-            if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    pytest.fail(f"{base} not ready after {READY_SECONDS} s:\n{log.read_text()[-2000:]}")
-
-
 @pytest.fixture
 def two_servers(fresh_database_url, tmp_path: Path) -> Iterator[Servers]:  # type: ignore[no-untyped-def]
     url = fresh_database_url("concurrency")
     upgrade(url)
-    env = {
-        **os.environ,
-        "GOODWILL_DATABASE_URL": url,
-        "GOODWILL_RATE_LIMIT": "100000/minute",
-    }
-    created = subprocess.run(  # noqa: S603
-        [GOODWILL, "owners", "create", "--email", "racer@example.com", "--json"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert created.returncode == 0, created.stderr
-    api_key = json.loads(created.stdout)["api_key"]
-
-    servers: list[tuple[subprocess.Popen, Path]] = []
-    try:
-        bases = []
-        for n in range(2):
-            port = _free_port()
-            # A file, not a pipe: every request is logged, and a full pipe would stall the server.
-            log = tmp_path / f"server-{n}.log"
-            with log.open("w") as out:
-                server = subprocess.Popen(  # noqa: S603
-                    [GOODWILL, "serve", "--port", str(port), "--workers", "1"],
-                    env=env,
-                    stdout=out,
-                    stderr=subprocess.STDOUT,
-                )
-            servers.append((server, log))
-            bases.append(f"http://127.0.0.1:{port}")
-        for base, (server, log) in zip(bases, servers, strict=True):
-            _wait_ready(base, server, log)
-        yield Servers(bases, {"Authorization": f"Bearer {api_key}"})
-    finally:
-        for server, _ in servers:
-            server.terminate()
-        for server, _ in servers:
-            try:
-                server.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait(timeout=5)
+    api_key = create_owner(url, "racer@example.com")["api_key"]
+    with serving(url, tmp_path, count=2) as servers:
+        yield Servers([s.base for s in servers], {"Authorization": f"Bearer {api_key}"})
 
 
 async def _record(
