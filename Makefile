@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-postgres lint openapi openapi-check lock bench clean
+.PHONY: run test test-postgres lint openapi openapi-check lock bench bench-quick bench-tools clean
 
 $(STAMP): requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -46,10 +46,21 @@ lock:
 	$(PYTHON) -m uv pip compile --quiet pyproject.toml --generate-hashes \
 		--python-version 3.11 -o requirements-runtime.lock
 
-## Reciprocity read latency at 10, 10,000 and 100,000 ledger entries on the local PostgreSQL
-## (GOODWILL_BENCH_DATABASE_URL; BENCH_ARGS=--quick for a smoke run). Not part of `make test`.
-bench: $(STAMP)
-	$(BIN)/python bench/reciprocity.py $(BENCH_ARGS)
+## Goodwill against its own ceilings in one run (bench/README.md): seeds a fresh database on
+## the local PostgreSQL (GOODWILL_BENCH_DATABASE_URL), loads every endpoint with wrk next to a
+## hello-world app, prints one table. About 12 minutes; never part of `make test`.
+bench: $(STAMP) bench-tools
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
+
+## The same in about a minute: a small seed, 1 s per row, one round (CI runs it last).
+bench-quick: $(STAMP) bench-tools
+	$(BIN)/python -m bench.run --quick $(BENCH_ARGS)
+
+## Debian's wrk, installed when missing (needs root, as on the project's machines and in CI).
+bench-tools:
+	@command -v wrk >/dev/null || { \
+		export DEBIAN_FRONTEND=noninteractive; \
+		apt-get update -q && apt-get install -y -q --no-install-recommends wrk; }
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

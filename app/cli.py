@@ -1,4 +1,4 @@
-"""The `goodwill` command: serve, migrate, owners, keys, openapi."""
+"""The `goodwill` command: serve, worker, migrate, owners, keys, import, export, openapi."""
 
 import asyncio
 import json
@@ -15,7 +15,10 @@ from app.core.db import create_engine, create_sessionmaker, session_scope
 from app.core.errors import GoodwillError
 from app.core.migrations import upgrade
 from app.core.server import serve as run_server
+from app.events.worker import run_standalone as run_webhook_worker
 from app.main import create_app
+from app.portability import client as portability
+from app.portability.schemas import ImportFormat
 
 cli = typer.Typer(
     help="Goodwill: relationship-first networking as a REST service.",
@@ -67,6 +70,20 @@ def serve(
         err=True,
     )
     run_server("app.main:create_app", host=host, port=port, workers=workers)
+
+
+@cli.command()
+def worker(
+    once: Annotated[
+        bool, typer.Option("--once", help="Deliver what is due now, then exit (for cron).")
+    ] = False,
+) -> None:
+    """Deliver webhooks until SIGTERM. Run any number of copies against PostgreSQL; on SQLite
+    `goodwill serve` already runs one (GOODWILL_WEBHOOK_WORKER_IN_PROCESS)."""
+    settings = get_settings()
+    done = asyncio.run(run_webhook_worker(settings, once=once))
+    if once:
+        typer.echo(f"{done} webhook deliveries and fan-outs done", err=True)
 
 
 @owners_cli.command("create")
@@ -129,6 +146,91 @@ def create_key(
         )
     else:
         typer.echo(f"key {key.id} {','.join(key.scopes)} (shown once): {key.api_key}")
+
+
+ApiKeyOption = Annotated[
+    str | None,
+    typer.Option("--api-key", envvar="GOODWILL_API_KEY", help="An API key (read-write to import)."),
+]
+UrlOption = Annotated[
+    str, typer.Option("--url", envvar="GOODWILL_URL", help="Where the server is.")
+]
+ProgressOption = Annotated[
+    bool | None,
+    typer.Option("--progress/--no-progress", help="A progress bar on stderr (default: on a TTY)."),
+]
+
+
+def _key(api_key: str | None) -> str:
+    if not api_key:
+        _fail("pass --api-key or set GOODWILL_API_KEY")
+    return api_key or ""
+
+
+@cli.command("import")
+def import_file(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
+    file_format: Annotated[
+        ImportFormat | None, typer.Option("--format", help="Detected from the file if left out.")
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Report what would happen; write nothing.")
+    ] = False,
+    region: Annotated[
+        str | None, typer.Option(help="Country of phone numbers without a country code, e.g. GB.")
+    ] = None,
+    url: UrlOption = portability.DEFAULT_URL,
+    api_key: ApiKeyOption = None,
+    chunk_size: Annotated[
+        int, typer.Option(min=1, max=5000, help="Records sent per request.")
+    ] = 500,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+    progress: ProgressOption = None,
+) -> None:
+    """Import a LinkedIn, Google Contacts or vCard export into a running server."""
+    try:
+        summary = portability.import_file(
+            file,
+            url=url,
+            api_key=_key(api_key),
+            fmt=file_format,
+            dry_run=dry_run,
+            region=region,
+            chunk_size=chunk_size,
+            show_progress=sys.stderr.isatty() if progress is None else progress,
+        )
+    except portability.ClientError as exc:
+        _fail(str(exc))
+    if as_json:
+        typer.echo(json.dumps(summary))
+        return
+    counts = ", ".join(f"{summary[k]} {k}" for k in ("created", "updated", "unchanged", "rejected"))
+    typer.echo(f"{file.name} ({summary['format']}): {counts}" + (" (dry run)" if dry_run else ""))
+    for row in summary["rows"]:
+        for error in row["errors"]:
+            typer.echo(f"  row {row['row']}: {error['field']}: {error['message']}")
+
+
+@cli.command("export")
+def export_data(
+    vcard: Annotated[bool, typer.Option("--vcard", help="Contacts as vCard 3.0 instead.")] = False,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write here instead of stdout.")
+    ] = None,
+    url: UrlOption = portability.DEFAULT_URL,
+    api_key: ApiKeyOption = None,
+    progress: ProgressOption = None,
+) -> None:
+    """Export everything as JSON (or contacts as vCard) from a running server."""
+    show = sys.stderr.isatty() if progress is None else progress
+    try:
+        written = portability.export_to(
+            output, url=url, api_key=_key(api_key), vcard=vcard, show_progress=show
+        )
+    except portability.ClientError as exc:
+        _fail(str(exc))
+    if output is not None:
+        typer.echo(f"{written} bytes written to {output}", err=True)
 
 
 @cli.command()

@@ -19,11 +19,14 @@ from app.core.logging import configure_logging
 from app.core.middleware import InputGuardMiddleware, RequestContextMiddleware
 from app.core.migrations import head_revision
 from app.core.ratelimit import KeyRateLimiter
+from app.events.routes import router as events_router
+from app.events.targets import SystemResolver
 from app.interactions.routes import router as interactions_router
 from app.introductions.consent_page import router as consent_router
 from app.introductions.routes import router as introductions_router
 from app.ledger.routes import router as ledger_router
 from app.ops.routes import router as ops_router
+from app.portability.routes import router as portability_router
 from app.settings.routes import router as settings_router
 
 DESCRIPTION = """Relationship-first networking: contacts, a reciprocity ledger and
@@ -58,6 +61,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.key_cache = KeyCache(settings.auth_cache_seconds)
     app.state.rate_limiter = KeyRateLimiter(settings)
     app.state.migration_head = head_revision()
+    # Resolves webhook hosts; tests put a resolver that never leaves the machine here.
+    app.state.resolver = SystemResolver()
 
     install_error_handlers(app)
 
@@ -65,7 +70,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def _replay(request: Request, exc: idempotency.IdempotentReplay) -> Response:
         return exc.response()
 
-    app.add_middleware(InputGuardMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        InputGuardMiddleware,
+        max_body_bytes=settings.max_body_bytes,
+        path_limits={"/v1/imports": settings.import_max_body_bytes},
+    )
     # Added last, so it is outermost: every response, even a 413, carries the request id.
     app.add_middleware(RequestContextMiddleware)
     app.include_router(ops_router)
@@ -76,6 +85,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         interactions_router,
         ledger_router,
         introductions_router,
+        events_router,
+        portability_router,
     ):
         app.include_router(router, responses=PROBLEM_RESPONSES)
     app.include_router(consent_router)

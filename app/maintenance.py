@@ -11,6 +11,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from app.core import idempotency
 from app.core.config import Settings
 from app.core.db import SessionMaker, session_scope
+from app.events import worker as webhook_worker
 from app.introductions.service import expire_due
 
 log = logging.getLogger("goodwill.maintenance")
@@ -40,6 +41,9 @@ def start(settings: Settings, sessionmaker: SessionMaker) -> list[asyncio.Task[N
         ("purge_idempotency_records", 3600, purge_idempotency),
         ("expire_consent_requests", 60, expire_due),
     ]
-    return [
+    tasks = [
         asyncio.create_task(_every(name, seconds, job, sessionmaker)) for name, seconds, job in jobs
     ]
+    if webhook_worker.runs_in_process(settings):
+        tasks.append(asyncio.create_task(webhook_worker.run_in_process(settings, sessionmaker)))
+    return tasks

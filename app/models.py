@@ -3,9 +3,9 @@
 from sqlmodel import SQLModel
 
 from app.auth.models import ApiKey, Owner
-from app.contacts.models import Contact, ContactExternalRef, ContactTag
+from app.contacts.models import Contact, ContactExternalRef, ContactIdentifier, ContactTag
 from app.core.idempotency import IdempotencyRecord
-from app.events.models import Event
+from app.events.models import Event, WebhookAttempt, WebhookDelivery, WebhookSubscription
 from app.interactions.models import Interaction
 from app.introductions.models import Introduction, IntroductionEvent
 from app.ledger.models import LedgerEntry
@@ -17,6 +17,7 @@ __all__ = [
     "ApiKey",
     "Contact",
     "ContactExternalRef",
+    "ContactIdentifier",
     "ContactTag",
     "Event",
     "IdempotencyRecord",
@@ -26,5 +27,8 @@ __all__ = [
     "LedgerEntry",
     "Owner",
     "OwnerSettings",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookSubscription",
     "metadata",
 ]

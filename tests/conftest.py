@@ -23,6 +23,7 @@ from app.core.config import Settings
 from app.core.db import create_engine, create_sessionmaker
 from app.core.migrations import upgrade
 from app.main import create_app
+from tests.events.receiver import StaticResolver
 from tests.factories import Actor, make_actor
 
 PG_URL = os.environ.get("GOODWILL_TEST_DATABASE_URL")
@@ -88,7 +89,13 @@ def database_url(fresh_database_url) -> str:  # type: ignore[no-untyped-def]
 
 @pytest.fixture(scope="session")
 def settings(database_url: str) -> Settings:
-    return Settings(database_url=database_url, rate_limit="100000/minute", log_json=True)
+    return Settings(
+        database_url=database_url,
+        rate_limit="100000/minute",
+        log_json=True,
+        # Webhook tests deliver to a receiver on 127.0.0.1.
+        webhook_allow_private=True,
+    )
 
 
 @pytest.fixture(scope="session")
@@ -100,7 +107,10 @@ async def engine(settings: Settings) -> AsyncIterator[AsyncEngine]:
 
 @pytest.fixture(scope="session")
 def app(settings: Settings) -> FastAPI:
-    return create_app(settings)
+    app = create_app(settings)
+    # Webhook hosts resolve from a fixed table: no test ever asks DNS.
+    app.state.resolver = StaticResolver()
+    return app
 
 
 @pytest.fixture

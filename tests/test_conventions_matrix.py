@@ -5,6 +5,8 @@ from typing import Any
 
 import pytest
 
+from app.core.db import session_scope
+from app.events.delivery import fan_out
 from tests.factories import Actor, contact_body, create_contact, create_introduction
 
 
@@ -16,9 +18,13 @@ class World:
     entry_id: str
     target_id: str
     intro_id: str
+    webhook_id: str = "wh_00000000000000000000000000"
 
 
 async def build_world(client, actor: Actor) -> World:
+    # First, so that it is subscribed to everything that follows.
+    webhook = await client.post("/v1/webhooks", json=WEBHOOK, headers=actor.headers)
+    assert webhook.status_code == 201, webhook.text
     contact = await create_contact(client, actor)
     interaction = await client.post(
         f"/v1/contacts/{contact['id']}/interactions",
@@ -43,6 +49,7 @@ async def build_world(client, actor: Actor) -> World:
         entry.json()["id"],
         target["id"],
         intro["id"],
+        webhook.json()["id"],
     )
 
 
@@ -64,6 +71,8 @@ class Endpoint:
     lists: bool = False
     # False where the world's resource is in a state the request is refused in (409).
     succeeds: bool = True
+    # The query parameter that takes `next_cursor` (the change feed calls it `after`).
+    cursor_param: str = "cursor"
 
     def url(self, world: World) -> str:
         return self.path.format(
@@ -72,6 +81,7 @@ class Endpoint:
             key=world.key_id,
             entry=world.entry_id,
             intro=world.intro_id,
+            webhook=world.webhook_id,
         )
 
     def payload(self, world: World) -> dict[str, Any] | None:
@@ -91,6 +101,7 @@ INTRODUCTION = {
 CONSENT = {"decision": "accept", "evidence": "Said yes on the phone"}
 FEEDBACK = {"from": "requester", "outcome": "connected"}
 LEDGER_ENTRY = {"contact_id": "{contact}", "direction": "gave", "kind": "share", "weight": 1}
+WEBHOOK = {"url": "https://hooks.example.com/goodwill", "events": ["*"]}
 
 ENDPOINTS = [
     Endpoint("GET", "/v1/me"),
@@ -126,6 +137,17 @@ ENDPOINTS = [
     ),
     Endpoint("POST", "/v1/introductions/{intro}/feedback", FEEDBACK, write=True, succeeds=False),
     Endpoint("POST", "/v1/introductions/{intro}/withdraw", {"reason": "Later"}, write=True),
+    # POST /v1/imports takes a file, not JSON: its conventions are in tests/portability/.
+    Endpoint("GET", "/v1/export"),
+    Endpoint("GET", "/v1/export.vcf"),
+    Endpoint("GET", "/v1/events", lists=True, cursor_param="after"),
+    Endpoint("POST", "/v1/webhooks", WEBHOOK, write=True),
+    Endpoint("GET", "/v1/webhooks", lists=True),
+    Endpoint("GET", "/v1/webhooks/{webhook}"),
+    Endpoint("DELETE", "/v1/webhooks/{webhook}", write=True),
+    Endpoint("GET", "/v1/webhooks/{webhook}/deliveries", lists=True),
+    Endpoint("POST", "/v1/webhooks/{webhook}/rotate-secret", {}, write=True),
+    Endpoint("POST", "/v1/webhooks/{webhook}/enable", {}, write=True),
 ]
 # Endpoints that name an existing resource, in the path or (POST /v1/ledger) in the body.
 BY_ID = [e for e in ENDPOINTS if "{" in e.path or "{contact}" in str(e.body)]
@@ -157,7 +179,11 @@ async def snapshot(client, actor: Actor, world: World) -> dict:
     settings = await client.get("/v1/settings", headers=actor.headers)
     introductions = await client.get("/v1/introductions", headers=actor.headers)
     timeline = await client.get(f"/v1/introductions/{world.intro_id}/events", headers=actor.headers)
+    events = await client.get("/v1/events?limit=200", headers=actor.headers)
+    webhooks = await client.get("/v1/webhooks", headers=actor.headers)
     return {
+        "events": events.json(),
+        "webhooks": webhooks.json(),
         "introductions": introductions.json(),
         "timeline": timeline.json(),
         "ledger": ledger.json(),
@@ -272,6 +298,12 @@ INVALID_BODIES: dict[str, tuple[dict[str, Any], set[str]]] = {
         {"from", "outcome"},
     ),
     "/v1/introductions/{intro}/withdraw": ({"reason": 5}, {"reason"}),
+    "/v1/webhooks": ({"url": "ftp://hooks.example.com", "events": ["nope"]}, {"url", "events[0]"}),
+    "/v1/webhooks/{webhook}/rotate-secret": (
+        {"previous_secret_valid_seconds": -1},
+        {"previous_secret_valid_seconds"},
+    ),
+    "/v1/webhooks/{webhook}/enable": ({"force": True}, {"force"}),
 }
 WITH_BODY = [e for e in ENDPOINTS if e.method in ("POST", "PATCH")]
 # A different body under the same Idempotency-Key.
@@ -285,6 +317,9 @@ CHANGED_FIELD = {
     "/v1/introductions/{intro}/consent-request": {},
     "/v1/introductions/{intro}/consent": {"evidence": "Other"},
     "/v1/introductions/{intro}/withdraw": {"reason": "Other"},
+    "/v1/webhooks": {"events": ["contact.*"]},
+    "/v1/webhooks/{webhook}/rotate-secret": {"previous_secret_valid_seconds": 60},
+    "/v1/webhooks/{webhook}/enable": {},
 }
 
 
@@ -381,7 +416,7 @@ async def test_idempotency_keys_are_scoped_to_the_owner(client, owner, other_own
 async def test_bad_cursors_are_400(client, owner, endpoint, cursor):
     world = await build_world(client, owner)
     response = await client.get(
-        endpoint.url(world), params={"cursor": cursor}, headers=owner.headers
+        endpoint.url(world), params={endpoint.cursor_param: cursor}, headers=owner.headers
     )
     assert_problem(response, 400)
 
@@ -396,7 +431,7 @@ async def test_limit_outside_1_to_200_is_422(client, owner, endpoint, limit):
 
 
 @pytest.mark.parametrize("endpoint", LISTS, ids=str)
-async def test_pages_cover_every_row_once(client, owner, endpoint):
+async def test_pages_cover_every_row_once(app, client, owner, endpoint):
     world = await build_world(client, owner)
     for _ in range(4):  # a few more rows of each kind
         await client.post(
@@ -415,16 +450,21 @@ async def test_pages_cover_every_row_once(client, owner, endpoint):
         await client.post(
             "/v1/ledger", json=endpoint_body(LEDGER_ENTRY, world), headers=owner.headers
         )
+        await client.post("/v1/webhooks", json=WEBHOOK, headers=owner.headers)
+    # The world's webhook gets a delivery for each of those events (not sent: no worker).
+    async with session_scope(app.state.sessionmaker) as session:
+        await fan_out(session)
     everything = await client.get(endpoint.url(world), params={"limit": 200}, headers=owner.headers)
     expected = [row["id"] for row in everything.json()["data"]]
     assert len(expected) >= 5
     seen, cursor = [], None
     while True:
-        params = {"limit": 2, **({"cursor": cursor} if cursor else {})}
+        params = {"limit": 2, **({endpoint.cursor_param: cursor} if cursor else {})}
         page = await client.get(endpoint.url(world), params=params, headers=owner.headers)
         assert page.status_code == 200
         seen += [row["id"] for row in page.json()["data"]]
         cursor = page.json()["next_cursor"]
-        if cursor is None:
+        # The change feed gives a cursor on its last page too, to poll from.
+        if cursor is None or not page.json()["data"]:
             break
     assert seen == expected

@@ -159,6 +159,9 @@ async def _real_ids(
     ids["interaction_id"] = interaction["id"]
     # A key of its own, so that revoking it does not lock the fuzzer out.
     ids["key_id"] = (await post("/v1/api-keys", {"name": "fuzz target"}))["id"]
+    if ("POST", "/v1/webhooks") in operations:
+        hook = {"url": "https://hooks.example.com/fuzz", "events": ["*"]}
+        ids["webhook_id"] = (await post("/v1/webhooks", hook))["id"]
     if ("POST", "/v1/ledger") in operations:
         entry = {"contact_id": contact["id"], "direction": "gave", "kind": "advice", "weight": 2}
         ids["entry_id"] = (await post("/v1/ledger", entry))["id"]

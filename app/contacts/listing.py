@@ -99,7 +99,9 @@ async def list_contacts(
     sort: ContactSort,
     limit: int,
     cursor: str | None,
-) -> tuple[list[Contact], str | None]:
+) -> tuple[list[Contact], int, str | None]:
+    """A page of contacts, the owner's ratio they were filtered and sorted by (for
+    presenting them), and the next page's cursor."""
     ratio = await reciprocity_ratio(session, owner_id=owner_id)
     descending = sort.value.startswith("-")
     key = _sort_key(sort, ratio)
@@ -129,4 +131,4 @@ async def list_contacts(
     if len(rows) > limit:
         last, value = rows[limit - 1]
         next_cursor = encode_cursor(kind, [last.id] if key is None else [value, last.id])
-    return [contact for contact, _ in rows[:limit]], next_cursor
+    return [contact for contact, _ in rows[:limit]], ratio, next_cursor

@@ -104,3 +104,23 @@ class ContactExternalRef(SQLModel, table=True):
     system: str = Field(sa_column=Column(String(64), nullable=False))
     external_id: str = Field(sa_column=Column(String(200), nullable=False))
     contact_id: str = Field(sa_column=Column(String(40), nullable=False))
+
+
+class ContactIdentifier(SQLModel, table=True):
+    """The contact's email addresses (lower-cased) and phone numbers (E.164), kept with its
+    channels, so that an import finds the person behind an address in one indexed lookup."""
+
+    __tablename__ = "contact_identifier"
+    __table_args__ = (
+        # Not unique: two contacts may share an address (a shared inbox, a switchboard).
+        PrimaryKeyConstraint("owner_id", "kind", "value", "contact_id"),
+        ForeignKeyConstraint(
+            ["owner_id", "contact_id"], ["contact.owner_id", "contact.id"], ondelete="CASCADE"
+        ),
+        Index("ix_contact_identifier_owner_id_contact_id", "owner_id", "contact_id"),
+    )
+
+    owner_id: str = Field(sa_column=Column(String(40), nullable=False))
+    kind: str = Field(sa_column=Column(String(8), nullable=False))
+    value: str = Field(sa_column=Column(String(320), nullable=False))
+    contact_id: str = Field(sa_column=Column(String(40), nullable=False))

@@ -17,7 +17,7 @@ from app.core.db import SessionDep
 from app.core.errors import UnprocessableContent
 from app.core.etag import check_if_match
 from app.core.pagination import Cursor, Limit, Page
-from app.core.routing import TransactionalRoute
+from app.core.routing import TransactionalRoute, read_only
 from app.core.schemas import Timestamp
 from app.ledger.reciprocity import Flag
 
@@ -54,6 +54,7 @@ def _external_ref(value: str | None) -> tuple[str, str] | None:
 
 
 @router.get("", response_model=Page[ContactRead])
+@read_only
 async def list_contacts(
     principal: CurrentPrincipal,
     session: SessionDep,
@@ -93,7 +94,7 @@ async def list_contacts(
         archived=archived,
         flags=frozenset(flag or ()),
     )
-    rows, next_cursor = await listing.list_contacts(
+    rows, ratio, next_cursor = await listing.list_contacts(
         session,
         owner_id=principal.owner_id,
         filters=filters,
@@ -101,16 +102,20 @@ async def list_contacts(
         limit=limit,
         cursor=cursor,
     )
-    return Page(data=await service.present(session, rows), next_cursor=next_cursor)
+    return Page(data=[service.to_read(c, ratio) for c in rows], next_cursor=next_cursor)
 
 
 @router.get("/{contact_id}", response_model=ContactRead)
+@read_only
 async def read_contact(
     contact_id: ContactId, principal: CurrentPrincipal, session: SessionDep, response: Response
 ) -> ContactRead:
     """One contact, archived or not."""
-    contact = await service.get_contact(session, owner_id=principal.owner_id, contact_id=contact_id)
-    return await _with_etag(session, response, contact)
+    contact, ratio = await service.read_contact(
+        session, owner_id=principal.owner_id, contact_id=contact_id
+    )
+    response.headers["ETag"] = service.contact_etag(contact)
+    return service.to_read(contact, ratio)
 
 
 @router.patch("/{contact_id}", response_model=ContactRead)

@@ -36,12 +36,29 @@ class Settings(BaseSettings):
     # process keeps working here for at most this many seconds (0 disables the cache).
     auth_cache_seconds: float = Field(default=5.0, ge=0)
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    # POST /v1/imports takes whole export files, so it alone may be sent this much.
+    import_max_body_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)
     idempotency_ttl_hours: int = Field(default=24, ge=1)
     # Where clients reach this service, for absolute links such as consent URLs
     # (e.g. https://goodwill.example.com). Unset: taken from each request.
     public_base_url: str | None = None
     log_level: str = "INFO"
     log_json: bool = True
+    # Webhooks (app/events/). Private, loopback and link-local targets are refused unless
+    # this is set (tests, development), so the service cannot be used to probe a network.
+    webhook_allow_private: bool = False
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+    # Attempts per delivery, the first included; the waits between them are
+    # webhook_retry_base_seconds x (1, 6, 24, 120, 720, 4320, 8640), +/-20% jitter.
+    webhook_max_attempts: int = Field(default=8, ge=1, le=8)
+    webhook_retry_base_seconds: float = Field(default=5.0, gt=0)
+    # How long the previous secret keeps signing after a rotation.
+    webhook_secret_grace_hours: float = Field(default=24.0, ge=0, le=24 * 7)
+    # The delivery worker inside `goodwill serve`: unset means on SQLite only (on PostgreSQL
+    # run `goodwill worker`, as many copies as needed).
+    webhook_worker_in_process: bool | None = None
+    webhook_poll_seconds: float = Field(default=1.0, gt=0, le=60)
+    webhook_concurrency: int = Field(default=10, ge=1, le=100)
 
     @field_validator("database_url")
     @classmethod

@@ -4,6 +4,7 @@ import logging
 import re
 import time
 import uuid
+from collections.abc import Mapping
 
 from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException
@@ -93,11 +94,23 @@ class BodyTooLarge(HTTPException):
 class InputGuardMiddleware:
     """Refuse request bodies over the limit with a 413 problem, before reading them when
     Content-Length says so, and while streaming them otherwise; refuse a NUL character in
-    the URL, which no id or filter contains and PostgreSQL cannot compare."""
+    the URL, which no id or filter contains and PostgreSQL cannot compare.
 
-    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
+    `path_limits` raises (or lowers) the limit for the paths under a prefix, such as
+    `{"/v1/imports": 20 MiB}`; the longest matching prefix wins."""
+
+    def __init__(
+        self, app: ASGIApp, max_body_bytes: int, path_limits: Mapping[str, int] | None = None
+    ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.path_limits = sorted((path_limits or {}).items(), key=lambda item: -len(item[0]))
+
+    def limit_for(self, path: str) -> int:
+        for prefix, limit in self.path_limits:
+            if path == prefix or path.startswith(prefix.rstrip("/") + "/"):
+                return limit
+        return self.max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -109,7 +122,7 @@ class InputGuardMiddleware:
             )
             await response(scope, receive, send)
             return
-        limit = self.max_body_bytes
+        limit = self.limit_for(scope["path"])
         for name, value in scope["headers"]:
             if name == b"content-length":
                 if not value.isdigit() or int(value) > limit:

@@ -5,7 +5,7 @@ from fastapi import APIRouter, Path, Query, Response, status
 from app.auth.dependencies import CurrentPrincipal, WritePrincipal
 from app.core.db import SessionDep
 from app.core.pagination import Cursor, Limit, Page
-from app.core.routing import TransactionalRoute
+from app.core.routing import TransactionalRoute, read_only
 from app.ledger import service
 from app.ledger.reciprocity import Reciprocity
 from app.ledger.schemas import (
@@ -82,6 +82,7 @@ async def reverse_entry(
 
 
 @router.get("/contacts/{contact_id}/reciprocity", response_model=Reciprocity)
+@read_only
 async def read_reciprocity(
     contact_id: Annotated[str, Path()],
     principal: CurrentPrincipal,

@@ -1,0 +1,171 @@
+from datetime import timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Request, Response, status
+
+from app.auth.dependencies import CurrentPrincipal, WritePrincipal
+from app.core.db import SessionDep
+from app.core.etag import check_if_match
+from app.core.pagination import Cursor, Limit, Page
+from app.core.routing import TransactionalRoute, read_only
+from app.events import feed, webhooks
+from app.events.schemas import (
+    DeliveryRead,
+    DeliveryStatus,
+    EventPage,
+    SecretRotate,
+    WebhookCreate,
+    WebhookCreated,
+    WebhookEnable,
+    WebhookRead,
+)
+
+router = APIRouter(prefix="/v1", route_class=TransactionalRoute)
+
+WebhookId = Annotated[str, Path()]
+After = Annotated[
+    str | None,
+    Query(max_length=512, description="`next_cursor` of the previous page; opaque."),
+]
+
+
+@router.get("/events", response_model=EventPage, tags=["events"])
+@read_only
+async def list_events(
+    principal: CurrentPrincipal, session: SessionDep, limit: Limit = 50, after: After = None
+) -> EventPage:
+    """Every change to the owner's data, oldest first, in the order it was committed."""
+    return await feed.list_events(session, owner_id=principal.owner_id, after=after, limit=limit)
+
+
+@router.post(
+    "/webhooks",
+    status_code=status.HTTP_201_CREATED,
+    response_model=WebhookCreated,
+    tags=["webhooks"],
+)
+async def create_webhook(
+    body: WebhookCreate,
+    request: Request,
+    principal: WritePrincipal,
+    session: SessionDep,
+    response: Response,
+) -> WebhookCreated:
+    """Subscribe a URL to events; the signing `secret` is shown only in this response."""
+    sub = await webhooks.create_subscription(
+        session,
+        owner_id=principal.owner_id,
+        data=body,
+        resolver=request.app.state.resolver,
+        allow_private=request.app.state.settings.webhook_allow_private,
+    )
+    response.headers["Location"] = f"/v1/webhooks/{sub.id}"
+    response.headers["ETag"] = webhooks.webhook_etag(sub)
+    return webhooks.to_created(sub)
+
+
+@router.get("/webhooks", response_model=Page[WebhookRead], tags=["webhooks"])
+@read_only
+async def list_webhooks(
+    principal: CurrentPrincipal, session: SessionDep, limit: Limit = 50, cursor: Cursor = None
+) -> Page[WebhookRead]:
+    """The owner's webhook subscriptions, secrets left out."""
+    data, next_cursor = await webhooks.list_subscriptions(
+        session, owner_id=principal.owner_id, limit=limit, cursor=cursor
+    )
+    return Page(data=data, next_cursor=next_cursor)
+
+
+@router.get("/webhooks/{webhook_id}", response_model=WebhookRead, tags=["webhooks"])
+@read_only
+async def read_webhook(
+    webhook_id: WebhookId, principal: CurrentPrincipal, session: SessionDep, response: Response
+) -> WebhookRead:
+    """One subscription: `status` is `disabled`, with `disabled_reason`, once its deliveries
+    kept failing."""
+    sub = await webhooks.get_subscription(
+        session, owner_id=principal.owner_id, webhook_id=webhook_id
+    )
+    response.headers["ETag"] = webhooks.webhook_etag(sub)
+    return webhooks.to_read(sub)
+
+
+@router.delete("/webhooks/{webhook_id}", status_code=status.HTTP_204_NO_CONTENT, tags=["webhooks"])
+async def delete_webhook(
+    webhook_id: WebhookId, request: Request, principal: WritePrincipal, session: SessionDep
+) -> Response:
+    """Unsubscribe; pending deliveries are dropped. Honours If-Match."""
+    sub = await webhooks.get_subscription(
+        session, owner_id=principal.owner_id, webhook_id=webhook_id, for_update=True
+    )
+    check_if_match(request, webhooks.webhook_etag(sub))
+    await webhooks.delete_subscription(session, sub=sub)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post(
+    "/webhooks/{webhook_id}/rotate-secret", response_model=WebhookCreated, tags=["webhooks"]
+)
+async def rotate_webhook_secret(
+    webhook_id: WebhookId,
+    request: Request,
+    principal: WritePrincipal,
+    session: SessionDep,
+    response: Response,
+    body: SecretRotate | None = None,
+) -> WebhookCreated:
+    """A new signing secret, shown only in this response. Deliveries carry signatures with
+    both the new and the previous secret until `previous_secret_expires_at`."""
+    sub = await webhooks.get_subscription(
+        session, owner_id=principal.owner_id, webhook_id=webhook_id, for_update=True
+    )
+    seconds = body.previous_secret_valid_seconds if body else None
+    if seconds is None:
+        seconds = request.app.state.settings.webhook_secret_grace_hours * 3600
+    sub = await webhooks.rotate_secret(session, sub=sub, grace=timedelta(seconds=seconds))
+    response.headers["ETag"] = webhooks.webhook_etag(sub)
+    return webhooks.to_created(sub)
+
+
+@router.post("/webhooks/{webhook_id}/enable", response_model=WebhookRead, tags=["webhooks"])
+async def enable_webhook(
+    webhook_id: WebhookId,
+    principal: WritePrincipal,
+    session: SessionDep,
+    response: Response,
+    body: WebhookEnable | None = None,
+) -> WebhookRead:
+    """Resume a disabled subscription; events since it was disabled are delivered too."""
+    sub = await webhooks.get_subscription(
+        session, owner_id=principal.owner_id, webhook_id=webhook_id, for_update=True
+    )
+    sub = await webhooks.enable(session, sub=sub)
+    response.headers["ETag"] = webhooks.webhook_etag(sub)
+    return webhooks.to_read(sub)
+
+
+@router.get(
+    "/webhooks/{webhook_id}/deliveries", response_model=Page[DeliveryRead], tags=["webhooks"]
+)
+@read_only
+async def list_webhook_deliveries(
+    webhook_id: WebhookId,
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+    delivery_status: Annotated[
+        DeliveryStatus | None, Query(alias="status", description="Only deliveries in this state.")
+    ] = None,
+) -> Page[DeliveryRead]:
+    """Deliveries of events to this subscription, newest first, with every attempt."""
+    await webhooks.get_subscription(session, owner_id=principal.owner_id, webhook_id=webhook_id)
+    data, next_cursor = await webhooks.list_deliveries(
+        session,
+        owner_id=principal.owner_id,
+        webhook_id=webhook_id,
+        status=delivery_status,
+        limit=limit,
+        cursor=cursor,
+    )
+    return Page(data=data, next_cursor=next_cursor)

@@ -1,0 +1,178 @@
+"""The change feed and webhook subscriptions, as clients send and see them."""
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Any
+from urllib.parse import urlsplit
+
+from pydantic import AfterValidator, BaseModel, Field, StringConstraints
+
+from app.core.schemas import InputModel, strict_int, trimmed
+
+# Every event type the service records (API.md, "Events and webhooks").
+EVENT_TYPES = frozenset(
+    {
+        "contact.created",
+        "contact.updated",
+        "contact.archived",
+        "contact.erased",
+        "interaction.created",
+        "ledger_entry.created",
+        "introduction.requested",
+        "introduction.updated",
+        "introduction.consent_requested",
+        "introduction.consented",
+        "introduction.declined",
+        "introduction.made",
+        "introduction.completed",
+        "introduction.withdrawn",
+        "introduction.expired",
+        "introduction.feedback_received",
+        "api_key.created",
+        "api_key.revoked",
+    }
+)
+RESOURCES = frozenset(t.split(".", 1)[0] for t in EVENT_TYPES)
+
+
+class EventRead(BaseModel):
+    """One change. `data` is the resource as it was right after the change; `{"erased":
+    true}` once the contact it was about has been erased."""
+
+    id: str
+    type: str
+    resource: str
+    resource_id: str
+    occurred_at: datetime
+    data: dict[str, Any]
+
+
+class EventPage(BaseModel):
+    data: list[EventRead]
+    next_cursor: str = Field(
+        description="Pass as `after` to continue. Present on the last page too, so a client "
+        "can poll from it for what happens next."
+    )
+
+
+def _known_pattern(value: str) -> str:
+    if value == "*" or value in EVENT_TYPES:
+        return value
+    resource, _, rest = value.partition(".")
+    if rest == "*" and resource in RESOURCES:
+        return value
+    raise ValueError(
+        "not a known event type, `<resource>.*` or `*`; resources are "
+        + ", ".join(sorted(RESOURCES))
+    )
+
+
+EventPattern = Annotated[
+    str,
+    StringConstraints(max_length=64, pattern=r"^(\*|[a-z_]+\.(\*|[a-z_]+))$"),
+    AfterValidator(_known_pattern),
+]
+
+
+def _http_url(value: str) -> str:
+    if any(c.isspace() or not c.isprintable() for c in value):
+        raise ValueError("must not contain spaces or control characters")
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https"):
+        raise ValueError("must be an http or https URL")
+    if "@" in parts.netloc:
+        raise ValueError("must not contain credentials")
+    if not parts.hostname:
+        raise ValueError("must name a host")
+    try:
+        parts.port  # noqa: B018  (raises on a port that is not a number 0-65535)
+    except ValueError as exc:
+        raise ValueError("has an invalid port") from exc
+    if parts.fragment:
+        raise ValueError("must not have a #fragment")
+    return value
+
+
+WebhookUrl = Annotated[
+    str, StringConstraints(max_length=2048, pattern=r"^https?://"), AfterValidator(_http_url)
+]
+
+
+class WebhookStatus(StrEnum):
+    active = "active"
+    disabled = "disabled"
+
+
+class DeliveryStatus(StrEnum):
+    pending = "pending"
+    delivered = "delivered"
+    failed = "failed"
+
+
+class WebhookCreate(InputModel):
+    url: WebhookUrl = Field(
+        description="Where events are POSTed: http or https, no credentials; the host must "
+        "resolve to public addresses (unless GOODWILL_WEBHOOK_ALLOW_PRIVATE)."
+    )
+    events: list[EventPattern] = Field(
+        min_length=1,
+        max_length=50,
+        description="Event types (`contact.created`), a resource's types (`introduction.*`) "
+        "or `*` for everything.",
+    )
+    description: trimmed(200) | None = None  # type: ignore[valid-type]
+
+
+class SecretRotate(InputModel):
+    previous_secret_valid_seconds: strict_int(ge=0, le=7 * 24 * 3600) | None = Field(  # type: ignore[valid-type]
+        default=None,
+        description="How long deliveries are also signed with the old secret (default "
+        "GOODWILL_WEBHOOK_SECRET_GRACE_HOURS, 24 h); 0 drops it at once.",
+    )
+
+
+class WebhookEnable(InputModel):
+    pass
+
+
+class WebhookRead(BaseModel):
+    id: str
+    url: str
+    description: str | None
+    events: list[str]
+    status: WebhookStatus
+    disabled_reason: str | None = Field(description="Why deliveries stopped, when disabled.")
+    disabled_at: datetime | None
+    previous_secret_expires_at: datetime | None = Field(
+        description="Until then, deliveries also carry a signature with the previous secret."
+    )
+    created_at: datetime
+    updated_at: datetime
+
+
+class WebhookCreated(WebhookRead):
+    secret: str = Field(
+        description="The signing secret (`whsec_` + base64). Shown only in this response."
+    )
+
+
+class AttemptRead(BaseModel):
+    attempt: int = Field(description="1 for the first try.")
+    attempted_at: datetime
+    duration_ms: int
+    status_code: int | None = Field(description="The receiver's HTTP status, if it answered.")
+    error: str | None
+    next_attempt_at: datetime | None = Field(
+        description="When this failure is retried; null after a success or the last attempt."
+    )
+
+
+class DeliveryRead(BaseModel):
+    id: str
+    event_id: str
+    event_type: str
+    status: DeliveryStatus
+    next_attempt_at: datetime | None
+    created_at: datetime
+    finished_at: datetime | None
+    attempts: list[AttemptRead]

@@ -1,0 +1,1 @@
+"""Import from LinkedIn, Google Contacts and vCard files; export everything an owner has."""

@@ -1,0 +1,91 @@
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Literal
+
+import phonenumbers
+from pydantic import AfterValidator, BaseModel, Field, StringConstraints
+
+from app.auth.schemas import ApiKeyRead
+from app.contacts.schemas import ContactRead
+from app.core.errors import FieldError
+from app.interactions.schemas import InteractionRead
+from app.introductions.schemas import IntroductionRead, TimelineEventRead
+from app.ledger.schemas import LedgerEntryRead
+from app.settings.schemas import SettingsRead
+
+
+class ImportFormat(StrEnum):
+    linkedin_csv = "linkedin_csv"
+    google_csv = "google_csv"
+    vcard = "vcard"
+
+
+def _known_region(value: str) -> str:
+    region = value.upper()
+    if region not in phonenumbers.SUPPORTED_REGIONS:
+        raise ValueError("must be an ISO 3166 country code with a numbering plan, such as GB")
+    return region
+
+
+Region = Annotated[
+    str, StringConstraints(min_length=2, max_length=2), AfterValidator(_known_region)
+]
+
+
+class RowStatus(StrEnum):
+    created = "created"
+    updated = "updated"
+    unchanged = "unchanged"
+    rejected = "rejected"
+
+
+class ImportRow(BaseModel):
+    row: int = Field(
+        description="Position of the record in the file, from 1: the n-th data row of a CSV "
+        "(after its header), the n-th card of a vCard file."
+    )
+    status: RowStatus
+    contact_id: str | None = Field(
+        description="The contact created, updated or matched; null when rejected, and for "
+        "`created` in a dry run."
+    )
+    errors: list[FieldError] = Field(
+        description="Why the row was rejected: the column, property or field, and the problem."
+    )
+
+
+class ImportSummary(BaseModel):
+    format: ImportFormat
+    dry_run: bool
+    created: int
+    updated: int
+    unchanged: int
+    rejected: int
+    rows: list[ImportRow]
+
+
+class OwnerExport(BaseModel):
+    id: str
+    email: str
+    name: str | None
+    created_at: datetime
+
+
+class IntroductionExport(IntroductionRead):
+    timeline: list[TimelineEventRead]
+
+
+class ExportDocument(BaseModel):
+    """The shape of `GET /v1/export`. It is streamed in this key order, so a client can parse
+    it incrementally."""
+
+    format: Literal["goodwill-export"]
+    version: Literal[1]
+    exported_at: datetime
+    owner: OwnerExport
+    settings: SettingsRead
+    api_keys: list[ApiKeyRead] = Field(description="Metadata only; secrets are never stored.")
+    contacts: list[ContactRead] = Field(description="Archived ones included, erased ones not.")
+    interactions: list[InteractionRead]
+    ledger_entries: list[LedgerEntryRead]
+    introductions: list[IntroductionExport]

@@ -1,0 +1,244 @@
+"""Imports: read the file, match every record to the owner's contacts, write through the
+contacts service (so each change records its contact.created / contact.updated event).
+
+Every record is parsed, validated and matched before anything is written, so a bad record
+is reported and skipped and can never fail a write that would poison the transaction. Then
+the new contacts are created in one batch and each changed contact is updated once, all in
+the request's one transaction. A dry run stops before the writes.
+"""
+
+import asyncio
+import copy
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy import tuple_
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from app.contacts import service as contacts
+from app.contacts.models import Contact, ContactExternalRef, ContactIdentifier
+from app.contacts.schemas import ContactCreate, ContactUpdate
+from app.core.errors import GoodwillError, UnprocessableContent, validation_errors
+from app.portability import formats, matching
+from app.portability.drafts import Draft
+from app.portability.schemas import ImportFormat, ImportRow, ImportSummary, RowStatus
+
+# Records per request: a parsed record holds about 4 KiB until the request ends, and all of a
+# request's records are written in one transaction. `goodwill import` sends 500 at a time.
+MAX_RECORDS = 25_000
+# Keys per IN (...) list: far below SQLite's and asyncpg's limits on bound parameters.
+_IN_BATCH = 500
+
+Parsed = list[tuple[Draft, ContactCreate | None]]
+
+
+class UnreadableImport(UnprocessableContent):
+    type, title = "unreadable-import", "The file cannot be imported"
+
+
+class TooManyRecords(GoodwillError):
+    status, type, title = 413, "too-many-records", "Too many records in one request"
+
+
+class _TooMany(Exception):
+    pass
+
+
+def parse_file(
+    content: bytes, fmt: ImportFormat | None, region: str | None
+) -> tuple[ImportFormat, Parsed]:
+    """CPU-bound (vobject, validation): run in a worker thread, off the event loop."""
+    text = formats.decode(content)
+    if not text.strip():
+        raise formats.UnreadableFile("The file is empty.")
+    fmt = fmt or formats.detect(text)
+    parsed: Parsed = []
+    for draft in formats.drafts(text, fmt, region):
+        if len(parsed) == MAX_RECORDS:
+            raise _TooMany
+        data = None
+        if not draft.errors:
+            try:
+                data = ContactCreate.model_validate(draft.fields)
+            except ValidationError as exc:
+                draft.errors.extend(validation_errors(exc.errors()))
+        parsed.append((draft, data))
+    return fmt, parsed
+
+
+def _batches(values: Iterable[Any]) -> list[list[Any]]:
+    items = list(dict.fromkeys(values))
+    return [items[i : i + _IN_BATCH] for i in range(0, len(items), _IN_BATCH)]
+
+
+async def _load_known(
+    session: AsyncSession, owner_id: str, parsed: Parsed, *, lock: bool
+) -> tuple[matching.Known, dict[str, Contact]]:
+    """The owner's contacts that the file's records may be, in a handful of queries."""
+    valid = [(draft, data) for draft, data in parsed if data is not None]
+    known = matching.Known()
+    matched: set[str] = set()
+    ids = [d.contact_id for d, _ in valid if d.contact_id]
+    for batch in _batches(ids):
+        found = await session.exec(
+            select(Contact.id).where(
+                Contact.owner_id == owner_id,
+                col(Contact.id).in_(batch),
+                col(Contact.erased_at).is_(None),
+            )
+        )
+        known.ids.update(found.all())
+    matched |= known.ids
+    refs = [ref for _, data in valid for ref in data.external_refs.items()]
+    for batch in _batches(refs):
+        rows = await session.exec(
+            select(
+                ContactExternalRef.system,
+                ContactExternalRef.external_id,
+                ContactExternalRef.contact_id,
+            ).where(
+                ContactExternalRef.owner_id == owner_id,
+                tuple_(ContactExternalRef.system, ContactExternalRef.external_id).in_(batch),
+            )
+        )
+        for system, external_id, contact_id in rows.all():
+            known.refs[(system, external_id)] = contact_id
+            matched.add(contact_id)
+    keys = [key for _, data in valid for key in matching.lookup_keys(data)]
+    for batch in _batches(value for _, value in keys):
+        rows = await session.exec(
+            select(
+                ContactIdentifier.kind, ContactIdentifier.value, ContactIdentifier.contact_id
+            ).where(ContactIdentifier.owner_id == owner_id, col(ContactIdentifier.value).in_(batch))
+        )
+        for kind, value, contact_id in rows.all():
+            known.keys.setdefault((kind, value), set()).add(contact_id)
+            matched.add(contact_id)
+    # Records with nothing else to go by are matched by name: a scan of the owner's
+    # contacts, only when the file has such records.
+    names = [
+        data.display_name
+        for _, data in valid
+        if not data.external_refs and not matching.lookup_keys(data)
+    ]
+    for batch in _batches(names):
+        rows = await session.exec(
+            select(Contact.display_name, Contact.id).where(
+                Contact.owner_id == owner_id,
+                col(Contact.display_name).in_(batch),
+                col(Contact.erased_at).is_(None),
+            )
+        )
+        for name, contact_id in rows.all():
+            known.names.setdefault(name, set()).add(contact_id)
+            matched.add(contact_id)
+    loaded: dict[str, Contact] = {}
+    for batch in _batches(sorted(matched)):
+        query = select(Contact).where(Contact.owner_id == owner_id, col(Contact.id).in_(batch))
+        if lock:  # in id order, so two imports lock the same contacts in the same order
+            query = query.order_by(Contact.id).with_for_update()
+        for contact in (await session.exec(query)).all():
+            loaded[contact.id] = contact
+            known.states[contact.id] = matching.state_of(contact)
+    return known, loaded
+
+
+async def import_file(
+    session: AsyncSession,
+    *,
+    owner_id: str,
+    content: bytes,
+    fmt: ImportFormat | None,
+    dry_run: bool,
+    region: str | None = None,
+) -> ImportSummary:
+    try:
+        fmt, parsed = await asyncio.to_thread(parse_file, content, fmt, region)
+    except formats.UnreadableFile as exc:
+        raise UnreadableImport(str(exc), errors=[{"field": "file", "message": str(exc)}]) from None
+    except _TooMany:
+        raise TooManyRecords(
+            f"A request may hold at most {MAX_RECORDS:,} records; split the file, or use "
+            "`goodwill import`, which sends it in parts."
+        ) from None
+    known, loaded = await _load_known(session, owner_id, parsed, lock=not dry_run)
+    before = copy.deepcopy(known.states)
+    # First decide every record against the contacts as they become (a dry run stops here),
+    # then write: the new contacts in one batch, each changed contact once.
+    plan = [_plan(draft, data, known) for draft, data in parsed]
+    ids: dict[str, str | None] = {key: key for key in before}
+    new = [key for key in known.states if key not in before]
+    if dry_run:
+        ids.update(dict.fromkeys(new, None))
+    else:
+        items = [ContactCreate.model_validate(known.states[key]) for key in new]
+        created = await contacts.create_contacts(session, owner_id=owner_id, items=items)
+        ids.update(zip(new, (contact.id for contact in created), strict=True))
+        for contact_id, original in before.items():
+            final = known.states[contact_id]
+            changed = {
+                name: final[name] for name in matching.MERGED if final[name] != original[name]
+            }
+            if changed:
+                await contacts.update_contact(
+                    session,
+                    contact=loaded[contact_id],
+                    changes=ContactUpdate.model_validate(changed),
+                )
+    rows = [
+        _row(draft.row, status, ids[key] if key else None, errors)
+        for (draft, _), (status, key, errors) in zip(parsed, plan, strict=True)
+    ]
+    counts = {status: 0 for status in RowStatus}
+    for row in rows:
+        counts[row.status] += 1
+    return ImportSummary(
+        format=fmt,
+        dry_run=dry_run,
+        created=counts[RowStatus.created],
+        updated=counts[RowStatus.updated],
+        unchanged=counts[RowStatus.unchanged],
+        rejected=counts[RowStatus.rejected],
+        rows=rows,
+    )
+
+
+def _row(
+    row: int, status: RowStatus, contact_id: str | None, errors: Sequence[dict[str, str]] = ()
+) -> ImportRow:
+    return ImportRow.model_validate(
+        {"row": row, "status": status, "contact_id": contact_id, "errors": list(errors)}
+    )
+
+
+Planned = tuple[RowStatus, str | None, list[dict[str, str]]]
+
+
+def _plan(draft: Draft, data: ContactCreate | None, known: matching.Known) -> Planned:
+    """What importing this record does: its status, the contact (`new:<row>` for one this
+    import creates), and why it is rejected."""
+    if data is None:
+        return RowStatus.rejected, None, draft.errors
+    try:
+        match = known.match(draft, data)
+    except matching.Ambiguous as exc:
+        return RowStatus.rejected, None, [{"field": exc.where, "message": str(exc)}]
+    if match is None:
+        key = f"new:{draft.row}"
+        known.remember(key, matching.state_from(data))
+        return RowStatus.created, key, []
+    state = known.states[match]
+    fields = matching.changes(state, data, stand_in_name=draft.stand_in_name)
+    if not fields:
+        return RowStatus.unchanged, match, []
+    taken = known.taken_refs(match, fields.get("external_refs", {}))
+    if taken:
+        return RowStatus.rejected, None, [{"field": "external_refs", "message": m} for m in taken]
+    try:
+        ContactUpdate.model_validate(fields)
+    except ValidationError as exc:
+        return RowStatus.rejected, None, validation_errors(exc.errors())
+    known.remember(match, {**state, **fields})
+    return RowStatus.updated, match, []

@@ -1,0 +1,546 @@
+"""A realistic network for `make bench`, generated in Python and loaded in bulk.
+
+One large owner (100,000 contacts, 1,000,000 ledger entries with a long tail, 200,000
+interactions, 20,000 introductions in every state) and 1,000 small ones, loaded into
+PostgreSQL with COPY (asyncpg `copy_records_to_table`), or a smaller network into an SQLite
+file.
+
+Every row is what the app itself would have written: the contacts' derived columns
+(`search_text`, `channel_uses`, `due_at`) come from the app's own `_derive`; the ledger
+totals on each contact are the sums of its entries; `last_interaction_at`, `version` and
+`updated_at` follow its interactions as `touch_interaction` moves them; tags and external
+refs are mirrored in their side tables; an introduction carries the fields and timeline its
+state implies, and a made one its deposit for the requester (kind `introduction`); every
+owner has its settings row and a read-write key. Events (the outbox) are not seeded: no
+endpoint measured reads them.
+"""
+
+import random
+import secrets
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
+from typing import Any
+
+import asyncpg
+import orjson
+from sqlalchemy import create_engine as create_sync_engine
+from ulid import ULID
+
+from app.auth.service import KEY_PREFIX, hash_secret
+from app.contacts.service import _derive
+from app.core.types import new_id
+from app.models import metadata
+from app.settings.schemas import DEFAULTS
+
+FIRST = (
+    "ada alan barbara claude donald edsger frances grace hedy ivan john katherine leslie "
+    "margaret niklaus ole peter radia rosalind shafi tim vint whitfield yukihiro zhang "
+    "amara bongani chidi dalia emeka farah goran hana ines jonas kemal lucia mateo nadia "
+    "oskar priya quentin rania sven tariq ursula vera wen xenia yara zoltan"
+).split()
+LAST = (
+    "lovelace turing liskov shannon knuth dijkstra allen hopper lamarr sutherland mccarthy "
+    "johnson lamport hamilton wirth dahl naur perlman franklin goldwasser berners-lee cerf "
+    "diffie matsumoto okafor mensah novak petrov rossi schmidt tanaka nguyen kowalski "
+    "andersen haddad ibrahim jensen kaur larsen moreau nakamura oliveira popescu quispe "
+    "rahman silva torres ueda varga weber xu yilmaz zapata"
+).split()
+ORGS = (
+    "Acme Analytical Engines Bletchley Labs Calculon Data Difference Works Eniac Systems "
+    "Fortran Foundry Gödel Escher Holdings Hollerith Tabulating Infinite Loop Jacquard Looms "
+    "Kernel Cooperative Lambda Partners Monad Ventures Nibble Networks Octal Industries "
+    "Pascal Capital Quine Quarterly Recursion Ltd Semaphore Health Turing Trust Unix Guild "
+    "Vector Vision Widget Works Xerox Alto Yacc Brothers Zuse Instruments"
+).split(" ")
+ORGS = [" ".join(ORGS[i : i + 2]) for i in range(0, len(ORGS) - 1, 2)]
+TITLES = ("Founder", "CTO", "Engineer", "Designer", "Investor", "Professor", "Recruiter", None)
+ZONES = ("Europe/Berlin", "Europe/London", "America/New_York", "Asia/Tokyo", "Africa/Lagos", None)
+TAGS = [f"tag-{name}" for name in "ai fintech climate health founders investors alumni".split()]
+TAGS += [f"{kind}-{n}" for kind in ("event", "cohort", "city") for n in range(10)]
+STAGES = ("stranger", "acquaintance", "acquaintance", "known", "known", "liked", "trusted")
+CADENCES = (None, None, 14, 30, 90, 180, 365)
+USES = ("personal", "introductions", "marketing")
+ENTRY_KINDS = ("introduction", "referral", "advice", "endorsement", "share", "thanks", "favor")
+MEETING_KINDS = ("meeting", "call", "message", "coffee", "event", "other")
+
+CONTACT_COLUMNS = (
+    "owner_id id display_name given_name family_name organization title timezone trust_stage "
+    "cadence_days notes tags channels external_refs search_text channel_uses "
+    "last_interaction_at due_at ledger_deposits ledger_withdrawals version created_at "
+    "updated_at archived_at erased_at"
+).split()
+LEDGER_COLUMNS = (
+    "owner_id id contact_id direction kind weight occurred_at note reverses_id created_at "
+    "introduction_id"
+).split()
+INTERACTION_COLUMNS = (
+    "owner_id id contact_id kind occurred_at summary initiated_by created_at"
+).split()
+OWNER_COLUMNS = ["id", "email", "name", "created_at"]
+SETTINGS_COLUMNS = ["owner_id", *DEFAULTS, "version", "updated_at"]
+KEY_COLUMNS = "id owner_id name secret_hash prefix scopes created_at revoked_at".split()
+INTRODUCTION_COLUMNS = (
+    "owner_id id requester_id target_id state reason benefit_to_target offer "
+    "consent_token_hash consent_requested_at consent_expires_at decided_via decided_at "
+    "evidence target_message made_at requester_outcome requester_feedback_at target_outcome "
+    "target_feedback_at ended_at version created_at updated_at"
+).split()
+TIMELINE_COLUMNS = (
+    "owner_id id introduction_id occurred_at actor action from_state to_state note data"
+).split()
+JSON_COLUMNS = {"tags", "channels", "external_refs", "scopes", "data"}
+# The share of introductions in each state, and the timeline (action, state after, actor)
+# that leads there from `requested`.
+INTRODUCTION_STATES = {
+    "requested": (0.15, []),
+    "awaiting_consent": (0.15, [("request_consent", "awaiting_consent", "owner")]),
+    "consented": (
+        0.10,
+        [("request_consent", "awaiting_consent", "owner"), ("accept", "consented", "target")],
+    ),
+    "made": (
+        0.20,
+        [
+            ("request_consent", "awaiting_consent", "owner"),
+            ("accept", "consented", "target"),
+            ("make", "made", "owner"),
+        ],
+    ),
+    "completed": (
+        0.20,
+        [
+            ("request_consent", "awaiting_consent", "owner"),
+            ("accept", "consented", "target"),
+            ("make", "made", "owner"),
+            ("feedback", "completed", "owner"),
+        ],
+    ),
+    "declined": (
+        0.08,
+        [("request_consent", "awaiting_consent", "owner"), ("decline", "declined", "target")],
+    ),
+    "withdrawn": (0.06, [("withdraw", "withdrawn", "owner")]),
+    "expired": (
+        0.06,
+        [("request_consent", "awaiting_consent", "owner"), ("expire", "expired", "system")],
+    ),
+}
+
+
+@dataclass(frozen=True)
+class OwnerSpec:
+    contacts: int
+    ledger: int  # entries in all, the fixed ledgers below included
+    interactions: int
+    # Contacts whose ledgers have exactly these lengths (the reciprocity rows).
+    fixed_ledgers: tuple[int, ...] = ()
+    introductions: int = 0
+
+
+@dataclass(frozen=True)
+class NetworkSpec:
+    large: OwnerSpec
+    small_owners: int
+    small: OwnerSpec
+
+
+FULL = NetworkSpec(
+    large=OwnerSpec(
+        100_000, 1_000_000, 200_000, fixed_ledgers=(10, 10_000, 100_000), introductions=20_000
+    ),
+    small_owners=1_000,
+    small=OwnerSpec(20, 50, 10),
+)
+QUICK = NetworkSpec(
+    large=OwnerSpec(2_000, 20_000, 4_000, fixed_ledgers=(10, 1_000, 5_000), introductions=400),
+    small_owners=10,
+    small=OwnerSpec(20, 50, 10),
+)
+SQLITE_FULL = NetworkSpec(large=OwnerSpec(10_000, 50_000, 20_000), small_owners=0, small=FULL.small)
+SQLITE_QUICK = NetworkSpec(large=OwnerSpec(500, 2_000, 500), small_owners=0, small=FULL.small)
+
+
+@dataclass
+class Person:
+    """One contact while its owner's rows are generated."""
+
+    id: str
+    created_at: datetime
+    deposits: int = 0
+    withdrawals: int = 0
+    interactions: int = 0
+    last_interaction_at: datetime | None = None
+
+
+@dataclass
+class Owner:
+    id: str
+    api_key: str
+    spec: OwnerSpec
+    people: list[Person]
+    # Ledger length -> contact id, for the contacts with a fixed ledger.
+    fixed: dict[int, str] = field(default_factory=dict)
+    # (introduction id, requester id, made at, weight) of the made ones: their deposits.
+    deposits: list[tuple[str, str, datetime, int]] = field(default_factory=list)
+    introductions: list[tuple] = field(default_factory=list)
+    timeline: list[tuple] = field(default_factory=list)
+    # What the seeded contacts look like, for the benchmark's requests.
+    visible_ids: list[str] = field(default_factory=list)  # not archived, in id order
+    family_names: list[str] = field(default_factory=list)
+    emails: list[str] = field(default_factory=list)
+
+
+def _tail_picker(rng: random.Random, people: list[Person]) -> Any:
+    """Picks contacts with a long tail: a few get thousands of rows, most a handful."""
+    order = people[:]
+    rng.shuffle(order)
+    n = len(order)
+    return lambda: order[int(n * rng.random() ** 2)]
+
+
+def _between(rng: random.Random, start: datetime, end: datetime) -> datetime:
+    return start + (end - start) * rng.random()
+
+
+class Generator:
+    def __init__(self, spec: NetworkSpec, seed: int = 20261122) -> None:
+        self.spec = spec
+        self.rng = random.Random(seed)
+        self.now = datetime.now(UTC).replace(microsecond=0)
+        self.owners = [self._owner(spec.large, "large")]
+        self.owners += [self._owner(spec.small, f"small-{i}") for i in range(spec.small_owners)]
+
+    @property
+    def large(self) -> Owner:
+        return self.owners[0]
+
+    def _owner(self, spec: OwnerSpec, label: str) -> Owner:
+        rng = self.rng
+        start = self.now - timedelta(days=3 * 365)
+        stamps = sorted(
+            _between(rng, start, self.now - timedelta(days=1)) for _ in range(spec.contacts)
+        )
+        people = [
+            Person(id="ct_" + str(ULID.from_datetime(at)).lower(), created_at=at) for at in stamps
+        ]
+        owner = Owner(
+            id=new_id("own"),
+            api_key=KEY_PREFIX + secrets.token_urlsafe(32),
+            spec=spec,
+            people=people,
+        )
+        chosen = rng.sample(range(len(people)), len(spec.fixed_ledgers))
+        owner.fixed = {n: people[i].id for n, i in zip(spec.fixed_ledgers, chosen, strict=True)}
+        if spec.introductions:
+            self._introductions(owner)
+        return owner
+
+    def _introductions(self, owner: Owner) -> None:
+        """Introductions in every state, each with the fields and the timeline its state
+        implies; made ones leave a deposit (ledger_rows writes it). Pairs are distinct, so
+        the one-open-introduction-per-pair rule holds; pending consents expire in the
+        future, so no read has an expiry to apply."""
+        rng = self.rng
+        states = list(INTRODUCTION_STATES)
+        weights = [INTRODUCTION_STATES[s][0] for s in states]
+        pairs: set[tuple[str, str]] = set()
+        ids = [p.id for p in owner.people]
+        while len(pairs) < owner.spec.introductions:
+            requester, target = rng.sample(ids, 2)
+            pairs.add((requester, target))
+        for requester, target in sorted(pairs):
+            state = rng.choices(states, weights)[0]
+            steps = INTRODUCTION_STATES[state][1]
+            # A pending consent was asked for within its 14-day lifetime; an expired one
+            # longer ago than that; others at any time in the last half year.
+            if state == "awaiting_consent":
+                created = self.now - timedelta(days=13) * rng.random() - timedelta(hours=1)
+            elif state == "expired":
+                created = self.now - timedelta(days=15 + 165 * rng.random())
+            else:
+                created = self.now - timedelta(days=180) * rng.random() - timedelta(hours=1)
+            self._introduction(owner, requester, target, created, state, steps)
+
+    def _introduction(
+        self,
+        owner: Owner,
+        requester: str,
+        target: str,
+        created: datetime,
+        state: str,
+        steps: list[tuple[str, str, str]],
+    ) -> None:
+        rng = self.rng
+        intro_id = "intro_" + str(ULID.from_datetime(created)).lower()
+        row = dict.fromkeys(INTRODUCTION_COLUMNS)
+        row.update(
+            owner_id=owner.id, id=intro_id, requester_id=requester, target_id=target,
+            state=state, reason="You both work on developer tools.",
+            benefit_to_target="A warm lead for your seed round.", offer="A 30-minute call.",
+            version=1 + len(steps), created_at=created,
+        )  # fmt: skip
+        at = created
+        timeline = [("request", None, "requested", "owner", created)]
+        previous = "requested"
+        for action, after, actor in steps:
+            if action == "expire":
+                at = row["consent_expires_at"]
+            else:
+                at = min(at + timedelta(hours=1 + 48 * rng.random()), self.now)
+            if action == "request_consent":
+                row["consent_token_hash"] = hash_secret(secrets.token_urlsafe(32))
+                row["consent_requested_at"] = at
+                row["consent_expires_at"] = at + timedelta(days=DEFAULTS["consent_ttl_days"])
+            elif action in ("accept", "decline"):
+                row.update(decided_via="link", decided_at=at, target_message="Happy to talk.")
+            elif action == "make":
+                row["made_at"] = at
+                owner.deposits.append((intro_id, requester, at, rng.randint(1, 5)))
+            elif action == "feedback":
+                row.update(requester_outcome="connected", requester_feedback_at=at)
+            timeline.append((action, previous, after, actor, at))
+            previous = after
+        if state in ("declined", "withdrawn", "expired"):
+            row["ended_at"] = at
+        row["updated_at"] = at
+        owner.introductions.append(tuple(row[c] for c in INTRODUCTION_COLUMNS))
+        for action, before, after, actor, when in timeline:
+            owner.timeline.append(
+                (owner.id, new_id("iev"), intro_id, when, actor, action, before, after, None, {})
+            )
+
+    # --- rows, table by table; ledger and interactions first: contacts carry their sums ----
+
+    def owner_rows(self) -> Iterator[tuple]:
+        for i, owner in enumerate(self.owners):
+            yield (owner.id, f"bench-{i}@example.com", f"Bench owner {i}", self.now)
+
+    def settings_rows(self) -> Iterator[tuple]:
+        for owner in self.owners:
+            yield (owner.id, *DEFAULTS.values(), 1, self.now)
+
+    def key_rows(self) -> Iterator[tuple]:
+        for owner in self.owners:
+            secret = owner.api_key
+            yield (
+                new_id("key"), owner.id, "bench", hash_secret(secret), secret[:10],
+                ["read", "write"], self.now, None,
+            )  # fmt: skip
+
+    def ledger_rows(self) -> Iterator[tuple]:
+        rng = self.rng
+        end = self.now - timedelta(minutes=1)
+        for owner in self.owners:
+            by_id = {p.id: p for p in owner.people}
+            fixed = [(by_id[cid], n) for n, cid in owner.fixed.items()]
+            tail = [p for p in owner.people if p.id not in owner.fixed.values()]
+            pick = _tail_picker(rng, tail)
+            for intro_id, requester, at, weight in owner.deposits:
+                by_id[requester].deposits += weight
+                yield (
+                    owner.id, new_id("le"), requester, "gave", "introduction", weight, at, None,
+                    None, at, intro_id,
+                )  # fmt: skip
+            rest = owner.spec.ledger - sum(owner.fixed) - len(owner.deposits)
+            plan = [(person, n) for person, n in fixed] + [(None, rest)]
+            for fixed_person, count in plan:
+                for _ in range(count):
+                    person = fixed_person or pick()
+                    at = _between(rng, person.created_at, end)
+                    weight = rng.randint(1, 5)
+                    if rng.random() < 0.7:
+                        direction = "gave"
+                        person.deposits += weight
+                    else:
+                        direction = "received"
+                        person.withdrawals += weight
+                    kind = ENTRY_KINDS[rng.randrange(len(ENTRY_KINDS))]
+                    note = "thanks for the intro" if rng.random() < 0.2 else None
+                    yield (
+                        owner.id, new_id("le"), person.id, direction, kind, weight, at, note,
+                        None, at, None,
+                    )  # fmt: skip
+
+    def interaction_rows(self) -> Iterator[tuple]:
+        rng = self.rng
+        end = self.now - timedelta(minutes=1)
+        for owner in self.owners:
+            pick = _tail_picker(rng, owner.people)
+            for _ in range(owner.spec.interactions):
+                person = pick()
+                at = _between(rng, person.created_at, end)
+                person.interactions += 1
+                if person.last_interaction_at is None or at > person.last_interaction_at:
+                    person.last_interaction_at = at
+                kind = MEETING_KINDS[rng.randrange(len(MEETING_KINDS))]
+                summary = "caught up over coffee" if rng.random() < 0.3 else None
+                initiated = "me" if rng.random() < 0.6 else "them"
+                yield (owner.id, new_id("int"), person.id, kind, at, summary, initiated, at)
+
+    def introduction_rows(self) -> Iterator[tuple]:
+        for owner in self.owners:
+            yield from owner.introductions
+
+    def timeline_rows(self) -> Iterator[tuple]:
+        for owner in self.owners:
+            yield from owner.timeline
+
+    def contact_rows(self) -> Iterator[tuple]:
+        """After ledger_rows and interaction_rows: the totals are known by then."""
+        rng = self.rng
+        for owner in self.owners:
+            for n, person in enumerate(owner.people):
+                yield self._contact(rng, owner, n, person)
+
+    def _contact(self, rng: random.Random, owner: Owner, n: int, person: Person) -> tuple:
+        given, family = rng.choice(FIRST), rng.choice(LAST)
+        email = f"{given}.{family}.{n}@{family.replace('-', '')}.example"
+        channels = [{"type": "email", "value": email, "permitted_uses": _uses(rng)}]
+        if rng.random() < 0.4:
+            channels.append(
+                {"type": "phone", "value": f"+44 20 7946 {n % 10_000:04d}", "permitted_uses": []}
+            )
+        if rng.random() < 0.3:
+            url = f"https://linkedin.example/in/{given}-{family}-{n}"
+            channels.append({"type": "linkedin", "value": url, "permitted_uses": _uses(rng)})
+        # As touch_interaction leaves it: one version per interaction, updated at the latest.
+        updated = max(person.created_at, person.last_interaction_at or person.created_at)
+        contact = SimpleNamespace(
+            display_name=f"{given.title()} {family.title()}",
+            given_name=given.title(),
+            family_name=family.title(),
+            organization=rng.choice(ORGS) if rng.random() < 0.8 else None,
+            channels=channels,
+            cadence_days=rng.choice(CADENCES),
+            last_interaction_at=person.last_interaction_at,
+            created_at=person.created_at,
+        )
+        _derive(contact)  # search_text, channel_uses, due_at: exactly as the app computes them
+        tags = rng.sample(TAGS, rng.choice((0, 0, 1, 1, 2, 3)))
+        refs = {"hubspot": f"hs-{n}"} if rng.random() < 0.3 else {}
+        archived = person.created_at + timedelta(days=1) if rng.random() < 0.02 else None
+        if archived is None:
+            owner.visible_ids.append(person.id)
+        if archived is None and owner is self.large and n % 100 == 0:
+            owner.family_names.append(family)
+            owner.emails.append(email)
+        return (
+            owner.id, person.id, contact.display_name, contact.given_name, contact.family_name,
+            contact.organization, rng.choice(TITLES), rng.choice(ZONES), rng.choice(STAGES),
+            contact.cadence_days, "Met at a conference." if rng.random() < 0.3 else None,
+            tags, channels, refs, contact.search_text, contact.channel_uses,
+            person.last_interaction_at, contact.due_at, person.deposits, person.withdrawals,
+            1 + person.interactions, person.created_at, max(updated, archived or updated),
+            archived, None,
+        )  # fmt: skip
+
+
+def _uses(rng: random.Random) -> list[str]:
+    return [use for use in USES if rng.random() < 0.4]
+
+
+def side_rows(contacts: list[tuple]) -> tuple[list[tuple], list[tuple]]:
+    """contact_tag and contact_external_ref rows, mirrored from the contact rows."""
+    col = {name: i for i, name in enumerate(CONTACT_COLUMNS)}
+    tags, refs = [], []
+    for row in contacts:
+        owner_id, contact_id = row[col["owner_id"]], row[col["id"]]
+        tags += [(owner_id, tag, contact_id) for tag in row[col["tags"]]]
+        refs += [(owner_id, s, e, contact_id) for s, e in row[col["external_refs"]].items()]
+    return tags, refs
+
+
+TAG_COLUMNS = ["owner_id", "tag", "contact_id"]
+REF_COLUMNS = ["owner_id", "system", "external_id", "contact_id"]
+
+
+def _jsonify(columns: list[str], rows: Any) -> Iterator[tuple]:
+    """asyncpg's COPY takes `json` values as text."""
+    indexes = [i for i, name in enumerate(columns) if name in JSON_COLUMNS]
+    for row in rows:
+        if indexes:
+            row = list(row)
+            for i in indexes:
+                row[i] = orjson.dumps(row[i]).decode()
+        yield tuple(row)
+
+
+async def load_postgres(url: str, gen: Generator) -> dict[str, int]:
+    """COPY everything in one transaction. Foreign-key triggers are off for the load
+    (`session_replication_role = replica`, which needs a superuser, as the local `postgres`
+    is): the rows are consistent by construction, and the order they are generated in
+    (entries before the contacts that carry their sums) would otherwise be refused."""
+    conn = await asyncpg.connect(url)
+    counts: dict[str, int] = {}
+    try:
+        async with conn.transaction():
+            await conn.execute("SET LOCAL session_replication_role = replica")
+
+            async def copy(table: str, columns: list[str], rows: Any) -> None:
+                result = await conn.copy_records_to_table(
+                    table, records=_jsonify(columns, rows), columns=columns
+                )
+                counts[table] = int(result.split()[-1])
+
+            await copy("owner", OWNER_COLUMNS, gen.owner_rows())
+            await copy("owner_settings", SETTINGS_COLUMNS, gen.settings_rows())
+            await copy("api_key", KEY_COLUMNS, gen.key_rows())
+            await copy("ledger_entry", LEDGER_COLUMNS, gen.ledger_rows())
+            await copy("interaction", INTERACTION_COLUMNS, gen.interaction_rows())
+            await copy("introduction", INTRODUCTION_COLUMNS, gen.introduction_rows())
+            await copy("introduction_event", TIMELINE_COLUMNS, gen.timeline_rows())
+            contacts = list(gen.contact_rows())
+            tags, refs = side_rows(contacts)
+            await copy("contact", CONTACT_COLUMNS, contacts)
+            await copy("contact_tag", TAG_COLUMNS, tags)
+            await copy("contact_external_ref", REF_COLUMNS, refs)
+        # As autovacuum would have left a long-lived database: statistics, and a visibility
+        # map so that index-only scans need not visit the heap.
+        await conn.execute("VACUUM ANALYZE")
+    finally:
+        await conn.close()
+    return counts
+
+
+def load_sqlite(path: str, gen: Generator) -> dict[str, int]:
+    """Through SQLAlchemy Core and the app's own table types (UTC datetimes stored as the
+    app stores them, JSON as text); foreign keys are not enforced on this connection."""
+    tables = {t.name: t for t in metadata.sorted_tables}
+    engine = create_sync_engine(f"sqlite:///{path}")
+    counts: dict[str, int] = {}
+    contacts: list[tuple] = []
+
+    def rows_of(name: str, columns: list[str], rows: Any) -> list[dict]:
+        out = [dict(zip(columns, row, strict=True)) for row in rows]
+        counts[name] = len(out)
+        return out
+
+    try:
+        with engine.begin() as conn:
+            for name, columns, rows in (
+                ("owner", OWNER_COLUMNS, gen.owner_rows()),
+                ("owner_settings", SETTINGS_COLUMNS, gen.settings_rows()),
+                ("api_key", KEY_COLUMNS, gen.key_rows()),
+                ("ledger_entry", LEDGER_COLUMNS, gen.ledger_rows()),
+                ("interaction", INTERACTION_COLUMNS, gen.interaction_rows()),
+                ("introduction", INTRODUCTION_COLUMNS, gen.introduction_rows()),
+                ("introduction_event", TIMELINE_COLUMNS, gen.timeline_rows()),
+                ("contact", CONTACT_COLUMNS, contacts := list(gen.contact_rows())),
+            ):
+                if batch := rows_of(name, columns, rows):  # (an empty list inserts one row)
+                    conn.execute(tables[name].insert(), batch)
+            tags, refs = side_rows(contacts)
+            if tags:
+                conn.execute(
+                    tables["contact_tag"].insert(), rows_of("contact_tag", TAG_COLUMNS, tags)
+                )
+            if refs:
+                conn.execute(
+                    tables["contact_external_ref"].insert(),
+                    rows_of("contact_external_ref", REF_COLUMNS, refs),
+                )
+    finally:
+        engine.dispose()
+    return counts

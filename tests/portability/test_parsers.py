@@ -1,0 +1,198 @@
+"""The parsers on the fixture files, which reproduce the real exports' layouts: no database."""
+
+from pathlib import Path
+
+import pytest
+
+from app.portability import formats, service, vcard_write
+from app.portability.drafts import linkedin_url
+from app.portability.schemas import ImportFormat
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def parse(name: str, region: str | None = None):
+    fmt, parsed = service.parse_file((FIXTURES / name).read_bytes(), None, region)
+    return fmt, {draft.row: (draft, data) for draft, data in parsed}
+
+
+def rejected(parsed) -> dict[int, set[str]]:
+    return {
+        row: {e["field"] for e in draft.errors}
+        for row, (draft, data) in parsed.items()
+        if data is None
+    }
+
+
+def test_linkedin_preamble_is_skipped_and_rows_are_read():
+    fmt, rows = parse("linkedin_connections.csv")
+    assert fmt == ImportFormat.linkedin_csv
+    assert sorted(rows) == [1, 2, 3, 4, 5, 6]  # the trailing blank line is no row
+    ada = rows[1][1]
+    assert ada.display_name == "Ada Lovelace"
+    assert ada.external_refs == {"linkedin": "https://www.linkedin.com/in/ada-lovelace-1815"}
+    assert {(c.type, c.value) for c in ada.channels} == {
+        ("linkedin", "https://www.linkedin.com/in/ada-lovelace-1815"),
+        ("email", "ada@example.com"),
+    }
+    assert all(c.permitted_uses == [] for c in ada.channels)
+    grace = rows[2][1]
+    assert grace.organization == "Remington Rand, UNIVAC Division"
+    # Slugs are case-insensitive and the trailing slash is noise.
+    assert grace.external_refs["linkedin"] == "https://www.linkedin.com/in/gracehopper"
+    assert rows[3][1].title == 'Head of R&D, "Digital Twins"'
+    assert rows[6][1].title == "Staff Engineer\nPayments Platform"  # a quoted newline
+    assert rejected(rows) == {4: {"Email Address"}, 5: {"First Name"}}
+
+
+def test_google_csv_columns_multiple_values_and_labels():
+    fmt, rows = parse("google_contacts.csv")
+    assert fmt == ImportFormat.google_csv
+    alan = rows[2][1]
+    assert alan.display_name == "Alan Mathison Turing"
+    assert [c.value for c in alan.channels if c.type == "email"] == [
+        "alan@example.com",
+        "turing@example.org",
+    ]
+    assert [c.value for c in alan.channels if c.type == "phone"] == [
+        "+16502530000",
+        "+441614960000",
+    ]
+    assert alan.external_refs == {"linkedin": "https://www.linkedin.com/in/alan-turing"}
+    assert alan.tags == ["Friends", "Cambridge"]  # Google's "* ..." groups are not labels
+    assert alan.notes == "Met at Bletchley.\nLikes long-distance running."
+    assert rows[3][1].display_name == "Bletchley Reception"  # a nickname only
+    assert rows[6][1].display_name == "Acme Widgets"  # an organisation only
+    assert rejected(rows) == {4: {"Phone 1 - Value"}, 5: {"E-mail 1 - Value"}, 7: {"First Name"}}
+
+
+def test_a_region_reads_national_phone_numbers():
+    _, rows = parse("google_contacts.csv", region="GB")
+    assert [c.value for c in rows[4][1].channels] == ["+442079460123"]
+
+
+def test_excel_cp1252_csv_is_decoded():
+    fmt, rows = parse("google_contacts_excel_cp1252.csv")
+    assert fmt == ImportFormat.google_csv
+    assert rows[1][1].display_name == "Zoë Brontë"
+    assert rows[1][1].organization == "Café Société"
+    assert rows[2][1].notes == "Prefers “quotes” — and dashes"
+
+
+def test_utf8_bom_and_utf16_are_decoded():
+    text = (FIXTURES / "linkedin_connections.csv").read_text(encoding="utf-8")
+    for content in (b"\xef\xbb\xbf" + text.encode(), text.encode("utf-16")):
+        fmt, parsed = service.parse_file(content, None, None)
+        assert fmt == ImportFormat.linkedin_csv
+        assert parsed[2][1].display_name == "Jürgen Müller"
+
+
+def test_apple_vcard_3():
+    fmt, rows = parse("apple_contacts.vcf")
+    assert fmt == ImportFormat.vcard
+    johnny = rows[1][1]
+    assert johnny.display_name == "Johnny Appleseed"
+    assert johnny.organization == "Apple Inc."
+    assert johnny.notes.endswith("folds it over several lines of the file.")  # unfolded
+    assert johnny.tags == ["Orchards", "Friends"]
+    assert johnny.external_refs == {
+        "vcard": "8E3F0C2A-6D9B-4F3E-9C1A-2B7D5E4F6A10",
+        "linkedin": "https://www.linkedin.com/in/jappleseed",
+    }
+    assert ("phone", "+14085550100") in {(c.type, c.value) for c in johnny.channels}
+    assert rejected(rows) == {3: {"EMAIL", "FN"}}
+
+
+def test_google_vcard_drops_system_groups():
+    _, rows = parse("google_contacts.vcf")
+    assert rows[1][1].tags == ["Founders"]
+    assert rows[2][1].tags == []
+
+
+def test_outlook_vcard_21_quoted_printable():
+    _, rows = parse("outlook_contacts.vcf")
+    john = rows[1][1]
+    assert (
+        john.notes == "Prefers calls in the morning.\nAsk about the Q3 order before the holidays."
+    )
+    assert {c.value for c in john.channels if c.type == "phone"} == {
+        "+14255550199",
+        "+14255550188",
+    }
+    assert rows[2][1].display_name == "Ayşe Öztürk"
+
+
+def test_vcard_4_and_an_unreadable_card():
+    _, rows = parse("vcard4_contacts.vcf")
+    juergen = rows[1][1]
+    assert juergen.display_name == "Dr. Jürgen Müller"
+    assert juergen.timezone == "Europe/Berlin"
+    assert ("phone", "+498963600") in {(c.type, c.value) for c in juergen.channels}
+    assert ("website", "https://www.siemens.example") in {
+        (c.type, c.value) for c in juergen.channels
+    }
+    assert rejected(rows) == {2: {"vcard"}}
+    assert rows[3][1].tags == ["Rome", "Investors"]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [("", "empty"), ("hello,world\n1,2\n", "Could not tell the format"), ("\x00\x01", "format")],
+)
+def test_unreadable_files_are_refused_whole(text, message):
+    with pytest.raises(formats.UnreadableFile, match=message):
+        service.parse_file(text.encode(), None, None)
+
+
+def test_asking_for_the_wrong_format_is_refused():
+    content = (FIXTURES / "google_contacts.csv").read_bytes()
+    with pytest.raises(formats.UnreadableFile, match="linkedin_csv"):
+        service.parse_file(content, ImportFormat.linkedin_csv, None)
+    with pytest.raises(formats.UnreadableFile, match="BEGIN:VCARD"):
+        service.parse_file(content, ImportFormat.vcard, None)
+
+
+def test_an_unterminated_quote_rejects_the_rest_not_the_file():
+    text = "First Name,Last Name,URL,Email Address,Company,Position,Connected On\n"
+    text += "Ada,Lovelace,,ada@example.com,,,\n" + 'Bad,"unterminated\n' + "x" * 200_000
+    _, parsed = service.parse_file(text.encode(), None, None)
+    assert parsed[0][1] is not None
+    assert parsed[-1][0].errors[0]["field"] == "csv"
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("https://www.linkedin.com/in/Ada-L/", "https://www.linkedin.com/in/ada-l"),
+        ("linkedin.com/in/ada-l?trk=x", "https://www.linkedin.com/in/ada-l"),
+        ("http://uk.linkedin.com/pub/ada-l", "https://www.linkedin.com/pub/ada-l"),
+        ("https://evil.example/linkedin.com/in/x", None),
+        ("https://www.linkedin.com/", None),
+        ("mailto:ada@example.com", None),
+    ],
+)
+def test_linkedin_urls_are_canonical(url, expected):
+    assert linkedin_url(url) == expected
+
+
+def test_vcard_lines_fold_at_75_octets_without_splitting_characters():
+    line = "NOTE:" + "é" * 100
+    folded = vcard_write.fold(line)
+    parts = folded.split("\r\n")[:-1]
+    assert all(len(p.encode()) <= 75 for p in parts)
+    assert parts[0] + "".join(p[1:] for p in parts[1:]) == line
+
+
+def test_chunks_reassemble_to_the_same_records():
+    text = (FIXTURES / "linkedin_connections.csv").read_text(encoding="utf-8")
+    chunks = list(formats.split(text, ImportFormat.linkedin_csv, 2))
+    assert [(start, count) for start, count, _ in chunks] == [(0, 2), (2, 2), (4, 2), (6, 1)]
+    names = []
+    for _, _, chunk in chunks:
+        names += [
+            d.fields.get("display_name")
+            for d in formats.drafts(chunk, ImportFormat.linkedin_csv, None)
+        ]
+    assert names[:4] == ["Ada Lovelace", "Grace Hopper", "Jürgen Müller", "Chidi Okafor"]
+    vcf = (FIXTURES / "apple_contacts.vcf").read_text()
+    assert [count for _, count, _ in formats.split(vcf, ImportFormat.vcard, 2)] == [2, 1]
