@@ -66,7 +66,12 @@ def feed_lock_key(owner_id: str) -> int:
 @sa_event.listens_for(Session, "before_commit")
 def _insert_pending_events(session: Session) -> None:
     # Runs inside the commit, before its final flush, in the greenlet that drives the async
-    # session, so it may execute SQL synchronously.
+    # session, so it may execute SQL synchronously. SQLAlchemy also calls it when a SAVEPOINT
+    # is released; the events wait for the real commit (and the lock is taken only then).
+    # Nothing records an event inside a savepoint that may roll back: such an event would
+    # still be written.
+    if session.in_nested_transaction():
+        return
     pending: list[Event] | None = session.info.pop(_PENDING, None)
     if not pending:
         return
