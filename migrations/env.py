@@ -9,7 +9,7 @@ from sqlalchemy import Connection
 from app.core.config import Settings, get_settings
 from app.core.db import create_engine
 from app.core.types import UTCDateTime
-from app.models import metadata
+from app.models import include_object, metadata
 
 config = context.config
 
@@ -33,6 +33,7 @@ def _run(connection: Connection) -> None:
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
         render_item=_render_item,
+        include_object=include_object,
     )
     with context.begin_transaction():
         context.run_migrations()

@@ -25,7 +25,7 @@ from sqlalchemy import (
 from app.core.config import Settings
 from app.core.db import create_engine
 from app.core.migrations import downgrade, head_revision, upgrade
-from app.models import metadata
+from app.models import include_object, metadata
 
 T = TypeVar("T")
 
@@ -67,7 +67,9 @@ def test_models_and_migration_head_agree(fresh_database_url) -> None:
     upgrade(url)
 
     def diff(conn: Connection) -> list[Any]:
-        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        context = MigrationContext.configure(
+            conn, opts={"compare_type": True, "include_object": include_object}
+        )
         return compare_metadata(context, metadata)
 
     differences = _on_connection(url, diff)
