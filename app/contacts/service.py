@@ -112,13 +112,19 @@ def _derive(contact: Contact) -> None:
 
 # `new`: the contact was just created, so it has no rows to delete (a round trip saved;
 # imports create thousands).
+SideTable = type[ContactTag] | type[ContactIdentifier] | type[ContactExternalRef]
+
+
+async def _clear(session: AsyncSession, model: SideTable, contact: Contact) -> None:
+    """Delete a contact's rows of one side table, before they are written anew."""
+    await session.exec(
+        delete(model).where(model.owner_id == contact.owner_id, model.contact_id == contact.id)
+    )
+
+
 async def _replace_tags(session: AsyncSession, contact: Contact, *, new: bool = False) -> None:
     if not new:
-        await session.exec(
-            delete(ContactTag).where(
-                ContactTag.owner_id == contact.owner_id, ContactTag.contact_id == contact.id
-            )
-        )
+        await _clear(session, ContactTag, contact)
     session.add_all(
         ContactTag(owner_id=contact.owner_id, contact_id=contact.id, tag=tag)
         for tag in contact.tags
@@ -129,12 +135,7 @@ async def _replace_identifiers(
     session: AsyncSession, contact: Contact, *, new: bool = False
 ) -> None:
     if not new:
-        await session.exec(
-            delete(ContactIdentifier).where(
-                ContactIdentifier.owner_id == contact.owner_id,
-                ContactIdentifier.contact_id == contact.id,
-            )
-        )
+        await _clear(session, ContactIdentifier, contact)
     session.add_all(
         ContactIdentifier(owner_id=contact.owner_id, contact_id=contact.id, kind=kind, value=value)
         for kind, value in channel_keys(contact.channels)
@@ -167,12 +168,7 @@ async def _replace_external_refs(
                 f"{clash.contact_id}.",
             )
     if not new:
-        await session.exec(
-            delete(ContactExternalRef).where(
-                ContactExternalRef.owner_id == contact.owner_id,
-                ContactExternalRef.contact_id == contact.id,
-            )
-        )
+        await _clear(session, ContactExternalRef, contact)
     session.add_all(
         ContactExternalRef(
             owner_id=contact.owner_id, contact_id=contact.id, system=system, external_id=ext_id
