@@ -122,29 +122,23 @@ async def _clear(session: AsyncSession, model: SideTable, contact: Contact) -> N
     )
 
 
-async def _replace_tags(session: AsyncSession, contact: Contact, *, new: bool = False) -> None:
-    if not new:
-        await _clear(session, ContactTag, contact)
+async def _replace_tags(session: AsyncSession, contact: Contact) -> None:
+    await _clear(session, ContactTag, contact)
     session.add_all(
         ContactTag(owner_id=contact.owner_id, contact_id=contact.id, tag=tag)
         for tag in contact.tags
     )
 
 
-async def _replace_identifiers(
-    session: AsyncSession, contact: Contact, *, new: bool = False
-) -> None:
-    if not new:
-        await _clear(session, ContactIdentifier, contact)
+async def _replace_identifiers(session: AsyncSession, contact: Contact) -> None:
+    await _clear(session, ContactIdentifier, contact)
     session.add_all(
         ContactIdentifier(owner_id=contact.owner_id, contact_id=contact.id, kind=kind, value=value)
         for kind, value in channel_keys(contact.channels)
     )
 
 
-async def _replace_external_refs(
-    session: AsyncSession, contact: Contact, *, new: bool = False
-) -> None:
+async def _replace_external_refs(session: AsyncSession, contact: Contact) -> None:
     refs = contact.external_refs
     if refs:
         clash = (
@@ -167,8 +161,7 @@ async def _replace_external_refs(
                 f"{clash.system}:{clash.external_id} already belongs to contact "
                 f"{clash.contact_id}.",
             )
-    if not new:
-        await _clear(session, ContactExternalRef, contact)
+    await _clear(session, ContactExternalRef, contact)
     session.add_all(
         ContactExternalRef(
             owner_id=contact.owner_id, contact_id=contact.id, system=system, external_id=ext_id
@@ -184,26 +177,23 @@ async def _replace_external_refs(
         ) from exc
 
 
-async def create_contact(session: AsyncSession, *, owner_id: str, data: ContactCreate) -> Contact:
-    now = utcnow()
-    fields: dict[str, Any] = data.model_dump(mode="json")
-    contact = Contact(id=new_id("ct"), owner_id=owner_id, created_at=now, updated_at=now, **fields)
-    _derive(contact)
-    session.add(contact)
-    await session.flush()
-    await _replace_tags(session, contact, new=True)
-    await _replace_identifiers(session, contact, new=True)
-    await _replace_external_refs(session, contact, new=True)
+async def _record(
+    session: AsyncSession, contact: Contact, type_: str, read: ContactRead | None = None
+) -> None:
+    """The change-feed event of a write to `contact`, carrying what a client would read."""
     record_event(
         session,
-        owner_id=owner_id,
-        type="contact.created",
+        owner_id=contact.owner_id,
+        type=type_,
         resource="contact",
         resource_id=contact.id,
         contact_id=contact.id,
-        data=await present_one(session, contact),
+        data=read or await present_one(session, contact),
     )
-    return contact
+
+
+async def create_contact(session: AsyncSession, *, owner_id: str, data: ContactCreate) -> Contact:
+    return (await create_contacts(session, owner_id=owner_id, items=[data]))[0]
 
 
 async def create_contacts(
@@ -258,15 +248,7 @@ async def create_contacts(
         ) from exc
     ratio = await reciprocity_ratio(session, owner_id=owner_id)
     for contact in contacts:
-        record_event(
-            session,
-            owner_id=owner_id,
-            type="contact.created",
-            resource="contact",
-            resource_id=contact.id,
-            contact_id=contact.id,
-            data=to_read(contact, ratio),
-        )
+        await _record(session, contact, "contact.created", to_read(contact, ratio))
     return contacts
 
 
@@ -308,15 +290,7 @@ async def update_contact(
         await _replace_identifiers(session, contact)
     if "external_refs" in fields:
         await _replace_external_refs(session, contact)
-    record_event(
-        session,
-        owner_id=contact.owner_id,
-        type="contact.updated",
-        resource="contact",
-        resource_id=contact.id,
-        contact_id=contact.id,
-        data=await present_one(session, contact),
-    )
+    await _record(session, contact, "contact.updated")
     return contact
 
 
@@ -327,15 +301,7 @@ async def archive_contact(session: AsyncSession, *, contact: Contact) -> None:
     _bump(contact)
     session.add(contact)
     await session.flush()
-    record_event(
-        session,
-        owner_id=contact.owner_id,
-        type="contact.archived",
-        resource="contact",
-        resource_id=contact.id,
-        contact_id=contact.id,
-        data=await present_one(session, contact),
-    )
+    await _record(session, contact, "contact.archived")
 
 
 _PERSONAL_FIELDS = (
