@@ -5,6 +5,7 @@ from sqlmodel import select
 
 from app.events.models import Event
 from app.introductions.models import Introduction
+from app.introductions.service import expire_due
 from tests.factories import create_contact, create_introduction, create_pair, introduction_body
 
 
@@ -332,3 +333,27 @@ async def test_erasing_a_contact_removes_their_introductions(client, owner, app)
     async with app.state.sessionmaker() as session:
         events = (await session.exec(select(Event).where(Event.resource_id == intro["id"]))).all()
     assert events and all(e.data == {"erased": True} for e in events)
+
+
+async def test_the_sweep_expires_links_nobody_reads(client, owner, app):
+    requester, target = await create_pair(client, owner)
+    intro = await create_introduction(client, owner, requester["id"], target["id"])
+    await post(client, owner, intro["id"], "consent-request")
+    async with app.state.sessionmaker() as session:
+        await session.exec(
+            update(Introduction)
+            .where(Introduction.id == intro["id"])
+            .values(consent_expires_at=datetime.now(UTC) - timedelta(minutes=1))
+        )
+        await session.commit()
+    # What the periodic maintenance job runs: every owner at once, no read involved.
+    async with app.state.sessionmaker() as session:
+        assert await expire_due(session) >= 1
+        await session.commit()
+    async with app.state.sessionmaker() as session:
+        row = (await session.exec(select(Introduction).where(Introduction.id == intro["id"]))).one()
+        types = (
+            await session.exec(select(Event.type).where(Event.resource_id == intro["id"]))
+        ).all()
+    assert row.state == "expired" and row.ended_at is not None
+    assert "introduction.expired" in types
