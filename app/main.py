@@ -19,6 +19,7 @@ from app.core.logging import configure_logging
 from app.core.middleware import InputGuardMiddleware, RequestContextMiddleware
 from app.core.migrations import head_revision
 from app.core.ratelimit import KeyRateLimiter
+from app.core.server import settle_heap
 from app.events.routes import router as events_router
 from app.events.targets import SystemResolver
 from app.interactions.routes import router as interactions_router
@@ -41,6 +42,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         tasks = maintenance.start(settings, app.state.sessionmaker)
+        settle_heap()
         yield
         for task in tasks:
             task.cancel()

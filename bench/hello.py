@@ -6,14 +6,22 @@ what FastAPI and uvicorn manage on the same machine, in the same run.
 """
 
 import argparse
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from app.core.server import serve
+from app.core.server import serve, settle_heap
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    settle_heap()  # as Goodwill's workers do
+    yield
 
 
 def create_app() -> FastAPI:
-    app = FastAPI()
+    app = FastAPI(lifespan=lifespan)
 
     @app.get("/")
     async def hello() -> dict[str, str]:

@@ -4,16 +4,18 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, exists, func, literal
+from sqlalchemy import ColumnElement, Row, exists, func, literal
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.contacts.models import Contact, ContactExternalRef, ContactTag
 from app.contacts.schemas import ContactSort, TrustStage
+from app.contacts.service import CONTACT_COLUMNS
+from app.core.db import fetch_rows
 from app.core.pagination import decode_cursor, encode_cursor
 from app.core.types import UTCDateTime, utcnow
 from app.ledger.reciprocity import Flag
-from app.settings.service import reciprocity_ratio
+from app.settings.service import owner_ratio
 
 # Contacts never met sort as if last met at the epoch: first ascending, last descending.
 _NEVER = datetime(1970, 1, 1, tzinfo=UTC)
@@ -32,7 +34,7 @@ class ContactFilters:
     flags: frozenset[Flag] = field(default_factory=frozenset)
 
 
-def _sort_key(sort: ContactSort, ratio: int) -> tuple[Any, type] | None:
+def _sort_key(sort: ContactSort, ratio: Any) -> tuple[Any, type] | None:
     """The expression a sort orders by (ties broken by id), and its type in a cursor."""
     name = sort.value.lstrip("-")
     if name == "goodwill":
@@ -45,7 +47,7 @@ def _sort_key(sort: ContactSort, ratio: int) -> tuple[Any, type] | None:
     return None  # created_at: ids are time-ordered
 
 
-def _flag_condition(flag: Flag, ratio: int) -> ColumnElement[bool]:
+def _flag_condition(flag: Flag, ratio: Any) -> ColumnElement[bool]:
     deposits, withdrawals = col(Contact.ledger_deposits), col(Contact.ledger_withdrawals)
     if flag == Flag.overdrawn:
         return deposits - ratio * withdrawals < 0
@@ -54,7 +56,7 @@ def _flag_condition(flag: Flag, ratio: int) -> ColumnElement[bool]:
     return col(Contact.due_at) < utcnow()
 
 
-def _filtered(query: Any, owner_id: str, filters: ContactFilters, ratio: int) -> Any:
+def _filtered(query: Any, owner_id: str, filters: ContactFilters, ratio: Any) -> Any:
     archived = col(Contact.archived_at)
     query = query.where(archived.is_not(None) if filters.archived else archived.is_(None))
     if filters.q:
@@ -99,15 +101,20 @@ async def list_contacts(
     sort: ContactSort,
     limit: int,
     cursor: str | None,
-) -> tuple[list[Contact], int, str | None]:
-    """A page of contacts, the owner's ratio they were filtered and sorted by (for
-    presenting them), and the next page's cursor."""
-    ratio = await reciprocity_ratio(session, owner_id=owner_id)
+) -> tuple[list[Row[Any]], int, str | None]:
+    """A page of contacts (rows of `CONTACT_COLUMNS`), the owner's ratio they were filtered
+    and sorted by (for presenting them), and the next page's cursor."""
+    # The ratio is a subquery of the one statement (evaluated once), not a round trip first.
+    ratio = owner_ratio(owner_id)
     descending = sort.value.startswith("-")
     key = _sort_key(sort, ratio)
     # The sort value is read back from the database, so a cursor holds exactly what the
     # database compares (its lower() and arithmetic, not Python's).
-    query = select(Contact, key[0] if key else literal(None))
+    query = select(
+        *CONTACT_COLUMNS,
+        ratio.label("ratio"),
+        (key[0] if key else literal(None)).label("sort_value"),
+    )
     query = query.where(Contact.owner_id == owner_id, col(Contact.erased_at).is_(None))
     query = _filtered(query, owner_id, filters, ratio)
     contact_id = col(Contact.id)
@@ -126,9 +133,10 @@ async def list_contacts(
             else:
                 query = query.where((expr > value) | ((expr == value) & (contact_id > after)))
         order = [expr.desc(), contact_id.desc()] if descending else [expr, contact_id]
-    rows = list((await session.exec(query.order_by(*order).limit(limit + 1))).all())
+    rows = await fetch_rows(session, query.order_by(*order).limit(limit + 1))
     next_cursor = None
     if len(rows) > limit:
-        last, value = rows[limit - 1]
-        next_cursor = encode_cursor(kind, [last.id] if key is None else [value, last.id])
-    return [contact for contact, _ in rows[:limit]], ratio, next_cursor
+        last = rows[limit - 1]
+        next_cursor = encode_cursor(kind, [last.id] if key is None else [last.sort_value, last.id])
+    # No rows, nothing to present: the ratio does not matter then.
+    return rows[:limit], rows[0].ratio if rows else 0, next_cursor

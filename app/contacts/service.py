@@ -4,7 +4,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, delete, func, or_, tuple_
+from sqlalchemy import Row, bindparam, delete, or_, tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -13,6 +13,7 @@ from app.contacts.identifiers import channel_keys
 from app.contacts.models import Contact, ContactExternalRef, ContactIdentifier, ContactTag
 from app.contacts.schemas import ContactCreate, ContactRead, ContactUpdate, TrustStage
 from app.core import idempotency
+from app.core.db import fetch_rows
 from app.core.errors import Conflict, NotFound
 from app.core.etag import make_etag
 from app.core.types import new_id, utcnow
@@ -21,9 +22,7 @@ from app.interactions.models import Interaction
 from app.introductions.models import Introduction
 from app.ledger.models import LedgerEntry
 from app.ledger.reciprocity import summarize
-from app.settings.models import OwnerSettings
-from app.settings.schemas import DEFAULTS
-from app.settings.service import reciprocity_ratio
+from app.settings.service import owner_ratio, reciprocity_ratio
 
 
 class ContactNotFound(NotFound):
@@ -35,17 +34,24 @@ class ExternalRefTaken(Conflict):
 
 
 _STORED_FIELDS = [name for name in ContactRead.model_fields if name != "reciprocity"]
+_ROW_FIELDS = [*_STORED_FIELDS, "ledger_deposits", "ledger_withdrawals", "due_at"]
 
 
-def to_read(contact: Contact, ratio: int) -> ContactRead:
-    summary = summarize(
-        deposits=contact.ledger_deposits,
-        withdrawals=contact.ledger_withdrawals,
+def to_read(contact: Contact | Row[Any], ratio: int) -> ContactRead:
+    """A contact as clients see it, from the entity or from a row of `CONTACT_COLUMNS`."""
+    if isinstance(contact, Row):
+        source: Any = contact._mapping
+    else:  # attributes, not __dict__: a flush may have expired some, to be loaded again
+        source = {name: getattr(contact, name) for name in _ROW_FIELDS}
+    data = {name: source[name] for name in _STORED_FIELDS}
+    due_at = source["due_at"]
+    data["reciprocity"] = summarize(
+        deposits=source["ledger_deposits"],
+        withdrawals=source["ledger_withdrawals"],
         ratio=ratio,
-        stale=contact.due_at is not None and contact.due_at < utcnow(),
+        stale=due_at is not None and due_at < utcnow(),
     )
-    fields = {name: getattr(contact, name) for name in _STORED_FIELDS}
-    return ContactRead(**fields, reciprocity=summary)
+    return ContactRead.model_validate(data)
 
 
 async def present(session: AsyncSession, contacts: list[Contact]) -> list[ContactRead]:
@@ -60,16 +66,13 @@ async def present_one(session: AsyncSession, contact: Contact) -> ContactRead:
     return (await present(session, [contact]))[0]
 
 
-def owner_ratio(owner_id: Any) -> Any:
-    """The owner's reciprocity ratio as a scalar subquery, so that a read of contacts brings
-    the ratio along instead of asking for it in a second round trip."""
-    ratio = select(OwnerSettings.reciprocity_ratio).where(OwnerSettings.owner_id == owner_id)
-    return func.coalesce(ratio.scalar_subquery(), DEFAULTS["reciprocity_ratio"])
-
+# A contact's columns, for reads that only present contacts: plain rows skip the ORM's
+# identity map and instance state (bench/README.md).
+CONTACT_COLUMNS = tuple(Contact.__table__.columns)  # type: ignore[attr-defined]
 
 # Built once: building a statement costs more than running it through SQLAlchemy's
 # compiled cache (bench/README.md), and this is the hottest read.
-_READ_CONTACT = select(Contact, owner_ratio(bindparam("owner_id"))).where(
+_READ_CONTACT = select(*CONTACT_COLUMNS, owner_ratio(bindparam("owner_id")).label("ratio")).where(
     Contact.owner_id == bindparam("owner_id"),
     Contact.id == bindparam("contact_id"),
     col(Contact.erased_at).is_(None),
@@ -78,16 +81,16 @@ _READ_CONTACT = select(Contact, owner_ratio(bindparam("owner_id"))).where(
 
 async def read_contact(
     session: AsyncSession, *, owner_id: str, contact_id: str
-) -> tuple[Contact, int]:
-    """GET /v1/contacts/{id}: the contact and its owner's ratio in one statement."""
+) -> tuple[Row[Any], int]:
+    """GET /v1/contacts/{id}: the contact's row and its owner's ratio in one statement."""
     params = {"owner_id": owner_id, "contact_id": contact_id}
-    row = (await session.exec(_READ_CONTACT, params=params)).first()
-    if row is None:
+    rows = await fetch_rows(session, _READ_CONTACT, params)
+    if not rows:
         raise ContactNotFound(f"No contact {contact_id}.")
-    return row[0], row[1]
+    return rows[0], rows[0].ratio
 
 
-def contact_etag(contact: Contact) -> str:
+def contact_etag(contact: Contact | Row[Any]) -> str:
     return make_etag(contact.version)
 
 

@@ -27,8 +27,11 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="GOODWILL_", extra="ignore")
 
     database_url: str = "sqlite:///./goodwill.db"
-    db_pool_size: int = Field(default=10, ge=1)
-    db_max_overflow: int = Field(default=10, ge=0)
+    # Connections per worker process. Overflow connections are opened and closed again per
+    # request under sustained load (a new PostgreSQL backend each time), so the default is a
+    # pool big enough for the load and no overflow: a request beyond it waits its turn.
+    db_pool_size: int = Field(default=20, ge=1)
+    db_max_overflow: int = Field(default=0, ge=0)
     redis_url: str | None = None
     # Requests per API key; a `limits` rate string such as "600/minute" or "10/second".
     rate_limit: str = "600/minute"

@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import and_, update
+from sqlalchemy import and_, bindparam, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 from sqlmodel import col, select
@@ -11,6 +11,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.contacts.models import Contact
 from app.contacts.service import ContactNotFound
+from app.core.db import fetch_rows
 from app.core.errors import Conflict, NotFound, UnprocessableContent
 from app.core.pagination import decode_cursor, encode_cursor
 from app.core.types import new_id, utcnow
@@ -18,7 +19,7 @@ from app.events.service import record_event
 from app.ledger.models import LedgerEntry
 from app.ledger.reciprocity import Reciprocity, summarize
 from app.ledger.schemas import Direction, EntryKind, LedgerEntryCreate, LedgerEntryRead
-from app.settings.service import reciprocity_ratio
+from app.settings.service import owner_ratio
 
 _FUTURE_SLACK_SECONDS = 300
 _Reversal = aliased(LedgerEntry)
@@ -246,23 +247,28 @@ async def list_entries(
     return [to_read(entry, reversed_by) for entry, reversed_by in rows[:limit]], next_cursor
 
 
+# Built once, like the GET of a contact: the contact's totals and its owner's ratio.
+_READ_BALANCE = select(
+    Contact.ledger_deposits,
+    Contact.ledger_withdrawals,
+    Contact.due_at,
+    owner_ratio(bindparam("owner_id")),
+).where(
+    Contact.owner_id == bindparam("owner_id"),
+    Contact.id == bindparam("contact_id"),
+    col(Contact.erased_at).is_(None),
+)
+
+
 async def reciprocity(
     session: AsyncSession, *, owner_id: str, contact_id: str, ask_weight: int
 ) -> Reciprocity:
     """One indexed row read, whatever the length of the ledger."""
-    row = (
-        await session.exec(
-            select(Contact.ledger_deposits, Contact.ledger_withdrawals, Contact.due_at).where(
-                Contact.owner_id == owner_id,
-                Contact.id == contact_id,
-                col(Contact.erased_at).is_(None),
-            )
-        )
-    ).first()
-    if row is None:
+    params = {"owner_id": owner_id, "contact_id": contact_id}
+    rows = await fetch_rows(session, _READ_BALANCE, params)
+    if not rows:
         raise ContactNotFound(f"No contact {contact_id}.")
-    ratio = await reciprocity_ratio(session, owner_id=owner_id)
-    deposits, withdrawals, due_at = row
+    deposits, withdrawals, due_at, ratio = rows[0]
     return summarize(
         deposits=deposits,
         withdrawals=withdrawals,

@@ -1,5 +1,8 @@
 """The owner's rules, read by the ledger and the introductions."""
 
+from typing import Any
+
+from sqlalchemy import func
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -30,6 +33,13 @@ async def get_settings(
 
 async def get_rules(session: AsyncSession, *, owner_id: str) -> SettingsRead:
     return to_read(await get_settings(session, owner_id=owner_id))
+
+
+def owner_ratio(owner_id: Any) -> Any:
+    """The owner's reciprocity ratio as a scalar subquery, so that a read of contacts brings
+    the ratio along instead of asking for it in a second round trip."""
+    ratio = select(OwnerSettings.reciprocity_ratio).where(OwnerSettings.owner_id == owner_id)
+    return func.coalesce(ratio.scalar_subquery(), DEFAULTS["reciprocity_ratio"])
 
 
 async def reciprocity_ratio(session: AsyncSession, *, owner_id: str) -> int:

@@ -1,0 +1,126 @@
+"""Server CPU per request: the figure to optimise against on a shared machine.
+
+rps moves with whatever else the two cores are doing; the CPU time a worker spends per
+answered request (utime + stime from /proc/<pid>/stat over a wrk run, divided by the
+requests) barely does. This seeds a PostgreSQL database once (kept between runs with
+`--state`), serves Goodwill with one worker, loads the rows asked for with wrk, and prints
+rps and CPU ms per request for each, next to the hello world's. `--py-spy` also records each
+row's stacks (`py-spy -f raw`, to bench/results/pyspy-<row>.txt) (py-spy must be on the PATH).
+
+    .venv/bin/python -m bench.cpu get_contact list_page_1 post_ledger
+    .venv/bin/python -m bench.cpu --drop     # drop the kept database
+
+The rows are `bench/run.py`'s request files (get_contact, list_page_1, list_page_deep,
+search_name, search_email, reciprocity_10, post_ledger, post_interaction, ...).
+"""
+
+import argparse
+import asyncio
+import os
+import pickle
+import secrets
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bench import run as bench_run
+from bench import seed, servers
+
+TICKS = os.sysconf("SC_CLK_TCK")
+RESULTS = bench_run.RESULTS
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    total = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / TICKS
+
+
+def load_state(state: Path, base_url: str, quick: bool) -> tuple[str, seed.Generator]:
+    if state.exists():
+        url, gen = pickle.loads(state.read_bytes())  # noqa: S301 - our own file
+        return url, gen
+    name = f"goodwill_cpu_{secrets.token_hex(4)}"
+    asyncio.run(bench_run.admin(base_url, f'CREATE DATABASE "{name}"'))
+    url = bench_run.with_database(base_url, name)
+    gen, info = bench_run.seed_postgres(url, seed.QUICK if quick else seed.FULL)
+    print(f"seeded {name} in {info['seed_seconds']} s", file=sys.stderr)
+    state.write_bytes(pickle.dumps((url, gen)))
+    return url, gen
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("rows", nargs="*", default=["get_contact"])
+    parser.add_argument("--state", type=Path, default=RESULTS / "cpu-state.pickle")
+    parser.add_argument("--database-url", default=bench_run.DEFAULT_URL)
+    parser.add_argument("--quick", action="store_true", help="the small seed")
+    parser.add_argument("--seconds", type=int, default=5)
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--py-spy", action="store_true", help="record stacks per row")
+    parser.add_argument("--drop", action="store_true", help="drop the kept database and stop")
+    args = parser.parse_args()
+    if args.drop:
+        if args.state.exists():
+            url, _ = pickle.loads(args.state.read_bytes())  # noqa: S301 - our own file
+            name = url.rpartition("/")[2]
+            asyncio.run(bench_run.admin(args.database_url, f'DROP DATABASE IF EXISTS "{name}"'))
+            args.state.unlink()
+        return 0
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    url, gen = load_state(args.state, args.database_url, args.quick)
+    with tempfile.TemporaryDirectory(prefix="goodwill-cpu-") as tmp:
+        workdir = Path(tmp)
+        lite = seed.Generator(seed.SQLITE_QUICK, seed=1122)
+        files = bench_run.request_files(gen, lite, workdir)
+        hello = servers.start("hello", args.workers, workdir)
+        app = servers.start("postgresql", args.workers, workdir, database_url=url)
+        try:
+            for server in (hello, app):
+                servers.wait_ready(server)
+            print(f"{'row':<28} {'rps':>8} {'CPU ms/req':>10}")
+            for row in ["hello", *args.rows]:
+                server = hello if row == "hello" else app
+                pids = server.worker_pids()
+                servers.wrk(server, files[row], threads=2, connections=args.connections, seconds=1)
+                spy = None
+                if args.py_spy:
+                    out = RESULTS / f"pyspy-{row}.txt"
+                    spy = subprocess.Popen(
+                        ["py-spy", "record", "-p", str(pids[0]), "-o", str(out), "-r", "250",
+                         "-d", str(args.seconds), "--nonblocking", "-f", "raw"],
+                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                    )  # fmt: skip
+                before = cpu_seconds(pids)
+                started = time.monotonic()
+                result = servers.wrk(
+                    server,
+                    files[row],
+                    threads=2,
+                    connections=args.connections,
+                    seconds=args.seconds,
+                )
+                used = cpu_seconds(pids) - before
+                if spy is not None:
+                    spy.wait(timeout=args.seconds + 30)
+                requests = max(1, result["requests"])
+                bad = result["not_2xx"] + result["socket_errors"]
+                print(
+                    f"{row:<28} {result['rps']:>8.0f} {1000 * used / requests:>10.3f}"
+                    + (f"  ({bad} errors)" if bad else "")
+                    + (f"  [{time.monotonic() - started:.1f} s]" if args.py_spy else ""),
+                    flush=True,
+                )
+        finally:
+            servers.stop(app)
+            servers.stop(hello)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
