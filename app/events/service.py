@@ -19,11 +19,12 @@ from typing import Any
 
 from pydantic import BaseModel
 from sqlalchemy import event as sa_event
-from sqlalchemy import text, update
+from sqlalchemy import insert, text, update
 from sqlalchemy.orm import Session, SessionTransaction
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from app.core.db import row_values
 from app.core.types import new_id, utcnow
 from app.events.models import Event
 
@@ -83,7 +84,9 @@ def _insert_pending_events(session: Session) -> None:
             connection.execute(
                 text("SELECT pg_advisory_xact_lock(:key)"), {"key": feed_lock_key(owner_id)}
             )
-    session.add_all(pending)
+    # One Core INSERT, not the unit of work: the events are never changed afterwards.
+    table = Event.__table__  # type: ignore[attr-defined]
+    connection.execute(insert(table), [row_values(event) for event in pending])
 
 
 @sa_event.listens_for(Session, "after_transaction_end")

@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import and_, bindparam, update
 from sqlalchemy.exc import IntegrityError
@@ -11,7 +12,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.contacts.models import Contact
 from app.contacts.service import ContactNotFound
-from app.core.db import fetch_rows
+from app.core.db import fetch_rows, insert_row
 from app.core.errors import Conflict, NotFound, UnprocessableContent
 from app.core.pagination import decode_cursor, encode_cursor
 from app.core.types import new_id, utcnow
@@ -60,22 +61,34 @@ def to_read(entry: LedgerEntry, reversed_by_id: str | None = None) -> LedgerEntr
     )
 
 
+def _add_to(column: Any) -> Any:
+    contact = Contact.__table__  # type: ignore[attr-defined]
+    return (
+        update(contact)
+        .where(
+            # Not named after columns: an UPDATE reserves those names for its SET clause.
+            contact.c.owner_id == bindparam("b_owner_id"),
+            contact.c.id == bindparam("b_contact_id"),
+            contact.c.erased_at.is_(None),
+        )
+        .values({column: column + bindparam("b_weight")})
+    )
+
+
+_ADD_DEPOSIT = _add_to(Contact.__table__.c.ledger_deposits)  # type: ignore[attr-defined]
+_ADD_WITHDRAWAL = _add_to(Contact.__table__.c.ledger_withdrawals)  # type: ignore[attr-defined]
+
+
 async def _move_balance(
     session: AsyncSession, *, owner_id: str, contact_id: str, direction: str, weight: int
 ) -> None:
     """Add to the contact's running total in the database itself (`x = x + w`), so that
     concurrent writers serialise on the row and no update is lost."""
-    column = Contact.ledger_deposits if direction == Direction.gave else Contact.ledger_withdrawals
-    result = await session.exec(
-        update(Contact)
-        .where(
-            Contact.owner_id == owner_id,
-            Contact.id == contact_id,
-            col(Contact.erased_at).is_(None),
-        )
-        .values({column: column + weight})
-        .execution_options(synchronize_session=False)
-    )
+    statement = _ADD_DEPOSIT if direction == Direction.gave else _ADD_WITHDRAWAL
+    params = {"b_owner_id": owner_id, "b_contact_id": contact_id, "b_weight": weight}
+    # A table (Core) statement through the session: it flushes what is pending first, and
+    # skips the ORM's bulk-update machinery, which has no entities to keep in step here.
+    result: Any = await session.exec(statement, params=params)
     if result.rowcount == 0:
         raise ContactNotFound(f"No contact {contact_id}.")
 
@@ -88,8 +101,7 @@ async def _insert(session: AsyncSession, entry: LedgerEntry) -> LedgerEntry:
         direction=entry.direction,
         weight=entry.weight,
     )
-    session.add(entry)
-    await session.flush()
+    await insert_row(session, entry)
     record_event(
         session,
         owner_id=entry.owner_id,
