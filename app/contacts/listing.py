@@ -2,9 +2,10 @@
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, exists, func, literal
+from sqlalchemy import ColumnElement, Row, bindparam, exists, func, literal
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -34,16 +35,25 @@ class ContactFilters:
     flags: frozenset[Flag] = field(default_factory=frozenset)
 
 
-def _sort_key(sort: ContactSort, ratio: Any) -> tuple[Any, type] | None:
-    """The expression a sort orders by (ties broken by id), and its type in a cursor."""
+# The type of each sort's value in a cursor (None: the cursor holds the id alone).
+_CURSOR_TYPES: dict[str, type | None] = {
+    "goodwill": int,
+    "last_interaction_at": datetime,
+    "display_name": str,
+    "created_at": None,
+}
+
+
+def _sort_key(sort: ContactSort, ratio: Any) -> Any:
+    """The expression a sort orders by (ties broken by id)."""
     name = sort.value.lstrip("-")
     if name == "goodwill":
-        return col(Contact.ledger_deposits) - ratio * col(Contact.ledger_withdrawals), int
+        return col(Contact.ledger_deposits) - ratio * col(Contact.ledger_withdrawals)
     if name == "last_interaction_at":
         never = literal(_NEVER, UTCDateTime())
-        return func.coalesce(col(Contact.last_interaction_at), never), datetime
+        return func.coalesce(col(Contact.last_interaction_at), never)
     if name == "display_name":
-        return func.lower(col(Contact.display_name)), str
+        return func.lower(col(Contact.display_name))
     return None  # created_at: ids are time-ordered
 
 
@@ -53,44 +63,105 @@ def _flag_condition(flag: Flag, ratio: Any) -> ColumnElement[bool]:
         return deposits - ratio * withdrawals < 0
     if flag == Flag.one_sided:  # as in app.ledger.reciprocity.is_one_sided
         return (withdrawals == 0) & (deposits >= ratio)
-    return col(Contact.due_at) < utcnow()
+    return col(Contact.due_at) < bindparam("now", type_=UTCDateTime())
 
 
-def _filtered(query: Any, owner_id: str, filters: ContactFilters, ratio: Any) -> Any:
+@dataclass(frozen=True)
+class _Shape:
+    """Which filters a request uses (not their values): the statement for a shape is built
+    once and reused with new parameters. Building a statement and its cache key per request
+    was a seventh of the CPU of a page (bench/README.md)."""
+
+    sort: ContactSort
+    q: bool
+    tag: bool
+    trust_stage: bool
+    updated_since: bool
+    stale: bool | None
+    channel_use: bool
+    external_ref: bool
+    archived: bool
+    flags: frozenset[Flag]
+    after: bool
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("/", "//").replace("%", "/%").replace("_", "/_")
+
+
+def _filtered(query: Any, shape: _Shape, ratio: Any) -> Any:
     archived = col(Contact.archived_at)
-    query = query.where(archived.is_not(None) if filters.archived else archived.is_(None))
-    if filters.q:
-        query = query.where(col(Contact.search_text).contains(filters.q.lower(), autoescape=True))
-    if filters.tag:
+    query = query.where(archived.is_not(None) if shape.archived else archived.is_(None))
+    if shape.q:
+        # The value arrives escaped (_escape_like): '%' and '_' match themselves. It is
+        # rendered into the SQL (literal_execute), not sent as a parameter: with a parameter,
+        # PostgreSQL settles on a generic plan after five searches, one that cannot tell a
+        # rare email from a common name, and scanned a large network's every contact
+        # (170 ms instead of 3 ms, bench/README.md).
+        pattern = bindparam("q", literal_execute=True)
+        query = query.where(col(Contact.search_text).contains(pattern, escape="/"))
+    if shape.tag:
         query = query.where(
             exists().where(
-                ContactTag.owner_id == owner_id,
-                ContactTag.tag == filters.tag,
+                ContactTag.owner_id == bindparam("owner_id"),
+                ContactTag.tag == bindparam("tag"),
                 ContactTag.contact_id == Contact.id,
             )
         )
-    if filters.trust_stage:
-        query = query.where(Contact.trust_stage == filters.trust_stage.value)
-    if filters.updated_since:
-        query = query.where(Contact.updated_at >= filters.updated_since)
-    if filters.stale is not None:
-        due, now = col(Contact.due_at), utcnow()
-        query = query.where(due < now if filters.stale else (due.is_(None) | (due >= now)))
-    if filters.channel_use:
-        query = query.where(col(Contact.channel_uses).contains(f",{filters.channel_use},"))
-    if filters.external_ref:
-        system, ext_id = filters.external_ref
+    if shape.trust_stage:
+        query = query.where(Contact.trust_stage == bindparam("trust_stage"))
+    if shape.updated_since:
+        query = query.where(Contact.updated_at >= bindparam("updated_since", type_=UTCDateTime()))
+    if shape.stale is not None:
+        due, now = col(Contact.due_at), bindparam("now", type_=UTCDateTime())
+        query = query.where(due < now if shape.stale else (due.is_(None) | (due >= now)))
+    if shape.channel_use:
+        query = query.where(col(Contact.channel_uses).contains(bindparam("channel_use")))
+    if shape.external_ref:
         query = query.where(
             exists().where(
-                ContactExternalRef.owner_id == owner_id,
-                ContactExternalRef.system == system,
-                ContactExternalRef.external_id == ext_id,
+                ContactExternalRef.owner_id == bindparam("owner_id"),
+                ContactExternalRef.system == bindparam("ref_system"),
+                ContactExternalRef.external_id == bindparam("ref_id"),
                 ContactExternalRef.contact_id == Contact.id,
             )
         )
-    for flag in filters.flags:
+    for flag in sorted(shape.flags):
         query = query.where(_flag_condition(flag, ratio))
     return query
+
+
+@lru_cache(maxsize=256)
+def _statement(shape: _Shape) -> Any:
+    # The ratio is a subquery of the one statement (evaluated once), not a round trip first.
+    ratio = owner_ratio(bindparam("owner_id"))
+    descending = shape.sort.value.startswith("-")
+    key = _sort_key(shape.sort, ratio)
+    # The sort value is read back from the database, so a cursor holds exactly what the
+    # database compares (its lower() and arithmetic, not Python's).
+    query = select(
+        *CONTACT_COLUMNS,
+        ratio.label("ratio"),
+        (key if key is not None else literal(None)).label("sort_value"),
+    )
+    query = query.where(Contact.owner_id == bindparam("owner_id"), col(Contact.erased_at).is_(None))
+    query = _filtered(query, shape, ratio)
+    contact_id = col(Contact.id)
+    after_id = bindparam("after_id")
+    if key is None:
+        if shape.after:
+            query = query.where(contact_id < after_id if descending else contact_id > after_id)
+        order = [contact_id.desc() if descending else contact_id]
+    else:
+        expr = key
+        if shape.after:
+            value = bindparam("after_value", type_=expr.type)
+            if descending:
+                query = query.where((expr < value) | ((expr == value) & (contact_id < after_id)))
+            else:
+                query = query.where((expr > value) | ((expr == value) & (contact_id > after_id)))
+        order = [expr.desc(), contact_id.desc()] if descending else [expr, contact_id]
+    return query.order_by(*order).limit(bindparam("limit"))
 
 
 async def list_contacts(
@@ -104,39 +175,44 @@ async def list_contacts(
 ) -> tuple[list[Row[Any]], int, str | None]:
     """A page of contacts (rows of `CONTACT_COLUMNS`), the owner's ratio they were filtered
     and sorted by (for presenting them), and the next page's cursor."""
-    # The ratio is a subquery of the one statement (evaluated once), not a round trip first.
-    ratio = owner_ratio(owner_id)
-    descending = sort.value.startswith("-")
-    key = _sort_key(sort, ratio)
-    # The sort value is read back from the database, so a cursor holds exactly what the
-    # database compares (its lower() and arithmetic, not Python's).
-    query = select(
-        *CONTACT_COLUMNS,
-        ratio.label("ratio"),
-        (key[0] if key else literal(None)).label("sort_value"),
-    )
-    query = query.where(Contact.owner_id == owner_id, col(Contact.erased_at).is_(None))
-    query = _filtered(query, owner_id, filters, ratio)
-    contact_id = col(Contact.id)
     kind = f"contact:{sort.value}"
-    if key is None:
-        if cursor:
-            (after,) = decode_cursor(cursor, kind, (str,))
-            query = query.where(contact_id < after if descending else contact_id > after)
-        order = [contact_id.desc() if descending else contact_id]
-    else:
-        expr, typ = key
-        if cursor:
-            value, after = decode_cursor(cursor, kind, (typ, str))
-            if descending:
-                query = query.where((expr < value) | ((expr == value) & (contact_id < after)))
-            else:
-                query = query.where((expr > value) | ((expr == value) & (contact_id > after)))
-        order = [expr.desc(), contact_id.desc()] if descending else [expr, contact_id]
-    rows = await fetch_rows(session, query.order_by(*order).limit(limit + 1))
+    key_type = _CURSOR_TYPES[sort.value.lstrip("-")]
+    params: dict[str, Any] = {"owner_id": owner_id, "limit": limit + 1, "now": utcnow()}
+    if cursor:
+        if key_type is None:
+            (params["after_id"],) = decode_cursor(cursor, kind, (str,))
+        else:
+            params["after_value"], params["after_id"] = decode_cursor(cursor, kind, (key_type, str))
+    if filters.q:
+        params["q"] = _escape_like(filters.q.lower())
+    if filters.tag:
+        params["tag"] = filters.tag
+    if filters.trust_stage:
+        params["trust_stage"] = filters.trust_stage.value
+    if filters.updated_since:
+        params["updated_since"] = filters.updated_since
+    if filters.channel_use:
+        params["channel_use"] = f",{filters.channel_use},"
+    if filters.external_ref:
+        params["ref_system"], params["ref_id"] = filters.external_ref
+    shape = _Shape(
+        sort=sort,
+        q=bool(filters.q),
+        tag=bool(filters.tag),
+        trust_stage=bool(filters.trust_stage),
+        updated_since=bool(filters.updated_since),
+        stale=filters.stale,
+        channel_use=bool(filters.channel_use),
+        external_ref=bool(filters.external_ref),
+        archived=filters.archived,
+        flags=filters.flags,
+        after=bool(cursor),
+    )
+    rows = await fetch_rows(session, _statement(shape), params)
     next_cursor = None
     if len(rows) > limit:
         last = rows[limit - 1]
-        next_cursor = encode_cursor(kind, [last.id] if key is None else [last.sort_value, last.id])
+        key = [last.id] if key_type is None else [last.sort_value, last.id]
+        next_cursor = encode_cursor(kind, key)
     # No rows, nothing to present: the ratio does not matter then.
     return rows[:limit], rows[0].ratio if rows else 0, next_cursor

@@ -17,6 +17,7 @@ from app.core.db import SessionDep
 from app.core.errors import UnprocessableContent
 from app.core.etag import check_if_match
 from app.core.pagination import Cursor, Limit, Page
+from app.core.responses import ORJSONResponse
 from app.core.routing import TransactionalRoute, read_only
 from app.core.schemas import Timestamp
 from app.ledger.reciprocity import Flag
@@ -81,7 +82,7 @@ async def list_contacts(
     sort: Annotated[
         ContactSort, Query(description="Order; `-` for descending. Ties go by id.")
     ] = ContactSort.created_at,
-) -> Page[ContactRead]:
+) -> Response:
     """The network, filtered and sorted; archived and erased contacts are left out."""
     filters = listing.ContactFilters(
         q=q,
@@ -102,20 +103,22 @@ async def list_contacts(
         limit=limit,
         cursor=cursor,
     )
-    return Page(data=[service.to_read(c, ratio) for c in rows], next_cursor=next_cursor)
+    data = [service.contact_document(row, ratio) for row in rows]
+    return ORJSONResponse({"data": data, "next_cursor": next_cursor})
 
 
 @router.get("/{contact_id}", response_model=ContactRead)
 @read_only
 async def read_contact(
-    contact_id: ContactId, principal: CurrentPrincipal, session: SessionDep, response: Response
-) -> ContactRead:
+    contact_id: ContactId, principal: CurrentPrincipal, session: SessionDep
+) -> Response:
     """One contact, archived or not."""
-    contact, ratio = await service.read_contact(
+    row, ratio = await service.read_contact(
         session, owner_id=principal.owner_id, contact_id=contact_id
     )
-    response.headers["ETag"] = service.contact_etag(contact)
-    return service.to_read(contact, ratio)
+    return ORJSONResponse(
+        service.contact_document(row, ratio), headers={"ETag": service.contact_etag(row)}
+    )
 
 
 @router.patch("/{contact_id}", response_model=ContactRead)

@@ -6,6 +6,7 @@ ratio deposits for each unit of it.
 """
 
 from enum import StrEnum
+from typing import Any
 
 from pydantic import BaseModel, Field
 
@@ -36,9 +37,10 @@ def is_one_sided(deposits: int, withdrawals: int, ratio: int) -> bool:
     return withdrawals == 0 and deposits >= ratio
 
 
-def summarize(
+def summary_values(
     *, deposits: int, withdrawals: int, ratio: int, ask_weight: int = 1, stale: bool = False
-) -> Reciprocity:
+) -> dict[str, Any]:
+    """The fields of `Reciprocity`, in its order, as plain values."""
     balance = goodwill(deposits, withdrawals, ratio)
     needed = max(0, ratio * ask_weight - balance)
     flags = []
@@ -48,13 +50,27 @@ def summarize(
         flags.append(Flag.overdrawn)
     if stale:
         flags.append(Flag.stale)
+    return {
+        "deposits": deposits,
+        "withdrawals": withdrawals,
+        "ratio": ratio,
+        "goodwill": balance,
+        "ask_weight": ask_weight,
+        "can_ask": needed == 0,
+        "deposits_needed": needed,
+        "flags": flags,
+    }
+
+
+def summarize(
+    *, deposits: int, withdrawals: int, ratio: int, ask_weight: int = 1, stale: bool = False
+) -> Reciprocity:
     return Reciprocity(
-        deposits=deposits,
-        withdrawals=withdrawals,
-        ratio=ratio,
-        goodwill=balance,
-        ask_weight=ask_weight,
-        can_ask=needed == 0,
-        deposits_needed=needed,
-        flags=flags,
+        **summary_values(
+            deposits=deposits,
+            withdrawals=withdrawals,
+            ratio=ratio,
+            ask_weight=ask_weight,
+            stale=stale,
+        )
     )
