@@ -19,10 +19,10 @@ import asyncio
 import os
 import pickle
 import secrets
+import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 from bench import run as bench_run
@@ -53,6 +53,30 @@ def load_state(state: Path, base_url: str, quick: bool) -> tuple[str, seed.Gener
     return url, gen
 
 
+def measure(server: servers.Server, data: Path, args: argparse.Namespace) -> tuple[float, float]:
+    """One wrk run: (rps, worker CPU ms per request)."""
+    pids = server.worker_pids()
+    servers.wrk(server, data, threads=2, connections=args.connections, seconds=1)  # warm-up
+    spy = None
+    if args.py_spy:
+        out = RESULTS / f"pyspy-{data.stem}.txt"
+        spy = subprocess.Popen(
+            ["py-spy", "record", "-p", str(pids[0]), "-o", str(out), "-r", "250",
+             "-d", str(args.seconds), "--nonblocking", "-f", "raw"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+    before = cpu_seconds(pids)
+    result = servers.wrk(
+        server, data, threads=2, connections=args.connections, seconds=args.seconds
+    )
+    used = cpu_seconds(pids) - before
+    if spy is not None:
+        spy.wait(timeout=args.seconds + 30)
+    if result["not_2xx"] + result["socket_errors"]:
+        raise servers.RunFailed(f"{data.stem}: errors or non-2xx answers: {result}")
+    return result["rps"], 1000 * used / max(1, result["requests"])
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("rows", nargs="*", default=["get_contact"])
@@ -62,6 +86,7 @@ def main() -> int:
     parser.add_argument("--seconds", type=int, default=5)
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--rounds", type=int, default=1, help="runs per row; medians shown")
     parser.add_argument("--py-spy", action="store_true", help="record stacks per row")
     parser.add_argument("--drop", action="store_true", help="drop the kept database and stop")
     args = parser.parse_args()
@@ -84,38 +109,20 @@ def main() -> int:
             for server in (hello, app):
                 servers.wait_ready(server)
             print(f"{'row':<28} {'rps':>8} {'CPU ms/req':>10}")
-            for row in ["hello", *args.rows]:
-                server = hello if row == "hello" else app
-                pids = server.worker_pids()
-                servers.wrk(server, files[row], threads=2, connections=args.connections, seconds=1)
-                spy = None
-                if args.py_spy:
-                    out = RESULTS / f"pyspy-{row}.txt"
-                    spy = subprocess.Popen(
-                        ["py-spy", "record", "-p", str(pids[0]), "-o", str(out), "-r", "250",
-                         "-d", str(args.seconds), "--nonblocking", "-f", "raw"],
-                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                    )  # fmt: skip
-                before = cpu_seconds(pids)
-                started = time.monotonic()
-                result = servers.wrk(
-                    server,
-                    files[row],
-                    threads=2,
-                    connections=args.connections,
-                    seconds=args.seconds,
-                )
-                used = cpu_seconds(pids) - before
-                if spy is not None:
-                    spy.wait(timeout=args.seconds + 30)
-                requests = max(1, result["requests"])
-                bad = result["not_2xx"] + result["socket_errors"]
-                print(
-                    f"{row:<28} {result['rps']:>8.0f} {1000 * used / requests:>10.3f}"
-                    + (f"  ({bad} errors)" if bad else "")
-                    + (f"  [{time.monotonic() - started:.1f} s]" if args.py_spy else ""),
-                    flush=True,
-                )
+            rows = ["hello", *args.rows]
+            results: dict[str, list[tuple[float, float]]] = {row: [] for row in rows}
+            for _ in range(args.rounds):  # round-robin, so drift falls on every row alike
+                for row in rows:
+                    server = hello if row == "hello" else app
+                    results[row].append(measure(server, files[row], args))
+            for row in rows:
+                rps = statistics.median(r for r, _ in results[row])
+                cpu = statistics.median(c for _, c in results[row])
+                spread = ""
+                if args.rounds > 1:
+                    low, high = min(c for _, c in results[row]), max(c for _, c in results[row])
+                    spread = f"  ({low:.3f}-{high:.3f})"
+                print(f"{row:<28} {rps:>8.0f} {cpu:>10.3f}{spread}", flush=True)
         finally:
             servers.stop(app)
             servers.stop(hello)
