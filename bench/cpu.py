@@ -53,8 +53,10 @@ def load_state(state: Path, base_url: str, quick: bool) -> tuple[str, seed.Gener
     return url, gen
 
 
-def measure(server: servers.Server, data: Path, args: argparse.Namespace) -> tuple[float, float]:
-    """One wrk run: (rps, worker CPU ms per request)."""
+def measure(
+    server: servers.Server, data: Path, args: argparse.Namespace
+) -> tuple[float, float, float]:
+    """One wrk run: (rps, worker CPU ms per request, largest worker RSS in MB)."""
     pids = server.worker_pids()
     servers.wrk(server, data, threads=2, connections=args.connections, seconds=1)  # warm-up
     spy = None
@@ -74,7 +76,7 @@ def measure(server: servers.Server, data: Path, args: argparse.Namespace) -> tup
         spy.wait(timeout=args.seconds + 30)
     if result["not_2xx"] + result["socket_errors"]:
         raise servers.RunFailed(f"{data.stem}: errors or non-2xx answers: {result}")
-    return result["rps"], 1000 * used / max(1, result["requests"])
+    return result["rps"], 1000 * used / max(1, result["requests"]), max(result["rss_mb"])
 
 
 def main() -> int:
@@ -108,21 +110,20 @@ def main() -> int:
         try:
             for server in (hello, app):
                 servers.wait_ready(server)
-            print(f"{'row':<28} {'rps':>8} {'CPU ms/req':>10}")
+            print(f"{'row':<28} {'rps':>8} {'CPU ms/req':>10} {'RSS MB':>7}")
             rows = ["hello", *args.rows]
-            results: dict[str, list[tuple[float, float]]] = {row: [] for row in rows}
+            results: dict[str, list[tuple[float, float, float]]] = {row: [] for row in rows}
             for _ in range(args.rounds):  # round-robin, so drift falls on every row alike
                 for row in rows:
                     server = hello if row == "hello" else app
                     results[row].append(measure(server, files[row], args))
             for row in rows:
-                rps = statistics.median(r for r, _ in results[row])
-                cpu = statistics.median(c for _, c in results[row])
-                spread = ""
-                if args.rounds > 1:
-                    low, high = min(c for _, c in results[row]), max(c for _, c in results[row])
-                    spread = f"  ({low:.3f}-{high:.3f})"
-                print(f"{row:<28} {rps:>8.0f} {cpu:>10.3f}{spread}", flush=True)
+                rps = statistics.median(r for r, _, _ in results[row])
+                cpus = [c for _, c, _ in results[row]]
+                rss = max(m for _, _, m in results[row])
+                spread = f"  ({min(cpus):.3f}-{max(cpus):.3f})" if args.rounds > 1 else ""
+                line = f"{row:<28} {rps:>8.0f} {statistics.median(cpus):>10.3f} {rss:>7.0f}"
+                print(line + spread, flush=True)
         finally:
             servers.stop(app)
             servers.stop(hello)
