@@ -7,6 +7,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.contacts import service as contacts
 from app.contacts.models import Contact
+from app.core.db import insert_row
 from app.core.errors import NotFound, UnprocessableContent
 from app.core.pagination import decode_cursor, encode_cursor
 from app.core.types import new_id, utcnow
@@ -46,8 +47,8 @@ async def log_interaction(
         initiated_by=data.initiated_by.value,
         created_at=now,
     )
-    session.add(interaction)
-    await session.flush()
+    # Written once, never changed in this request: one INSERT, not the unit of work.
+    await insert_row(session, interaction)
     await contacts.touch_interaction(session, contact=contact, at=interaction.occurred_at)
     record_event(
         session,
