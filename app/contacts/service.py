@@ -52,10 +52,8 @@ def _document(source: Mapping[str, Any], ratio: int) -> dict[str, Any]:
     return data
 
 
-def to_read(contact: Contact | Row[Any], ratio: int) -> ContactRead:
-    """A contact as clients see it, from the entity or from a row of `CONTACT_COLUMNS`."""
-    if isinstance(contact, Row):
-        return ContactRead.model_validate(_document(contact._mapping, ratio))
+def to_read(contact: Contact, ratio: int) -> ContactRead:
+    """A contact as clients see it (rows of `CONTACT_COLUMNS` go out as `contact_document`)."""
     # Attributes, not __dict__: a flush may have expired some, to be loaded again.
     source = {name: getattr(contact, name) for name in _ROW_FIELDS}
     return ContactRead.model_validate(_document(source, ratio))

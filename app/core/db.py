@@ -128,11 +128,10 @@ def row_values(entity: SQLModel) -> dict[str, Any]:
     """An entity's column values, as a Core INSERT takes them; a key left None is left out,
     for the database to fill (an autoincrement key)."""
     table = entity.__table__  # type: ignore[attr-defined]
-    values = {column.key: getattr(entity, column.key) for column in table.columns}
     return {
-        column.key: values[column.key]
+        column.key: value
         for column in table.columns
-        if values[column.key] is not None or not column.primary_key
+        if (value := getattr(entity, column.key)) is not None or not column.primary_key
     }
 
 

@@ -256,17 +256,22 @@ async def test_ended_introductions_never_change(client, owner):
     assert await state_of(client, owner, intro["id"]) == before
 
 
+async def _let_consent_lapse(app, intro_id: str) -> None:
+    """Move the consent link's expiry a minute into the past."""
+    async with app.state.sessionmaker() as session:
+        await session.exec(
+            update(Introduction)
+            .where(Introduction.id == intro_id)
+            .values(consent_expires_at=datetime.now(UTC) - timedelta(minutes=1))
+        )
+        await session.commit()
+
+
 async def test_expired_consent_requests_end_when_read(client, owner, app):
     requester, target = await create_pair(client, owner)
     intro = await create_introduction(client, owner, requester["id"], target["id"])
     await post(client, owner, intro["id"], "consent-request")
-    async with app.state.sessionmaker() as session:
-        await session.exec(
-            update(Introduction)
-            .where(Introduction.id == intro["id"])
-            .values(consent_expires_at=datetime.now(UTC) - timedelta(minutes=1))
-        )
-        await session.commit()
+    await _let_consent_lapse(app, intro["id"])
     read = await state_of(client, owner, intro["id"])
     assert read["state"] == "expired" and read["ended_at"]
     timeline = (
@@ -339,13 +344,7 @@ async def test_the_sweep_expires_links_nobody_reads(client, owner, app):
     requester, target = await create_pair(client, owner)
     intro = await create_introduction(client, owner, requester["id"], target["id"])
     await post(client, owner, intro["id"], "consent-request")
-    async with app.state.sessionmaker() as session:
-        await session.exec(
-            update(Introduction)
-            .where(Introduction.id == intro["id"])
-            .values(consent_expires_at=datetime.now(UTC) - timedelta(minutes=1))
-        )
-        await session.commit()
+    await _let_consent_lapse(app, intro["id"])
     # What the periodic maintenance job runs: every owner at once, no read involved.
     async with app.state.sessionmaker() as session:
         assert await expire_due(session) >= 1
