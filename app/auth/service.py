@@ -3,6 +3,7 @@
 import hashlib
 import hmac
 import secrets
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from cachetools import TTLCache
@@ -64,13 +65,18 @@ def hash_secret(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-async def authenticate(session: AsyncSession, secret: str, cache: KeyCache) -> Principal:
+async def authenticate(
+    secret: str, cache: KeyCache, open_session: Callable[[], Awaitable[AsyncSession]]
+) -> Principal:
+    """The key's principal, from the cache or else from the database (the session is
+    opened only then)."""
     if not secret.startswith(KEY_PREFIX) or len(secret) > 200:
         raise Unauthenticated("The API key is not valid.")
     digest = hash_secret(secret)
     cached = cache.get(digest)
     if cached is not None:
         return cached
+    session = await open_session()
     row = (
         await session.exec(
             select(ApiKey.id, ApiKey.owner_id, ApiKey.scopes, ApiKey.secret_hash).where(

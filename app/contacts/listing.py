@@ -5,15 +5,14 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, bindparam, exists, func, literal
+from sqlalchemy import ColumnElement, bindparam, exists, func, literal
 from sqlmodel import col, select
-from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.contacts.models import Contact, ContactExternalRef, ContactTag
 from app.contacts.schemas import ContactSort, TrustStage
-from app.contacts.service import CONTACT_COLUMNS
-from app.core.db import fetch_rows
+from app.contacts.service import DOCUMENT_COLUMNS
 from app.core.pagination import decode_cursor, encode_cursor
+from app.core.reads import Reader, Rows
 from app.core.types import UTCDateTime, utcnow
 from app.ledger.reciprocity import Flag
 from app.settings.service import owner_ratio
@@ -140,7 +139,7 @@ def _statement(shape: _Shape) -> Any:
     # The sort value is read back from the database, so a cursor holds exactly what the
     # database compares (its lower() and arithmetic, not Python's).
     query = select(
-        *CONTACT_COLUMNS,
+        *DOCUMENT_COLUMNS,
         ratio.label("ratio"),
         (key if key is not None else literal(None)).label("sort_value"),
     )
@@ -165,15 +164,15 @@ def _statement(shape: _Shape) -> Any:
 
 
 async def list_contacts(
-    session: AsyncSession,
+    reader: Reader,
     *,
     owner_id: str,
     filters: ContactFilters,
     sort: ContactSort,
     limit: int,
     cursor: str | None,
-) -> tuple[list[Row[Any]], int, str | None]:
-    """A page of contacts (rows of `CONTACT_COLUMNS`), the owner's ratio they were filtered
+) -> tuple[Rows, int, str | None]:
+    """A page of contacts (rows of `DOCUMENT_COLUMNS`), the owner's ratio they were filtered
     and sorted by (for presenting them), and the next page's cursor."""
     kind = f"contact:{sort.value}"
     key_type = _CURSOR_TYPES[sort.value.lstrip("-")]
@@ -208,11 +207,11 @@ async def list_contacts(
         flags=filters.flags,
         after=bool(cursor),
     )
-    rows = await fetch_rows(session, _statement(shape), params)
+    rows = await reader.rows(_statement(shape), params)
     next_cursor = None
     if len(rows) > limit:
         last = rows[limit - 1]
-        key = [last.id] if key_type is None else [last.sort_value, last.id]
+        key = [last["id"]] if key_type is None else [last["sort_value"], last["id"]]
         next_cursor = encode_cursor(kind, key)
     # No rows, nothing to present: the ratio does not matter then.
-    return rows[:limit], rows[0].ratio if rows else 0, next_cursor
+    return rows[:limit], rows[0]["ratio"] if rows else 0, next_cursor

@@ -17,8 +17,9 @@ from app.core.db import SessionDep
 from app.core.errors import UnprocessableContent
 from app.core.etag import check_if_match
 from app.core.pagination import Cursor, Limit, Page
+from app.core.reads import request_reader
 from app.core.responses import ORJSONResponse
-from app.core.routing import TransactionalRoute, read_only
+from app.core.routing import TransactionalRoute
 from app.core.schemas import Timestamp
 from app.ledger.reciprocity import Flag
 
@@ -55,10 +56,9 @@ def _external_ref(value: str | None) -> tuple[str, str] | None:
 
 
 @router.get("", response_model=Page[ContactRead])
-@read_only
 async def list_contacts(
     principal: CurrentPrincipal,
-    session: SessionDep,
+    request: Request,
     limit: Limit = 50,
     cursor: Cursor = None,
     q: Annotated[
@@ -96,29 +96,27 @@ async def list_contacts(
         flags=frozenset(flag or ()),
     )
     rows, ratio, next_cursor = await listing.list_contacts(
-        session,
+        request_reader(request),
         owner_id=principal.owner_id,
         filters=filters,
         sort=sort,
         limit=limit,
         cursor=cursor,
     )
-    data = [service.contact_document(row, ratio) for row in rows]
+    data = service.contact_documents(rows, ratio)
     return ORJSONResponse({"data": data, "next_cursor": next_cursor})
 
 
 @router.get("/{contact_id}", response_model=ContactRead)
-@read_only
 async def read_contact(
-    contact_id: ContactId, principal: CurrentPrincipal, session: SessionDep
+    contact_id: ContactId, principal: CurrentPrincipal, request: Request
 ) -> Response:
     """One contact, archived or not."""
-    row, ratio = await service.read_contact(
-        session, owner_id=principal.owner_id, contact_id=contact_id
+    row = await service.read_contact(
+        request_reader(request), owner_id=principal.owner_id, contact_id=contact_id
     )
-    return ORJSONResponse(
-        service.contact_document(row, ratio), headers={"ETag": service.contact_etag(row)}
-    )
+    (document,) = service.contact_documents([row], row["ratio"])
+    return ORJSONResponse(document, headers={"ETag": service.row_etag(row)})
 
 
 @router.patch("/{contact_id}", response_model=ContactRead)

@@ -4,7 +4,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, bindparam, delete, or_, tuple_
+from sqlalchemy import bindparam, delete, or_, tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -13,9 +13,9 @@ from app.contacts.identifiers import channel_keys
 from app.contacts.models import Contact, ContactExternalRef, ContactIdentifier, ContactTag
 from app.contacts.schemas import ChannelRead, ContactCreate, ContactRead, ContactUpdate, TrustStage
 from app.core import idempotency
-from app.core.db import fetch_rows
 from app.core.errors import Conflict, NotFound
 from app.core.etag import make_etag
+from app.core.reads import Reader, Rows
 from app.core.types import new_id, utcnow
 from app.events.service import record_event, scrub_contact_events, scrub_resource_events
 from app.interactions.models import Interaction
@@ -38,34 +38,36 @@ _ROW_FIELDS = [*_STORED_FIELDS, "ledger_deposits", "ledger_withdrawals", "due_at
 _CHANNEL_FIELDS = list(ChannelRead.model_fields)
 
 
-def _document(source: Mapping[str, Any], ratio: int) -> dict[str, Any]:
-    """ContactRead's fields, in its order, as plain values (see `contact_document`)."""
+def _document(source: Mapping[str, Any], ratio: int, now: datetime) -> dict[str, Any]:
+    """ContactRead's fields, in its order, as plain values (see `contact_documents`)."""
     data = {name: source[name] for name in _STORED_FIELDS}
     data["channels"] = [{k: ch[k] for k in _CHANNEL_FIELDS} for ch in data["channels"]]
     due_at = source["due_at"]
     data["reciprocity"] = summary_values(
-        deposits=source["ledger_deposits"],
-        withdrawals=source["ledger_withdrawals"],
-        ratio=ratio,
-        stale=due_at is not None and due_at < utcnow(),
+        source["ledger_deposits"],
+        source["ledger_withdrawals"],
+        ratio,
+        stale=due_at is not None and due_at < now,
     )
     return data
 
 
 def to_read(contact: Contact, ratio: int) -> ContactRead:
-    """A contact as clients see it (rows of `CONTACT_COLUMNS` go out as `contact_document`)."""
+    """A contact as clients see it (rows of `DOCUMENT_COLUMNS` go out as `contact_documents`)."""
     # Attributes, not __dict__: a flush may have expired some, to be loaded again.
     source = {name: getattr(contact, name) for name in _ROW_FIELDS}
-    return ContactRead.model_validate(_document(source, ratio))
+    return ContactRead.model_validate(_document(source, ratio, utcnow()))
 
 
-def contact_document(row: Row[Any], ratio: int) -> dict[str, Any]:
-    """What `to_read(row, ratio)` serialises to, without building and validating the model:
-    the hot reads (GET by id, list pages) send rows the database already holds in shape,
-    and pydantic's validation and serialisation were a third of a page's CPU
-    (bench/README.md). Serialised with orjson (`ORJSONResponse`), the bytes are the same as
-    `to_read(row, ratio).model_dump_json()`: tests/contacts/test_documents.py checks it."""
-    return _document(row._mapping, ratio)
+def contact_documents(rows: Rows, ratio: int) -> list[dict[str, Any]]:
+    """What `to_read` gives for the contacts in `rows` (rows of `DOCUMENT_COLUMNS`), without
+    building and validating the model: the hot reads (GET by id, list pages) send rows the
+    database already holds in shape, and pydantic's validation and serialisation were a
+    third of a page's CPU (bench/README.md). Serialised with orjson (`ORJSONResponse`), the
+    bytes are the same as `to_read(...).model_dump_json()`: tests/contacts/test_documents.py
+    checks it."""
+    now = utcnow()
+    return [_document(row, ratio, now) for row in rows]
 
 
 async def present(session: AsyncSession, contacts: list[Contact]) -> list[ContactRead]:
@@ -80,32 +82,39 @@ async def present_one(session: AsyncSession, contact: Contact) -> ContactRead:
     return (await present(session, [contact]))[0]
 
 
-# A contact's columns, for reads that only present contacts: plain rows skip the ORM's
-# identity map and instance state (bench/README.md).
-CONTACT_COLUMNS = tuple(Contact.__table__.columns)  # type: ignore[attr-defined]
+# The columns a contact's document is made of (and its version, for the ETag), for reads
+# that only present contacts: plain rows skip the ORM's identity map and instance state, and
+# the columns left out (search and filter helpers) cost decoding on every row
+# (bench/README.md).
+DOCUMENT_COLUMNS = tuple(
+    Contact.__table__.c[name]  # type: ignore[attr-defined]
+    for name in [*_ROW_FIELDS, "version"]
+)
 
 # Built once: building a statement costs more than running it through SQLAlchemy's
 # compiled cache (bench/README.md), and this is the hottest read.
-_READ_CONTACT = select(*CONTACT_COLUMNS, owner_ratio(bindparam("owner_id")).label("ratio")).where(
+_READ_CONTACT = select(*DOCUMENT_COLUMNS, owner_ratio(bindparam("owner_id")).label("ratio")).where(
     Contact.owner_id == bindparam("owner_id"),
     Contact.id == bindparam("contact_id"),
     col(Contact.erased_at).is_(None),
 )
 
 
-async def read_contact(
-    session: AsyncSession, *, owner_id: str, contact_id: str
-) -> tuple[Row[Any], int]:
-    """GET /v1/contacts/{id}: the contact's row and its owner's ratio in one statement."""
-    params = {"owner_id": owner_id, "contact_id": contact_id}
-    rows = await fetch_rows(session, _READ_CONTACT, params)
+async def read_contact(reader: Reader, *, owner_id: str, contact_id: str) -> Mapping[str, Any]:
+    """GET /v1/contacts/{id}: the contact's row, with its owner's ratio as `ratio`, in one
+    statement."""
+    rows = await reader.rows(_READ_CONTACT, {"owner_id": owner_id, "contact_id": contact_id})
     if not rows:
         raise ContactNotFound(f"No contact {contact_id}.")
-    return rows[0], rows[0].ratio
+    return rows[0]
 
 
-def contact_etag(contact: Contact | Row[Any]) -> str:
+def contact_etag(contact: Contact) -> str:
     return make_etag(contact.version)
+
+
+def row_etag(row: Mapping[str, Any]) -> str:
+    return make_etag(row["version"])
 
 
 def _derive(contact: Contact) -> None:

@@ -47,6 +47,10 @@ class Settings(BaseSettings):
     public_base_url: str | None = None
     log_level: str = "INFO"
     log_json: bool = True
+    # FastAPI's own OpenTelemetry instrumentation (traces, metrics and logs through the
+    # global providers, which an OpenTelemetry SDK must configure). Off unless set: with
+    # nothing configured it still looks for providers on every request (bench/README.md).
+    otel: bool = False
     # Webhooks (app/events/). Private, loopback and link-local targets are refused unless
     # this is set (tests, development), so the service cannot be used to probe a network.
     webhook_allow_private: bool = False

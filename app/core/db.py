@@ -2,6 +2,7 @@
 
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
+from datetime import datetime
 from typing import Annotated, Any
 
 import orjson
@@ -60,11 +61,17 @@ def create_engine(settings: Settings, *, pooled: bool = True) -> AsyncEngine:
             pool_pre_ping=False,
         )
     if url.startswith("postgresql"):
-        # Prepared statements kept per connection (SQLAlchemy's default: 100). The app runs
-        # about twenty statements over and over, but every search is a statement of its own
-        # (its text is in the SQL, app/contacts/listing.py): with 100 per connection and 20
-        # connections, a search-heavy load grew each worker by 40 MB (bench/README.md).
-        kwargs["connect_args"] = {"prepared_statement_cache_size": PREPARED_STATEMENTS}
+        kwargs["connect_args"] = {
+            # Prepared statements kept per connection (SQLAlchemy's default: 100). The app
+            # runs about twenty statements over and over, but every search is a statement of
+            # its own (its text is in the SQL, app/contacts/listing.py): with 100 per
+            # connection and 20 connections, a search-heavy load grew each worker by 40 MB
+            # (bench/README.md).
+            "prepared_statement_cache_size": PREPARED_STATEMENTS,
+            # Timestamps travel as text in this form, `2026-12-01 16:19:20.123456+00`, which
+            # `_set_codecs` parses.
+            "server_settings": {"timezone": "UTC", "datestyle": "ISO"},
+        }
     if url.startswith("sqlite"):
         path = settings.sqlite_path()
         if path is not None:
@@ -76,7 +83,39 @@ def create_engine(settings: Settings, *, pooled: bool = True) -> AsyncEngine:
     engine = create_async_engine(url, json_deserializer=orjson.loads, **kwargs)
     if url.startswith("sqlite"):
         _configure_sqlite(engine)
+    else:
+        _configure_postgresql(engine)
     return engine
+
+
+def _configure_postgresql(engine: AsyncEngine) -> None:
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # After SQLAlchemy's own codecs (its listener was added with the engine), so these
+        # replace them.
+        dbapi_conn.run_async(_set_codecs)
+
+
+async def _set_codecs(connection: Any) -> None:
+    """Decode the two types every contact row is made of more cheaply than asyncpg's and
+    SQLAlchemy's defaults, to the same values (bench/README.md: a page of 50 contacts holds
+    250 timestamps and 150 JSON values).
+
+    Timestamps come as text and are parsed by `datetime.fromisoformat`, in C: asyncpg's
+    binary decoder builds each one with Python datetime arithmetic, four times the CPU. With
+    the session in UTC (`server_settings`), they arrive aware and in UTC, as `UTCDateTime`
+    would return them. JSON goes straight to orjson, which takes bytes: SQLAlchemy's decoder
+    is a Python function that decodes the bytes to text first."""
+    await connection.set_type_codec(
+        "timestamptz",
+        schema="pg_catalog",
+        encoder=str,
+        decoder=datetime.fromisoformat,
+        format="text",
+    )
+    await connection.set_type_codec(
+        "json", schema="pg_catalog", encoder=str.encode, decoder=orjson.loads, format="binary"
+    )
 
 
 def create_sessionmaker(bind: Any, **kwargs: Any) -> SessionMaker:
@@ -149,11 +188,12 @@ async def insert_row(session: AsyncSession, entity: SQLModel) -> None:
 
 
 async def get_session(request: Request) -> AsyncSession:
-    """The request's session, opened and committed by `TransactionalRoute`.
+    """The request's session, opened here on first use and committed by
+    `TransactionalRoute` (app/core/routing.py).
 
-    `async` although it awaits nothing: FastAPI runs a plain `def` dependency in its
-    threadpool, a thread hop on every request (measured: bench/README.md)."""
-    return request.state.session
+    `async`: FastAPI runs a plain `def` dependency in its threadpool, a thread hop on every
+    request (measured: bench/README.md)."""
+    return await request.state.transaction.open()
 
 
 SessionDep = Annotated[AsyncSession, Depends(get_session)]

@@ -5,9 +5,10 @@ from typing import Any, TypeVar
 
 from fastapi import Request, Response
 from fastapi.routing import APIRoute
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.core import idempotency
-from app.core.db import begin_read_only, begin_write
+from app.core.db import SessionMaker, begin_read_only, begin_write
 
 _READS = frozenset({"GET", "HEAD", "OPTIONS"})
 _READ_ONLY = "goodwill_read_only"
@@ -22,9 +23,29 @@ def read_only(endpoint: Endpoint) -> Endpoint:
     return endpoint
 
 
+class RequestTransaction:
+    """The request's session, opened on first use: an endpoint that reads through a
+    `Reader` (app/core/reads.py) and whose caller's key is cached never opens one."""
+
+    __slots__ = ("_begin", "_sessionmaker", "session")
+
+    def __init__(self, sessionmaker: SessionMaker, begin: Callable[[AsyncSession], Any] | None):
+        self._sessionmaker = sessionmaker
+        self._begin = begin
+        self.session: AsyncSession | None = None
+
+    async def open(self) -> AsyncSession:
+        if self.session is None:
+            session = self._sessionmaker()
+            self.session = session
+            if self._begin is not None:
+                await self._begin(session)
+        return self.session
+
+
 class TransactionalRoute(APIRoute):
-    """Opens the request's session, runs the endpoint, stores the idempotency record, and
-    commits, all before the response leaves; an error anywhere rolls everything back.
+    """Runs the endpoint, then stores the idempotency record and commits the request's
+    session, all before the response leaves; an error anywhere rolls everything back.
 
     A client therefore never sees a 2xx for a write that failed to commit.
     """
@@ -34,24 +55,30 @@ class TransactionalRoute(APIRoute):
         never_writes = getattr(self.endpoint, _READ_ONLY, False)
 
         async def run_in_transaction(request: Request) -> Response:
-            async with request.app.state.sessionmaker() as session:
-                request.state.session = session
-                request.state.idempotency = None
-                try:
-                    if request.method not in _READS:
-                        await begin_write(session)
-                    elif never_writes:
-                        await begin_read_only(session)
-                    response = await handler(request)
-                    pending = request.state.idempotency
+            if request.method not in _READS:
+                begin = begin_write
+            else:
+                begin = begin_read_only if never_writes else None
+            transaction = RequestTransaction(request.app.state.sessionmaker, begin)
+            state = request.state
+            state.transaction = transaction
+            state.idempotency = None
+            try:
+                response = await handler(request)
+                session = transaction.session
+                if session is not None:
+                    pending = state.idempotency
                     if pending is not None and response.status_code < 500:
                         await idempotency.finish(session, pending, response)
                     await session.commit()
-                except BaseException:
-                    await session.rollback()
-                    raise
-                finally:
-                    request.state.session = None
+            except BaseException:
+                if transaction.session is not None:
+                    await transaction.session.rollback()
+                raise
+            finally:
+                if transaction.session is not None:
+                    await transaction.session.close()
+                state.transaction = None
             return response
 
         return run_in_transaction

@@ -24,7 +24,6 @@ from sqlalchemy.orm import Session, SessionTransaction
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.core.db import row_values
 from app.core.types import new_id, utcnow
 from app.events.models import Event
 
@@ -41,20 +40,22 @@ def record_event(
     resource_id: str,
     data: BaseModel | dict[str, Any],
     contact_id: str | None = None,
-) -> Event:
+) -> None:
+    """Note an event for the transaction's commit; the row of `event` it will be, without
+    its `seq` (drawn at the INSERT). A plain row: events are never changed once written, and
+    an entity per event cost more than the INSERT (bench/README.md)."""
     payload = data.model_dump(mode="json") if isinstance(data, BaseModel) else data
-    event = Event(
-        id=new_id("ev"),
-        owner_id=owner_id,
-        type=type,
-        resource=resource,
-        resource_id=resource_id,
-        contact_id=contact_id,
-        occurred_at=utcnow(),
-        data=payload,
-    )
-    session.info.setdefault(_PENDING, []).append(event)
-    return event
+    row = {
+        "id": new_id("ev"),
+        "owner_id": owner_id,
+        "type": type,
+        "resource": resource,
+        "resource_id": resource_id,
+        "contact_id": contact_id,
+        "occurred_at": utcnow(),
+        "data": payload,
+    }
+    session.info.setdefault(_PENDING, []).append(row)
 
 
 def feed_lock_key(owner_id: str) -> int:
@@ -73,19 +74,19 @@ def _insert_pending_events(session: Session) -> None:
     # still be written.
     if session.in_nested_transaction():
         return
-    pending: list[Event] | None = session.info.pop(_PENDING, None)
+    pending: list[dict[str, Any]] | None = session.info.pop(_PENDING, None)
     if not pending:
         return
     connection = session.connection()
     if connection.dialect.name != "postgresql":
         # One Core INSERT, not the unit of work: the events are never changed afterwards.
         # (SQLite runs one writer at a time: commit order is insert order already.)
-        connection.execute(insert(_EVENTS), [row_values(event) for event in pending])
+        connection.execute(insert(_EVENTS), pending)
         return
     # Sorted, so a transaction that writes for several owners (a periodic sweep) takes
     # their locks in the same order as any other.
-    for owner_id in sorted({e.owner_id for e in pending}):
-        first, *rest = [row_values(e) for e in pending if e.owner_id == owner_id]
+    for owner_id in sorted({e["owner_id"] for e in pending}):
+        first, *rest = [e for e in pending if e["owner_id"] == owner_id]
         connection.execute(_LOCKED_INSERT, {**first, "feed_lock_key": feed_lock_key(owner_id)})
         if rest:
             connection.execute(insert(_EVENTS), rest)
@@ -118,7 +119,7 @@ def _forget_pending_events(session: Session, transaction: SessionTransaction) ->
 def _scrub_pending(session: AsyncSession, matches: Any) -> None:
     for event in session.info.get(_PENDING, []):
         if matches(event):
-            event.data = {"erased": True}
+            event["data"] = {"erased": True}
 
 
 async def scrub_resource_events(
@@ -127,7 +128,9 @@ async def scrub_resource_events(
     _scrub_pending(
         session,
         lambda e: (
-            e.owner_id == owner_id and e.resource == resource and e.resource_id in resource_ids
+            e["owner_id"] == owner_id
+            and e["resource"] == resource
+            and e["resource_id"] in resource_ids
         ),
     )
     await session.exec(
@@ -143,7 +146,7 @@ async def scrub_resource_events(
 
 async def scrub_contact_events(session: AsyncSession, *, owner_id: str, contact_id: str) -> None:
     """Erasure: events about a contact keep their type and ids, lose every personal field."""
-    _scrub_pending(session, lambda e: e.owner_id == owner_id and e.contact_id == contact_id)
+    _scrub_pending(session, lambda e: e["owner_id"] == owner_id and e["contact_id"] == contact_id)
     await session.exec(
         update(Event)
         .where(Event.owner_id == owner_id, Event.contact_id == contact_id)

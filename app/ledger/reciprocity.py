@@ -38,7 +38,7 @@ def is_one_sided(deposits: int, withdrawals: int, ratio: int) -> bool:
 
 
 def summary_values(
-    *, deposits: int, withdrawals: int, ratio: int, ask_weight: int = 1, stale: bool = False
+    deposits: int, withdrawals: int, ratio: int, *, ask_weight: int = 1, stale: bool = False
 ) -> dict[str, Any]:
     """The fields of `Reciprocity`, in its order, as plain values."""
     balance = goodwill(deposits, withdrawals, ratio)

@@ -1,11 +1,12 @@
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Response, status
+from fastapi import APIRouter, Path, Query, Request, Response, status
 
 from app.auth.dependencies import CurrentPrincipal, WritePrincipal
 from app.core.db import SessionDep
 from app.core.pagination import Cursor, Limit, Page
-from app.core.routing import TransactionalRoute, read_only
+from app.core.reads import request_reader
+from app.core.routing import TransactionalRoute
 from app.ledger import service
 from app.ledger.reciprocity import Reciprocity
 from app.ledger.schemas import (
@@ -29,7 +30,7 @@ async def record_entry(
     withdrawal) a contact."""
     entry = await service.record_entry(session, owner_id=principal.owner_id, data=body)
     response.headers["Location"] = f"/v1/ledger/{entry.id}"
-    return service.to_read(entry)
+    return entry
 
 
 @router.get("/ledger", response_model=Page[LedgerEntryRead])
@@ -78,20 +79,22 @@ async def reverse_entry(
         session, owner_id=principal.owner_id, entry_id=entry_id, note=body.note
     )
     response.headers["Location"] = f"/v1/ledger/{reversal.id}"
-    return service.to_read(reversal)
+    return reversal
 
 
 @router.get("/contacts/{contact_id}/reciprocity", response_model=Reciprocity)
-@read_only
 async def read_reciprocity(
     contact_id: Annotated[str, Path()],
     principal: CurrentPrincipal,
-    session: SessionDep,
+    request: Request,
     ask_weight: Annotated[
         int, Query(ge=1, le=5, description="Weight of the favour you would ask.")
     ] = 1,
 ) -> Reciprocity:
     """Is it fair to ask this contact for a favour of `ask_weight` now?"""
     return await service.reciprocity(
-        session, owner_id=principal.owner_id, contact_id=contact_id, ask_weight=ask_weight
+        request_reader(request),
+        owner_id=principal.owner_id,
+        contact_id=contact_id,
+        ask_weight=ask_weight,
     )

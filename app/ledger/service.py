@@ -1,10 +1,11 @@
 """The reciprocity ledger: append-only entries and the per-contact totals they move."""
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, update
+from sqlalchemy import and_, bindparam, insert, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 from sqlmodel import col, select
@@ -12,9 +13,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.contacts.models import Contact
 from app.contacts.service import ContactNotFound
-from app.core.db import fetch_rows, insert_row
 from app.core.errors import Conflict, NotFound, UnprocessableContent
 from app.core.pagination import decode_cursor, encode_cursor
+from app.core.reads import Reader
 from app.core.types import new_id, utcnow
 from app.events.service import record_event
 from app.ledger.models import LedgerEntry
@@ -46,77 +47,132 @@ class LedgerFilters:
 
 
 def to_read(entry: LedgerEntry, reversed_by_id: str | None = None) -> LedgerEntryRead:
+    return _read({name: getattr(entry, name) for name in _ENTRY_COLUMNS}, reversed_by_id)
+
+
+def _read(values: Mapping[str, Any], reversed_by_id: str | None = None) -> LedgerEntryRead:
     return LedgerEntryRead(
-        id=entry.id,
-        contact_id=entry.contact_id,
-        direction=Direction(entry.direction),
-        kind=EntryKind(entry.kind),
-        weight=entry.weight,
-        occurred_at=entry.occurred_at,
-        note=entry.note,
-        reverses_id=entry.reverses_id,
+        id=values["id"],
+        contact_id=values["contact_id"],
+        direction=Direction(values["direction"]),
+        kind=EntryKind(values["kind"]),
+        weight=values["weight"],
+        occurred_at=values["occurred_at"],
+        note=values["note"],
+        reverses_id=values["reverses_id"],
         reversed_by_id=reversed_by_id,
-        introduction_id=entry.introduction_id,
-        created_at=entry.created_at,
+        introduction_id=values["introduction_id"],
+        created_at=values["created_at"],
     )
 
 
+_ENTRIES = LedgerEntry.__table__  # type: ignore[attr-defined]
+_CONTACTS = Contact.__table__  # type: ignore[attr-defined]
+_ENTRY_COLUMNS = [column.key for column in _ENTRIES.columns]
+
+
 def _add_to(column: Any) -> Any:
-    contact = Contact.__table__  # type: ignore[attr-defined]
+    """Add the entry's weight to one of the contact's running totals, in the database itself
+    (`x = x + w`), so that concurrent writers serialise on the row and no update is lost."""
     return (
-        update(contact)
+        update(_CONTACTS)
         .where(
             # Not named after columns: an UPDATE reserves those names for its SET clause.
-            contact.c.owner_id == bindparam("b_owner_id"),
-            contact.c.id == bindparam("b_contact_id"),
-            contact.c.erased_at.is_(None),
+            _CONTACTS.c.owner_id == bindparam("b_owner_id"),
+            _CONTACTS.c.id == bindparam("b_contact_id"),
+            _CONTACTS.c.erased_at.is_(None),
         )
         .values({column: column + bindparam("b_weight")})
     )
 
 
-_ADD_DEPOSIT = _add_to(Contact.__table__.c.ledger_deposits)  # type: ignore[attr-defined]
-_ADD_WITHDRAWAL = _add_to(Contact.__table__.c.ledger_withdrawals)  # type: ignore[attr-defined]
+def _add_and_insert(column: Any) -> Any:
+    """PostgreSQL: the total moved and the entry inserted by one statement, one round trip.
+    The entry is selected from the updated contact row, so no contact (or another owner's,
+    or an erased one) means no entry: a rowcount of 0."""
+    moved = _add_to(column).returning(_CONTACTS.c.id).cte("moved")
+    # Prefixed: SQLAlchemy would take a parameter named after a contact column (owner_id,
+    # id, created_at) as a value for the UPDATE to SET.
+    fields = [bindparam(f"e_{name}", type_=_ENTRIES.c[name].type) for name in _ENTRY_COLUMNS]
+    return insert(_ENTRIES).from_select(_ENTRY_COLUMNS, select(*fields).select_from(moved))
 
 
-async def _move_balance(
-    session: AsyncSession, *, owner_id: str, contact_id: str, direction: str, weight: int
-) -> None:
-    """Add to the contact's running total in the database itself (`x = x + w`), so that
-    concurrent writers serialise on the row and no update is lost."""
-    statement = _ADD_DEPOSIT if direction == Direction.gave else _ADD_WITHDRAWAL
-    params = {"b_owner_id": owner_id, "b_contact_id": contact_id, "b_weight": weight}
-    # A table (Core) statement through the session: it flushes what is pending first, and
-    # skips the ORM's bulk-update machinery, which has no entities to keep in step here.
-    result: Any = await session.exec(statement, params=params)
-    if result.rowcount == 0:
-        raise ContactNotFound(f"No contact {contact_id}.")
+_ADD = {
+    Direction.gave: _add_to(_CONTACTS.c.ledger_deposits),
+    Direction.received: _add_to(_CONTACTS.c.ledger_withdrawals),
+}
+_ADD_AND_INSERT = {
+    Direction.gave: _add_and_insert(_CONTACTS.c.ledger_deposits),
+    Direction.received: _add_and_insert(_CONTACTS.c.ledger_withdrawals),
+}
 
 
-async def _insert(session: AsyncSession, entry: LedgerEntry) -> LedgerEntry:
-    await _move_balance(
-        session,
-        owner_id=entry.owner_id,
-        contact_id=entry.contact_id,
-        direction=entry.direction,
-        weight=entry.weight,
-    )
-    await insert_row(session, entry)
+async def _insert(session: AsyncSession, values: dict[str, Any]) -> LedgerEntryRead:
+    """Write one entry (a full row of `ledger_entry`) and move its contact's total, in the
+    request's transaction, with its event. Entries are never changed afterwards, so this is
+    plain Core statements: no entity, no unit of work (bench/README.md)."""
+    direction = Direction(values["direction"])
+    move = {
+        "b_owner_id": values["owner_id"],
+        "b_contact_id": values["contact_id"],
+        "b_weight": values["weight"],
+    }
+    # Core statements through the session: it flushes what is pending first.
+    if session.bind.dialect.name == "postgresql":
+        entry = {f"e_{name}": value for name, value in values.items()}
+        result: Any = await session.exec(_ADD_AND_INSERT[direction], params={**entry, **move})
+        found = result.rowcount == 1
+    else:
+        result = await session.exec(_ADD[direction], params=move)
+        found = result.rowcount == 1
+        if found:
+            await session.exec(insert(_ENTRIES), params=values)
+    if not found:
+        raise ContactNotFound(f"No contact {values['contact_id']}.")
+    read = _read(values)
     record_event(
         session,
-        owner_id=entry.owner_id,
+        owner_id=values["owner_id"],
         type="ledger_entry.created",
         resource="ledger_entry",
-        resource_id=entry.id,
-        contact_id=entry.contact_id,
-        data=to_read(entry),
+        resource_id=values["id"],
+        contact_id=values["contact_id"],
+        data=read,
     )
-    return entry
+    return read
+
+
+def _entry(
+    *,
+    owner_id: str,
+    contact_id: str,
+    direction: str,
+    kind: str,
+    weight: int,
+    occurred_at: datetime,
+    note: str | None,
+    created_at: datetime,
+    reverses_id: str | None = None,
+    introduction_id: str | None = None,
+) -> dict[str, Any]:
+    return {
+        "owner_id": owner_id,
+        "id": new_id("le"),
+        "contact_id": contact_id,
+        "direction": direction,
+        "kind": kind,
+        "weight": weight,
+        "occurred_at": occurred_at,
+        "note": note,
+        "reverses_id": reverses_id,
+        "introduction_id": introduction_id,
+        "created_at": created_at,
+    }
 
 
 async def record_entry(
     session: AsyncSession, *, owner_id: str, data: LedgerEntryCreate
-) -> LedgerEntry:
+) -> LedgerEntryRead:
     now = utcnow()
     occurred_at = data.occurred_at.astimezone(UTC) if data.occurred_at else now
     if (occurred_at - now).total_seconds() > _FUTURE_SLACK_SECONDS:
@@ -124,8 +180,7 @@ async def record_entry(
             "A ledger entry cannot be in the future.",
             errors=[{"field": "occurred_at", "message": "must not be in the future"}],
         )
-    entry = LedgerEntry(
-        id=new_id("le"),
+    entry = _entry(
         owner_id=owner_id,
         contact_id=data.contact_id,
         direction=data.direction.value,
@@ -147,11 +202,10 @@ async def record_deposit(
     weight: int,
     note: str | None,
     introduction_id: str | None = None,
-) -> LedgerEntry:
+) -> LedgerEntryRead:
     """A deposit written by the service itself (making an introduction, say)."""
     now = utcnow()
-    entry = LedgerEntry(
-        id=new_id("le"),
+    entry = _entry(
         owner_id=owner_id,
         contact_id=contact_id,
         direction=Direction.gave.value,
@@ -188,7 +242,7 @@ async def get_entry(
 
 async def reverse_entry(
     session: AsyncSession, *, owner_id: str, entry_id: str, note: str | None
-) -> LedgerEntry:
+) -> LedgerEntryRead:
     original, reversed_by = await get_entry(session, owner_id=owner_id, entry_id=entry_id)
     if original.reverses_id is not None:
         raise ReversalOfReversal(
@@ -198,8 +252,7 @@ async def reverse_entry(
     if reversed_by is not None:
         raise AlreadyReversed(f"{entry_id} was already reversed by {reversed_by}.")
     now = utcnow()
-    reversal = LedgerEntry(
-        id=new_id("le"),
+    reversal = _entry(
         owner_id=owner_id,
         contact_id=original.contact_id,
         direction=original.direction,
@@ -264,7 +317,7 @@ _READ_BALANCE = select(
     Contact.ledger_deposits,
     Contact.ledger_withdrawals,
     Contact.due_at,
-    owner_ratio(bindparam("owner_id")),
+    owner_ratio(bindparam("owner_id")).label("ratio"),
 ).where(
     Contact.owner_id == bindparam("owner_id"),
     Contact.id == bindparam("contact_id"),
@@ -273,18 +326,18 @@ _READ_BALANCE = select(
 
 
 async def reciprocity(
-    session: AsyncSession, *, owner_id: str, contact_id: str, ask_weight: int
+    reader: Reader, *, owner_id: str, contact_id: str, ask_weight: int
 ) -> Reciprocity:
     """One indexed row read, whatever the length of the ledger."""
-    params = {"owner_id": owner_id, "contact_id": contact_id}
-    rows = await fetch_rows(session, _READ_BALANCE, params)
+    rows = await reader.rows(_READ_BALANCE, {"owner_id": owner_id, "contact_id": contact_id})
     if not rows:
         raise ContactNotFound(f"No contact {contact_id}.")
-    deposits, withdrawals, due_at, ratio = rows[0]
+    row = rows[0]
+    due_at = row["due_at"]
     return summarize(
-        deposits=deposits,
-        withdrawals=withdrawals,
-        ratio=ratio,
+        deposits=row["ledger_deposits"],
+        withdrawals=row["ledger_withdrawals"],
+        ratio=row["ratio"],
         ask_weight=ask_weight,
         stale=due_at is not None and due_at < utcnow(),
     )

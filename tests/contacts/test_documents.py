@@ -60,7 +60,7 @@ rows = st.fixed_dictionaries(
 @settings(max_examples=300)
 @given(row=rows, ratio=st.integers(1, 100))
 def test_a_document_serialises_exactly_as_contact_read(row: dict[str, Any], ratio: int) -> None:
-    document = service._document(row, ratio)
+    (document,) = service.contact_documents([row], ratio)
     fast = ORJSONResponse(document).body
     assert fast == ContactRead.model_validate(document).model_dump_json().encode()
 
@@ -88,7 +88,9 @@ def test_a_stored_channel_with_more_keys_shows_only_the_public_ones() -> None:
         "ledger_withdrawals": 0,
         "due_at": None,
     }
-    channel = orjson.loads(ORJSONResponse(service._document(row, 7)).body)["channels"][0]
+    channel = orjson.loads(ORJSONResponse(service.contact_documents([row], 7)[0]).body)["channels"][
+        0
+    ]
     assert channel == {"type": "email", "value": "a@x", "permitted_uses": []}
 
 

@@ -329,3 +329,21 @@ async def test_erasure_keeps_anonymous_totals_only(client, owner):
     assert "Private" not in listed.text
     response = await client.get(f"/v1/contacts/{contact['id']}/reciprocity", headers=owner.headers)
     assert response.status_code == 404
+
+
+async def test_an_entry_moves_only_its_contacts_total(client, owner, other_owner):
+    contact = await create_contact(client, owner)
+    bystander = await create_contact(client, owner, display_name="Bystander")
+    others = await create_contact(client, other_owner)
+    await record(client, owner, contact["id"], direction="gave", weight=4)
+    await record(client, owner, contact["id"], direction="received", weight=1)
+    after = (await client.get(f"/v1/contacts/{contact['id']}", headers=owner.headers)).json()
+    # Every field but the totals is what it was: the entry's own id, owner and timestamps
+    # never land on the contact.
+    assert {k: v for k, v in after.items() if k != "reciprocity"} == {
+        k: v for k, v in contact.items() if k != "reciprocity"
+    }
+    assert (after["reciprocity"]["deposits"], after["reciprocity"]["withdrawals"]) == (4, 1)
+    for untouched, actor in ((bystander, owner), (others, other_owner)):
+        now = (await client.get(f"/v1/contacts/{untouched['id']}", headers=actor.headers)).json()
+        assert now == untouched
