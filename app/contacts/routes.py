@@ -19,7 +19,7 @@ from app.core.etag import check_if_match
 from app.core.pagination import Cursor, Limit, Page
 from app.core.reads import request_reader
 from app.core.responses import ORJSONResponse
-from app.core.routing import TransactionalRoute
+from app.core.routing import TransactionalRoute, read_only
 from app.core.schemas import Timestamp
 from app.ledger.reciprocity import Flag
 
@@ -56,6 +56,7 @@ def _external_ref(value: str | None) -> tuple[str, str] | None:
 
 
 @router.get("", response_model=Page[ContactRead])
+@read_only
 async def list_contacts(
     principal: CurrentPrincipal,
     request: Request,
@@ -108,6 +109,7 @@ async def list_contacts(
 
 
 @router.get("/{contact_id}", response_model=ContactRead)
+@read_only
 async def read_contact(
     contact_id: ContactId, principal: CurrentPrincipal, request: Request
 ) -> Response:

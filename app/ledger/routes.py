@@ -6,7 +6,7 @@ from app.auth.dependencies import CurrentPrincipal, WritePrincipal
 from app.core.db import SessionDep
 from app.core.pagination import Cursor, Limit, Page
 from app.core.reads import request_reader
-from app.core.routing import TransactionalRoute
+from app.core.routing import TransactionalRoute, read_only
 from app.ledger import service
 from app.ledger.reciprocity import Reciprocity
 from app.ledger.schemas import (
@@ -83,6 +83,7 @@ async def reverse_entry(
 
 
 @router.get("/contacts/{contact_id}/reciprocity", response_model=Reciprocity)
+@read_only
 async def read_reciprocity(
     contact_id: Annotated[str, Path()],
     principal: CurrentPrincipal,
