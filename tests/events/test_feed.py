@@ -1,11 +1,19 @@
 """The change feed: every change, in commit order, paged by a cursor that never loses one."""
 
+import asyncio
+
 import pytest
+from sqlalchemy import insert, text
 from sqlmodel import select
 
+from app.auth import service as auth
+from app.core.config import Settings
+from app.core.db import create_engine, create_sessionmaker
+from app.core.migrations import upgrade
+from app.core.types import new_id, utcnow
 from app.events.models import Event
 from app.events.schemas import EVENT_TYPES
-from app.events.service import feed_lock_key, record_event
+from app.events.service import record_event
 from app.introductions.workflow import EVENT_TYPES as INTRODUCTION_EVENT_TYPES
 from tests.factories import Actor, create_contact, create_introduction, create_pair
 
@@ -171,10 +179,61 @@ async def test_events_wait_for_the_commit_and_vanish_with_a_rollback(app, owner)
         assert await stored(session, "ct_rolled_back") == 0
 
 
-def test_the_feed_lock_key_is_a_stable_signed_64_bit_number():
-    key = feed_lock_key("own_01")
-    assert key == feed_lock_key("own_01") != feed_lock_key("own_02")
-    assert -(2**63) <= key < 2**63
+def _event_row(owner_id: str, label: str) -> dict:
+    return {
+        "id": new_id("ev"),
+        "owner_id": owner_id,
+        "type": "contact.updated",
+        "resource": "contact",
+        "resource_id": label,
+        "contact_id": None,
+        "occurred_at": utcnow(),
+        "data": {},
+    }
+
+
+@pytest.mark.postgres
+async def test_an_owners_events_are_numbered_in_commit_order(fresh_database_url):
+    """Really committed, on a database of its own: the numbers are drawn at COMMIT, behind
+    the owner's lock (migration 0007), not at INSERT."""
+    url = fresh_database_url("commit_order")
+    await asyncio.to_thread(upgrade, url)
+    engine = create_engine(Settings(database_url=url))
+    events = Event.__table__
+    try:
+        async with create_sessionmaker(engine)() as session:
+            owner = await auth.create_owner(session, email="order@example.com", name=None)
+            await session.commit()
+
+        async def seqs() -> dict[str, int]:
+            async with engine.connect() as conn:
+                rows = await conn.execute(select(events.c.resource_id, events.c.seq))
+                return dict(rows.all())
+
+        # Inserted first, committed last: numbered last.
+        async with engine.connect() as first, engine.connect() as second:
+            await first.execute(insert(events), _event_row(owner.id, "inserted first"))
+            await second.execute(insert(events), _event_row(owner.id, "inserted second"))
+            await second.commit()
+            await first.commit()
+        numbers = await seqs()
+        assert numbers["inserted second"] < numbers["inserted first"]
+
+        # Once a transaction has numbered its events, another of the same owner cannot
+        # number (and so commit) its own until the first has ended.
+        async with engine.connect() as holder, engine.connect() as waiter:
+            await holder.execute(insert(events), _event_row(owner.id, "holder"))
+            await holder.execute(text("SET CONSTRAINTS ALL IMMEDIATE"))  # numbers it now
+            await waiter.execute(insert(events), _event_row(owner.id, "waiter"))
+            commit = asyncio.create_task(waiter.commit())
+            await asyncio.sleep(0.5)
+            assert not commit.done()
+            await holder.commit()
+            await asyncio.wait_for(commit, timeout=10)
+        numbers = await seqs()
+        assert numbers["holder"] < numbers["waiter"]
+    finally:
+        await engine.dispose()
 
 
 def test_every_introduction_event_type_is_known_to_subscriptions():
