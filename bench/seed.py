@@ -29,6 +29,7 @@ from sqlalchemy import create_engine as create_sync_engine
 from ulid import ULID
 
 from app.auth.service import KEY_PREFIX, hash_secret
+from app.contacts.identifiers import channel_keys
 from app.contacts.service import _derive
 from app.core.types import new_id
 from app.models import metadata
@@ -441,19 +442,25 @@ def _uses(rng: random.Random) -> list[str]:
     return [use for use in USES if rng.random() < 0.4]
 
 
-def side_rows(contacts: list[tuple]) -> tuple[list[tuple], list[tuple]]:
-    """contact_tag and contact_external_ref rows, mirrored from the contact rows."""
+def side_rows(contacts: list[tuple]) -> dict[str, tuple[list[str], list[tuple]]]:
+    """The rows the app keeps beside each contact, mirrored from the contact rows as the
+    app writes them: its tags, its external refs, and the normalised emails and phone
+    numbers of its channels (`channel_keys`, what imports match people by)."""
     col = {name: i for i, name in enumerate(CONTACT_COLUMNS)}
-    tags, refs = [], []
+    tags, refs, identifiers = [], [], []
     for row in contacts:
         owner_id, contact_id = row[col["owner_id"]], row[col["id"]]
         tags += [(owner_id, tag, contact_id) for tag in row[col["tags"]]]
         refs += [(owner_id, s, e, contact_id) for s, e in row[col["external_refs"]].items()]
-    return tags, refs
-
-
-TAG_COLUMNS = ["owner_id", "tag", "contact_id"]
-REF_COLUMNS = ["owner_id", "system", "external_id", "contact_id"]
+        identifiers += [
+            (owner_id, kind, value, contact_id)
+            for kind, value in sorted(channel_keys(row[col["channels"]]))
+        ]
+    return {
+        "contact_tag": (["owner_id", "tag", "contact_id"], tags),
+        "contact_external_ref": (["owner_id", "system", "external_id", "contact_id"], refs),
+        "contact_identifier": (["owner_id", "kind", "value", "contact_id"], identifiers),
+    }
 
 
 def _jsonify(columns: list[str], rows: Any) -> Iterator[tuple]:
@@ -492,10 +499,9 @@ async def load_postgres(url: str, gen: Generator) -> dict[str, int]:
             await copy("introduction", INTRODUCTION_COLUMNS, gen.introduction_rows())
             await copy("introduction_event", TIMELINE_COLUMNS, gen.timeline_rows())
             contacts = list(gen.contact_rows())
-            tags, refs = side_rows(contacts)
             await copy("contact", CONTACT_COLUMNS, contacts)
-            await copy("contact_tag", TAG_COLUMNS, tags)
-            await copy("contact_external_ref", REF_COLUMNS, refs)
+            for table, (columns, rows) in side_rows(contacts).items():
+                await copy(table, columns, rows)
         # As autovacuum would have left a long-lived database: statistics, and a visibility
         # map so that index-only scans need not visit the heap.
         await conn.execute("VACUUM ANALYZE")
@@ -531,16 +537,9 @@ def load_sqlite(path: str, gen: Generator) -> dict[str, int]:
             ):
                 if batch := rows_of(name, columns, rows):  # (an empty list inserts one row)
                     conn.execute(tables[name].insert(), batch)
-            tags, refs = side_rows(contacts)
-            if tags:
-                conn.execute(
-                    tables["contact_tag"].insert(), rows_of("contact_tag", TAG_COLUMNS, tags)
-                )
-            if refs:
-                conn.execute(
-                    tables["contact_external_ref"].insert(),
-                    rows_of("contact_external_ref", REF_COLUMNS, refs),
-                )
+            for table, (columns, rows) in side_rows(contacts).items():
+                if batch := rows_of(table, columns, rows):
+                    conn.execute(tables[table].insert(), batch)
     finally:
         engine.dispose()
     return counts

@@ -171,3 +171,24 @@ async def test_a_request_never_holds_two_connections(
         assert [a.status_code for a in answers] == [200] * len(answers)
     finally:
         await app.state.engine.dispose()
+
+
+@pytest.mark.parametrize("microsecond", [0, 1, 10, 120_000, 123_400, 999_999])
+async def test_timestamps_come_back_to_the_microsecond(
+    client: httpx.AsyncClient, owner: Actor, microsecond: int
+) -> None:
+    """PostgreSQL sends timestamps as text, trailing zeros of the fraction dropped
+    (`...20.12+00`); they must parse back to the very instant that was stored."""
+    created = await client.post("/v1/contacts", json={"display_name": "A"}, headers=owner.headers)
+    contact_id = created.json()["id"]
+    moment = datetime(2026, 3, 1, 9, 30, 5, microsecond, tzinfo=UTC)
+    meeting = {"kind": "call", "occurred_at": moment.isoformat()}
+    response = await client.post(
+        f"/v1/contacts/{contact_id}/interactions", json=meeting, headers=owner.headers
+    )
+    assert response.status_code == 201, response.text
+    for path, params in [(f"/v1/contacts/{contact_id}", {}), ("/v1/contacts", {"limit": 1})]:
+        body = (await client.get(path, params=params, headers=owner.headers)).json()
+        contact = body["data"][0] if "data" in body else body
+        seen = datetime.fromisoformat(contact["last_interaction_at"].replace("Z", "+00:00"))
+        assert seen == moment
