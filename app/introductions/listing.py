@@ -13,6 +13,7 @@ from app.introductions.models import Introduction, IntroductionEvent
 from app.introductions.schemas import TimelineEventRead
 from app.introductions.service import expire_due
 from app.introductions.workflow import State
+from app.settings.schemas import SettingsRead
 from app.settings.service import get_rules
 
 
@@ -30,8 +31,8 @@ async def list_introductions(
     filters: IntroductionFilters,
     limit: int,
     cursor: str | None,
-) -> tuple[list[Introduction], str | None]:
-    """Newest first."""
+) -> tuple[list[Introduction], SettingsRead, str | None]:
+    """Newest first; with the owner's rules they were filtered by (for presenting them)."""
     await expire_due(session, owner_id=owner_id)
     rules = await get_rules(session, owner_id=owner_id)
     query = select(Introduction).where(Introduction.owner_id == owner_id)
@@ -55,7 +56,7 @@ async def list_introductions(
         query = query.where(intro_id < before)
     rows = list((await session.exec(query.order_by(intro_id.desc()).limit(limit + 1))).all())
     next_cursor = encode_cursor("introduction", [rows[limit - 1].id]) if len(rows) > limit else None
-    return rows[:limit], next_cursor
+    return rows[:limit], rules, next_cursor
 
 
 async def list_timeline(

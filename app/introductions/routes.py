@@ -77,10 +77,10 @@ async def list_introductions(
     filters = listing.IntroductionFilters(
         state=state, contact_id=contact_id, needs_follow_up=needs_follow_up
     )
-    rows, next_cursor = await listing.list_introductions(
+    rows, rules, next_cursor = await listing.list_introductions(
         session, owner_id=principal.owner_id, filters=filters, limit=limit, cursor=cursor
     )
-    return Page(data=await service.present(session, rows), next_cursor=next_cursor)
+    return Page(data=[service.to_read(row, rules) for row in rows], next_cursor=next_cursor)
 
 
 @router.get("/{introduction_id}", response_model=IntroductionRead)

@@ -102,13 +102,6 @@ def to_read(
     )
 
 
-async def present(session: AsyncSession, intros: list[Introduction]) -> list[IntroductionRead]:
-    if not intros:
-        return []
-    rules = await get_rules(session, owner_id=intros[0].owner_id)
-    return [to_read(intro, rules) for intro in intros]
-
-
 def _event_payload(intro: Introduction) -> dict[str, Any]:
     """Change-feed payload: ids and state only. The texts are about two people; clients
     read them from the API, and erasure then has nothing to chase through the feed."""
