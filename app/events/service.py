@@ -33,6 +33,30 @@ from app.events.models import Event
 _PENDING = "goodwill_pending_events"
 
 
+def event_row(
+    *,
+    owner_id: str,
+    type: str,
+    resource: str,
+    resource_id: str,
+    data: BaseModel | dict[str, Any],
+    contact_id: str | None = None,
+) -> dict[str, Any]:
+    """The row of `event` an event is, without its `seq` (drawn at the INSERT, and on
+    PostgreSQL drawn again at COMMIT). A plain row: events are never changed once written,
+    and an entity per event cost more than the INSERT (bench/README.md)."""
+    return {
+        "id": new_id("ev"),
+        "owner_id": owner_id,
+        "type": type,
+        "resource": resource,
+        "resource_id": resource_id,
+        "contact_id": contact_id,
+        "occurred_at": utcnow(),
+        "data": data.model_dump(mode="json") if isinstance(data, BaseModel) else data,
+    }
+
+
 def record_event(
     session: AsyncSession,
     *,
@@ -43,20 +67,15 @@ def record_event(
     data: BaseModel | dict[str, Any],
     contact_id: str | None = None,
 ) -> None:
-    """Note an event for the transaction's commit; the row of `event` it will be, without
-    its `seq` (drawn at the INSERT). A plain row: events are never changed once written, and
-    an entity per event cost more than the INSERT (bench/README.md)."""
-    payload = data.model_dump(mode="json") if isinstance(data, BaseModel) else data
-    row = {
-        "id": new_id("ev"),
-        "owner_id": owner_id,
-        "type": type,
-        "resource": resource,
-        "resource_id": resource_id,
-        "contact_id": contact_id,
-        "occurred_at": utcnow(),
-        "data": payload,
-    }
+    """Note an event for the transaction's commit."""
+    row = event_row(
+        owner_id=owner_id,
+        type=type,
+        resource=resource,
+        resource_id=resource_id,
+        data=data,
+        contact_id=contact_id,
+    )
     session.info.setdefault(_PENDING, []).append(row)
 
 
@@ -80,6 +99,7 @@ def _insert_pending_events(session: Session) -> None:
 
 
 _EVENTS = Event.__table__  # type: ignore[attr-defined]
+EVENT_COLUMNS = [column.key for column in _EVENTS.columns if column.key != "seq"]
 
 
 @sa_event.listens_for(Session, "after_transaction_end")

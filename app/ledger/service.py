@@ -17,7 +17,8 @@ from app.core.errors import Conflict, NotFound, UnprocessableContent
 from app.core.pagination import decode_cursor, encode_cursor
 from app.core.reads import Reader
 from app.core.types import new_id, utcnow
-from app.events.service import record_event
+from app.events.models import Event
+from app.events.service import EVENT_COLUMNS, event_row, record_event
 from app.ledger.models import LedgerEntry
 from app.ledger.reciprocity import Reciprocity, summarize
 from app.ledger.schemas import Direction, EntryKind, LedgerEntryCreate, LedgerEntryRead
@@ -68,6 +69,7 @@ def _read(values: Mapping[str, Any], reversed_by_id: str | None = None) -> Ledge
 
 _ENTRIES = LedgerEntry.__table__  # type: ignore[attr-defined]
 _CONTACTS = Contact.__table__  # type: ignore[attr-defined]
+_EVENTS = Event.__table__  # type: ignore[attr-defined]
 _ENTRY_COLUMNS = [column.key for column in _ENTRIES.columns]
 
 
@@ -86,24 +88,33 @@ def _add_to(column: Any) -> Any:
     )
 
 
-def _add_and_insert(column: Any) -> Any:
-    """PostgreSQL: the total moved and the entry inserted by one statement, one round trip.
-    The entry is selected from the updated contact row, so no contact (or another owner's,
-    or an erased one) means no entry: a rowcount of 0."""
+def _add_insert_and_record(column: Any) -> Any:
+    """PostgreSQL: the total moved, the entry inserted and its event written by one
+    statement, one round trip. The entry is selected from the updated contact row and the
+    event from the inserted entry, so no contact (or another owner's, or an erased one)
+    means neither: a rowcount of 0. The event needs no waiting for the commit here: its
+    `seq` is drawn at COMMIT whenever it was inserted (migration 0007)."""
     moved = _add_to(column).returning(_CONTACTS.c.id).cte("moved")
     # Prefixed: SQLAlchemy would take a parameter named after a contact column (owner_id,
     # id, created_at) as a value for the UPDATE to SET.
     fields = [bindparam(f"e_{name}", type_=_ENTRIES.c[name].type) for name in _ENTRY_COLUMNS]
-    return insert(_ENTRIES).from_select(_ENTRY_COLUMNS, select(*fields).select_from(moved))
+    entry = (
+        insert(_ENTRIES)
+        .from_select(_ENTRY_COLUMNS, select(*fields).select_from(moved))
+        .returning(_ENTRIES.c.id)
+        .cte("entry")
+    )
+    event = [bindparam(f"v_{name}", type_=_EVENTS.c[name].type) for name in EVENT_COLUMNS]
+    return insert(_EVENTS).from_select(EVENT_COLUMNS, select(*event).select_from(entry))
 
 
 _ADD = {
     Direction.gave: _add_to(_CONTACTS.c.ledger_deposits),
     Direction.received: _add_to(_CONTACTS.c.ledger_withdrawals),
 }
-_ADD_AND_INSERT = {
-    Direction.gave: _add_and_insert(_CONTACTS.c.ledger_deposits),
-    Direction.received: _add_and_insert(_CONTACTS.c.ledger_withdrawals),
+_ADD_INSERT_AND_RECORD = {
+    Direction.gave: _add_insert_and_record(_CONTACTS.c.ledger_deposits),
+    Direction.received: _add_insert_and_record(_CONTACTS.c.ledger_withdrawals),
 }
 
 
@@ -117,28 +128,29 @@ async def _insert(session: AsyncSession, values: dict[str, Any]) -> LedgerEntryR
         "b_contact_id": values["contact_id"],
         "b_weight": values["weight"],
     }
+    read = _read(values)
+    event = {
+        "owner_id": values["owner_id"],
+        "type": "ledger_entry.created",
+        "resource": "ledger_entry",
+        "resource_id": values["id"],
+        "contact_id": values["contact_id"],
+        "data": read,
+    }
     # Core statements through the session: it flushes what is pending first.
     if session.bind.dialect.name == "postgresql":
-        entry = {f"e_{name}": value for name, value in values.items()}
-        result: Any = await session.exec(_ADD_AND_INSERT[direction], params={**entry, **move})
-        found = result.rowcount == 1
-    else:
-        result = await session.exec(_ADD[direction], params=move)
-        found = result.rowcount == 1
-        if found:
-            await session.exec(insert(_ENTRIES), params=values)
-    if not found:
+        params = {f"e_{name}": value for name, value in values.items()}
+        params.update((f"v_{name}", value) for name, value in event_row(**event).items())
+        statement = _ADD_INSERT_AND_RECORD[direction]
+        result: Any = await session.exec(statement, params={**params, **move})
+        if result.rowcount != 1:
+            raise ContactNotFound(f"No contact {values['contact_id']}.")
+        return read
+    result = await session.exec(_ADD[direction], params=move)
+    if result.rowcount != 1:
         raise ContactNotFound(f"No contact {values['contact_id']}.")
-    read = _read(values)
-    record_event(
-        session,
-        owner_id=values["owner_id"],
-        type="ledger_entry.created",
-        resource="ledger_entry",
-        resource_id=values["id"],
-        contact_id=values["contact_id"],
-        data=read,
-    )
+    await session.exec(insert(_ENTRIES), params=values)
+    record_event(session, **event)
     return read
 
 
