@@ -37,8 +37,8 @@ from sqlalchemy.util import greenlet_spawn
 
 Rows = Sequence[Mapping[str, Any]]
 
-# Compiled statements kept per Reader: a few dozen in practice (the list's shapes are kept
-# by an lru_cache of 256); past this the cache starts again rather than grow.
+# Compiled statements kept in a process: a few dozen in practice (the list's shapes are
+# kept by an lru_cache of 256); past this the cache starts again rather than grow.
 _MAX_PREPARED = 512
 
 
