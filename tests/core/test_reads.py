@@ -139,13 +139,12 @@ async def test_the_pool_survives_refused_statements_and_broken_connections(
         await engine.dispose()
 
 
-@pytest.mark.postgres
 async def test_a_request_never_holds_two_connections(
     fresh_database_url,  # type: ignore[no-untyped-def]
 ) -> None:
     """With one connection in the pool and no key cache, every request opens its session
     to look its key up and must then read on that same connection; waiting for a second
-    one would stall until the pool's timeout."""
+    one would stall until the pool's timeout. SQLite's pool is small too (SQLITE_POOL_SIZE)."""
     url = fresh_database_url("one_connection")
     await asyncio.to_thread(upgrade, url)
     app = create_app(
@@ -169,6 +168,8 @@ async def test_a_request_never_holds_two_connections(
                 timeout=20,
             )
         assert [a.status_code for a in answers] == [200] * len(answers)
+        pool = app.state.engine.pool
+        assert (pool.size(), pool.checkedout()) == (1, 0)
     finally:
         await app.state.engine.dispose()
 
