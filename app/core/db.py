@@ -1,13 +1,13 @@
 """Engine, sessions and the transaction rules every request and command follows."""
 
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Annotated, Any
 
 import orjson
 from fastapi import Depends, Request
-from sqlalchemy import Executable, Row, event, insert
+from sqlalchemy import event, insert
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import NullPool
 from sqlmodel import SQLModel
@@ -162,16 +162,6 @@ async def begin_write(session: AsyncSession) -> None:
     """Begin the session's transaction as a writing one (matters on SQLite only)."""
     if isinstance(session.bind, AsyncEngine) and session.bind.dialect.name == "sqlite":
         await session.connection(execution_options={WRITE_OPTION: True})
-
-
-async def fetch_rows(
-    session: AsyncSession, statement: Executable, params: Mapping[str, Any] | None = None
-) -> Sequence[Row[Any]]:
-    """Run a Core SELECT of columns on the session's connection: plain rows, without the
-    ORM's statement compilation and loading (half the CPU of a one-row read through
-    `session.execute`, bench/README.md). It does not autoflush, so it is for reads only."""
-    connection = await session.connection()
-    return (await connection.execute(statement, params)).all()
 
 
 def row_values(entity: SQLModel) -> dict[str, Any]:

@@ -93,22 +93,32 @@ class TransactionalRoute(APIRoute):
         return run_in_transaction
 
 
+# What a Dependant may take besides path parameters, the Request and sub-dependencies; an
+# endpoint (or dependency) that takes any of it is left to FastAPI's solving.
+_OTHER_INPUTS = (
+    "query_params",
+    "header_params",
+    "cookie_params",
+    "body_params",
+    "response_param_name",
+    "background_tasks_param_name",
+    "security_scopes_param_name",
+    "websocket_param_name",
+    "http_connection_param_name",
+)
+
+
+def _takes_other_inputs(dependant: Dependant) -> bool:
+    return any(getattr(dependant, name) for name in _OTHER_INPUTS)
+
+
 def _takes_only_the_request(dependency: Dependant) -> bool:
     call = dependency.call
     return (
         call is not None
         and dependency.request_param_name is not None
-        and not (
-            dependency.path_params
-            or dependency.query_params
-            or dependency.header_params
-            or dependency.cookie_params
-            or dependency.body_params
-            or dependency.dependencies
-            or dependency.response_param_name
-            or dependency.background_tasks_param_name
-            or dependency.security_scopes_param_name
-        )
+        and not (dependency.path_params or dependency.dependencies)
+        and not _takes_other_inputs(dependency)
         and (inspect.iscoroutinefunction(call) or inspect.iscoroutinefunction(type(call).__call__))
     )
 
@@ -129,17 +139,7 @@ def plain_call(dependant: Dependant) -> Callable[[Request], Awaitable[Response]]
     returns = inspect.signature(call, eval_str=True).return_annotation
     if not (inspect.isclass(returns) and issubclass(returns, Response)):
         return None
-    if (
-        dependant.query_params
-        or dependant.header_params
-        or dependant.cookie_params
-        or dependant.body_params
-        or dependant.response_param_name
-        or dependant.background_tasks_param_name
-        or dependant.security_scopes_param_name
-        or dependant.websocket_param_name
-        or dependant.http_connection_param_name
-    ):
+    if _takes_other_inputs(dependant):
         return None
     paths = dependant.path_params
     if any(f.field_info.annotation is not str or f.field_info.metadata for f in paths):
