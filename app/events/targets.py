@@ -1,6 +1,7 @@
 """Where a webhook may be sent: never to a private, loopback, link-local, multicast or reserved
-address (unless GOODWILL_WEBHOOK_ALLOW_PRIVATE), so that a subscription cannot be used to
-reach into the network the service runs in.
+address, nor to an IPv6 address that carries one (IPv4-mapped, 6to4, NAT64, Teredo), unless
+GOODWILL_WEBHOOK_ALLOW_PRIVATE; never to port 0. So a subscription cannot be used to reach
+into the network the service runs in.
 
 The host is resolved when the subscription is made and again before every attempt, since
 DNS can change in between; the attempt then connects to the very address that was checked
@@ -43,19 +44,59 @@ class SystemResolver:
         return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
 
+# Addresses that stand for an IPv4 address: traffic to them ends up at that address (through
+# a relay or a translator), so it is that address that is judged.
+NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+IPV4_COMPATIBLE = ipaddress.IPv6Network("::/96")
+# The local-use NAT64 prefix (RFC 8215) is not globally reachable, and where the IPv4 address
+# sits in it depends on the prefix length the network chose, which cannot be known here.
+LOCAL_NAT64 = ipaddress.IPv6Network("64:ff9b:1::/48")
+LOW_32_BITS = 0xFFFF_FFFF
+
+
+def _carried(address: ipaddress.IPv6Address) -> list[tuple[str, ipaddress.IPv4Address]]:
+    """The IPv4 addresses `address` leads to, each with the form that carries it."""
+    if address.ipv4_mapped is not None:
+        return [("the IPv4-mapped form of", address.ipv4_mapped)]
+    if address.sixtofour is not None:
+        return [("the 6to4 form of", address.sixtofour)]
+    if address.teredo is not None:
+        server, client = address.teredo
+        return [
+            ("a Teredo address whose server is", server),
+            ("a Teredo address whose client is", client),
+        ]
+    low = ipaddress.IPv4Address(int(address) & LOW_32_BITS)
+    if address in NAT64:
+        return [("the NAT64 form of", low)]
+    if address in IPV4_COMPATIBLE and int(address) > 1:  # :: and ::1 are judged as they are
+        return [("the IPv4-compatible form of", low)]
+    return []
+
+
 def _refusal(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
     """Why webhooks may not go to `address`, or None if they may."""
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
+    if isinstance(address, ipaddress.IPv6Address):
+        if address in LOCAL_NAT64:
+            return "a local-use NAT64 address"
+        carried = _carried(address)
+        for form, inner in carried:
+            why = _refusal(inner)
+            if why is not None:
+                return f"{form} {inner}, {why}"
+        if carried:
+            return None
+    # The specific reasons first: a link-local or loopback address is private too.
     for flag, what in (
         ("is_loopback", "a loopback address"),
-        ("is_private", "a private address"),
-        ("is_link_local", "a link-local address"),
-        ("is_multicast", "a multicast address"),
-        ("is_reserved", "a reserved address"),
         ("is_unspecified", "the unspecified address"),
+        ("is_link_local", "a link-local address"),
+        ("is_site_local", "a site-local address"),
+        ("is_multicast", "a multicast address"),
+        ("is_private", "a private address"),
+        ("is_reserved", "a reserved address"),
     ):
-        if getattr(address, flag):
+        if getattr(address, flag, False):
             return what
     if not address.is_global:  # shared (100.64/10), documentation ranges and the like
         return "not a public address"
@@ -72,6 +113,8 @@ async def check_target(url: str, *, resolver: Resolver, allow_private: bool) -> 
     """Resolve the URL's host and refuse it if any of its addresses may not be reached."""
     parts = urlsplit(url)
     host = parts.hostname or ""
+    if parts.port == 0:
+        raise TargetRefused("port 0 cannot be connected to")
     port = parts.port or (443 if parts.scheme == "https" else 80)
     try:
         addresses = [str(ipaddress.ip_address(host))]

@@ -113,6 +113,9 @@ def no_private_targets(app):
         "http://localhost/hooks",
         "http://[::1]/hooks",
         "http://[::ffff:127.0.0.1]/hooks",
+        "http://[2002:7f00:1::]/hooks",  # 6to4, carrying 127.0.0.1
+        "http://[2002:a9fe:a9fe::]/latest/meta-data",
+        "http://hooks.example.com:0/hooks",
         "http://10.0.0.8/hooks",
         "http://192.168.1.1/hooks",
         "http://169.254.169.254/latest/meta-data",
