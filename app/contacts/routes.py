@@ -2,6 +2,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request, Response, status
 
+from app import erasure
 from app.auth.dependencies import CurrentPrincipal, WritePrincipal
 from app.contacts import listing, service
 from app.contacts.models import Contact
@@ -157,7 +158,7 @@ async def delete_contact(
     )
     check_if_match(request, service.contact_etag(contact))
     if erase:
-        await service.erase_contact(session, contact=contact)
+        await erasure.erase_contact(session, contact=contact)
     else:
         await service.archive_contact(session, contact=contact)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

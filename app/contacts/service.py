@@ -11,16 +11,12 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.contacts.identifiers import channel_keys
 from app.contacts.models import Contact, ContactExternalRef, ContactIdentifier, ContactTag
-from app.contacts.schemas import ChannelRead, ContactCreate, ContactRead, ContactUpdate, TrustStage
-from app.core import idempotency
+from app.contacts.schemas import ChannelRead, ContactCreate, ContactRead, ContactUpdate
 from app.core.errors import Conflict, NotFound
 from app.core.etag import make_etag
 from app.core.reads import Reader, Rows
 from app.core.types import new_id, utcnow
-from app.events.service import record_event, scrub_contact_events, scrub_resource_events
-from app.interactions.models import Interaction
-from app.introductions.models import Introduction
-from app.ledger.models import LedgerEntry
+from app.events.service import record_event
 from app.ledger.reciprocity import summary_values
 from app.settings.service import owner_ratio, reciprocity_ratio
 
@@ -292,7 +288,8 @@ async def get_contact(
     return contact
 
 
-def _bump(contact: Contact) -> None:
+def bump_version(contact: Contact) -> None:
+    """A new version, so a new ETag: a write made against the old one is refused (412)."""
     contact.version += 1
     contact.updated_at = utcnow()
 
@@ -306,7 +303,7 @@ async def update_contact(
     fields = {name: dumped[name] for name in changes.model_fields_set}
     for name, value in fields.items():
         setattr(contact, name, value)
-    _bump(contact)
+    bump_version(contact)
     _derive(contact)
     session.add(contact)
     await session.flush()
@@ -324,89 +321,17 @@ async def archive_contact(session: AsyncSession, *, contact: Contact) -> None:
     if contact.archived_at is not None:
         return
     contact.archived_at = utcnow()
-    _bump(contact)
+    bump_version(contact)
     session.add(contact)
     await session.flush()
     await _record(session, contact, "contact.archived")
-
-
-_PERSONAL_FIELDS = (
-    "given_name",
-    "family_name",
-    "organization",
-    "title",
-    "timezone",
-    "notes",
-    "cadence_days",
-    "last_interaction_at",
-    "due_at",
-    "archived_at",
-)
-
-
-async def erase_contact(session: AsyncSession, *, contact: Contact) -> None:
-    """Erase personal data for good. The row stays as an anonymous tombstone so that ledger
-    totals keep their contact; everything that could identify the person goes."""
-    owner_id, contact_id = contact.owner_id, contact.id
-    for name in _PERSONAL_FIELDS:
-        setattr(contact, name, None)
-    contact.display_name = ""
-    contact.tags, contact.channels, contact.external_refs = [], [], {}
-    contact.search_text, contact.channel_uses = "", ","
-    contact.trust_stage = TrustStage.acquaintance.value
-    contact.erased_at = utcnow()
-    _bump(contact)
-    session.add(contact)
-    await session.flush()
-    # Introductions this person was part of go whole (with their timelines), and so do
-    # their change-feed events and stored replies: their texts are about the person.
-    intro_ids = list(
-        (
-            await session.exec(
-                select(Introduction.id).where(
-                    Introduction.owner_id == owner_id,
-                    or_(
-                        Introduction.requester_id == contact_id,
-                        Introduction.target_id == contact_id,
-                    ),
-                )
-            )
-        ).all()
-    )
-    if intro_ids:
-        await scrub_resource_events(
-            session, owner_id=owner_id, resource="introduction", resource_ids=intro_ids
-        )
-        for intro_id in intro_ids:
-            await idempotency.forget_responses_mentioning(session, owner_id=owner_id, text=intro_id)
-        await session.exec(
-            delete(Introduction).where(
-                Introduction.owner_id == owner_id, col(Introduction.id).in_(intro_ids)
-            )
-        )
-    # Interactions and ledger entries go whole: their notes are about the person. The
-    # contact row keeps the ledger totals, anonymous now.
-    for model in (ContactTag, ContactExternalRef, ContactIdentifier, Interaction, LedgerEntry):
-        await session.exec(
-            delete(model).where(model.owner_id == owner_id, model.contact_id == contact_id)
-        )
-    await scrub_contact_events(session, owner_id=owner_id, contact_id=contact_id)
-    await idempotency.forget_responses_mentioning(session, owner_id=owner_id, text=contact_id)
-    record_event(
-        session,
-        owner_id=owner_id,
-        type="contact.erased",
-        resource="contact",
-        resource_id=contact_id,
-        data={"id": contact_id},
-    )
 
 
 async def touch_interaction(session: AsyncSession, *, contact: Contact, at: datetime) -> None:
     """An interaction happened: staleness is measured from the latest one."""
     if contact.last_interaction_at is None or at > contact.last_interaction_at:
         contact.last_interaction_at = at
-    _bump(contact)
+    bump_version(contact)
     _derive(contact)
     session.add(contact)
     await session.flush()
