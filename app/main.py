@@ -11,7 +11,7 @@ from app import maintenance, models  # noqa: F401  (models registers every table
 from app.auth.routes import router as auth_router
 from app.auth.service import KeyCache
 from app.contacts.routes import router as contacts_router
-from app.core import idempotency
+from app.core import idempotency, signing
 from app.core.config import Settings, get_settings
 from app.core.db import create_engine, create_sessionmaker
 from app.core.errors import PROBLEM_RESPONSES, install_error_handlers
@@ -41,6 +41,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await signing.load_secret(app.state.engine)
         tasks = maintenance.start(settings, app.state.sessionmaker)
         settle_heap()
         yield

@@ -5,6 +5,7 @@ from sqlmodel import SQLModel
 from app.auth.models import ApiKey, Owner
 from app.contacts.models import Contact, ContactExternalRef, ContactIdentifier, ContactTag
 from app.core.idempotency import IdempotencyRecord
+from app.core.signing import ServerSecret
 from app.events.models import Event, WebhookAttempt, WebhookDelivery, WebhookSubscription
 from app.interactions.models import Interaction
 from app.introductions.models import Introduction, IntroductionEvent
@@ -40,6 +41,7 @@ __all__ = [
     "LedgerEntry",
     "Owner",
     "OwnerSettings",
+    "ServerSecret",
     "WebhookAttempt",
     "WebhookDelivery",
     "WebhookSubscription",

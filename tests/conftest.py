@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from app.core.config import Settings
 from app.core.db import create_engine, create_sessionmaker
 from app.core.migrations import upgrade
+from app.core.signing import load_secret
 from app.main import create_app
 from tests.events.receiver import StaticResolver
 from tests.factories import Actor, make_actor
@@ -101,6 +102,8 @@ def settings(database_url: str) -> Settings:
 @pytest.fixture(scope="session")
 async def engine(settings: Settings) -> AsyncIterator[AsyncEngine]:
     engine = create_engine(settings)
+    # What the app's lifespan does at start (httpx's ASGITransport does not run it).
+    await load_secret(engine)
     yield engine
     await engine.dispose()
 

@@ -1,5 +1,7 @@
 """The API.md conventions, checked on every endpoint rather than on one example each."""
 
+import base64
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -430,10 +432,9 @@ async def test_limit_outside_1_to_200_is_422(client, owner, endpoint, limit):
     assert problem["errors"][0]["field"] == "limit"
 
 
-@pytest.mark.parametrize("endpoint", LISTS, ids=str)
-async def test_pages_cover_every_row_once(app, client, owner, endpoint):
-    world = await build_world(client, owner)
-    for _ in range(4):  # a few more rows of each kind
+async def grow_world(app, client, owner, world) -> None:
+    """A few more rows of every list's kind, so that each list has several pages."""
+    for _ in range(4):
         await client.post(
             f"/v1/contacts/{world.contact_id}/interactions",
             json=INTERACTION,
@@ -454,6 +455,91 @@ async def test_pages_cover_every_row_once(app, client, owner, endpoint):
     # The world's webhook gets a delivery for each of those events (not sent: no worker).
     async with session_scope(app.state.sessionmaker) as session:
         await fan_out(session)
+
+
+async def first_cursor(client, actor, endpoint, world) -> str:
+    page = await client.get(endpoint.url(world), params={"limit": 1}, headers=actor.headers)
+    assert page.status_code == 200, page.text
+    cursor = page.json()["next_cursor"]
+    assert cursor
+    return cursor
+
+
+def _unsigned(payload: object) -> str:
+    """A cursor in the unsigned form this service once issued: base64url JSON."""
+    return base64.urlsafe_b64encode(json.dumps(payload).encode()).decode().rstrip("=")
+
+
+@pytest.mark.parametrize("endpoint", LISTS, ids=str)
+async def test_an_edited_cursor_is_400(app, client, owner, endpoint):
+    world = await build_world(client, owner)
+    await grow_world(app, client, owner, world)
+    cursor = await first_cursor(client, owner, endpoint, world)
+    # Not the last character: base64 leaves some of its bits unused, so changing them
+    # changes nothing that is decoded.
+    for position in (0, len(cursor) // 3, len(cursor) // 2, len(cursor) - 2):
+        flipped = "A" if cursor[position] != "A" else "B"
+        edited = cursor[:position] + flipped + cursor[position + 1 :]
+        response = await client.get(
+            endpoint.url(world), params={endpoint.cursor_param: edited}, headers=owner.headers
+        )
+        assert_problem(response, 400)
+
+
+@pytest.mark.parametrize("endpoint", LISTS, ids=str)
+async def test_another_owners_cursor_is_400(app, client, owner, other_owner, endpoint):
+    mine, theirs = await build_world(client, owner), await build_world(client, other_owner)
+    await grow_world(app, client, other_owner, theirs)
+    cursor = await first_cursor(client, other_owner, endpoint, theirs)
+    response = await client.get(
+        endpoint.url(mine), params={endpoint.cursor_param: cursor}, headers=owner.headers
+    )
+    assert_problem(response, 400)
+
+
+async def test_a_cursor_from_another_list_is_400(app, client, owner):
+    world = await build_world(client, owner)
+    await grow_world(app, client, owner, world)
+    cursors = {str(e): await first_cursor(client, owner, e, world) for e in LISTS}
+    for endpoint in LISTS:
+        for issued_by, cursor in cursors.items():
+            if issued_by == str(endpoint):
+                continue
+            response = await client.get(
+                endpoint.url(world), params={endpoint.cursor_param: cursor}, headers=owner.headers
+            )
+            assert_problem(response, 400)
+
+
+# What an edited cursor of the old unsigned form could carry: each once reached the database.
+FORGED = [
+    {"k": "event", "v": [2**63]},
+    {"k": "event", "v": [2**70]},
+    {"k": "contact:goodwill", "v": [2**31, "ct_x"]},
+    {"k": "contact:-goodwill", "v": [-(2**40), "ct_x"]},
+    {"k": "ledger", "v": ["0001-01-01T00:00:00+14:00", "le_x"]},
+    {"k": "ledger", "v": ["9999-12-31T23:59:59-14:00", "le_x"]},
+    {"k": "contact:display_name", "v": ["a\x00b", "ct_\x00"]},
+    {"k": "api_key", "v": ["\x00"]},
+]
+
+
+@pytest.mark.parametrize("endpoint", LISTS, ids=str)
+@pytest.mark.parametrize("payload", FORGED, ids=lambda p: p["k"] + ":" + repr(p["v"])[:20])
+async def test_forged_cursors_are_400(client, owner, endpoint, payload):
+    world = await build_world(client, owner)
+    response = await client.get(
+        endpoint.url(world),
+        params={endpoint.cursor_param: _unsigned(payload)},
+        headers=owner.headers,
+    )
+    assert_problem(response, 400)
+
+
+@pytest.mark.parametrize("endpoint", LISTS, ids=str)
+async def test_pages_cover_every_row_once(app, client, owner, endpoint):
+    world = await build_world(client, owner)
+    await grow_world(app, client, owner, world)
     everything = await client.get(endpoint.url(world), params={"limit": 200}, headers=owner.headers)
     expected = [row["id"] for row in everything.json()["data"]]
     assert len(expected) >= 5

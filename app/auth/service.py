@@ -164,10 +164,12 @@ async def list_api_keys(
 ) -> tuple[list[ApiKeyRead], str | None]:
     query = select(ApiKey).where(ApiKey.owner_id == owner_id)
     if cursor:
-        (after,) = decode_cursor(cursor, "api_key", (str,))
+        (after,) = decode_cursor(cursor, "api_key", owner_id, (str,))
         query = query.where(ApiKey.id > after)
     rows = list((await session.exec(query.order_by(col(ApiKey.id)).limit(limit + 1))).all())
-    next_cursor = encode_cursor("api_key", [rows[limit - 1].id]) if len(rows) > limit else None
+    next_cursor = (
+        encode_cursor("api_key", owner_id, [rows[limit - 1].id]) if len(rows) > limit else None
+    )
     return [_read(k) for k in rows[:limit]], next_cursor
 
 

@@ -179,9 +179,11 @@ async def list_contacts(
     params: dict[str, Any] = {"owner_id": owner_id, "limit": limit + 1, "now": utcnow()}
     if cursor:
         if key_type is None:
-            (params["after_id"],) = decode_cursor(cursor, kind, (str,))
+            (params["after_id"],) = decode_cursor(cursor, kind, owner_id, (str,))
         else:
-            params["after_value"], params["after_id"] = decode_cursor(cursor, kind, (key_type, str))
+            params["after_value"], params["after_id"] = decode_cursor(
+                cursor, kind, owner_id, (key_type, str)
+            )
     if filters.q:
         params["q"] = _escape_like(filters.q.lower())
     if filters.tag:
@@ -212,6 +214,6 @@ async def list_contacts(
     if len(rows) > limit:
         last = rows[limit - 1]
         key = [last["id"]] if key_type is None else [last["sort_value"], last["id"]]
-        next_cursor = encode_cursor(kind, key)
+        next_cursor = encode_cursor(kind, owner_id, key)
     # No rows, nothing to present: the ratio does not matter then.
     return rows[:limit], rows[0]["ratio"] if rows else 0, next_cursor

@@ -1,19 +1,19 @@
 """Keyset pagination: `limit`, an opaque `cursor`, and `{"data": [...], "next_cursor"}`.
 
 A cursor carries the sort key of the last row a client saw, so a page is stable under
-concurrent inserts and page 1,000 costs what page 1 costs. Cursors are base64url JSON,
-validated strictly on the way in: anything malformed or altered is a 400, never a 500.
+concurrent inserts and page 1,000 costs what page 1 costs. Cursors are signed with the
+server's secret (app/core/signing.py) for the list and the owner that issued them: a cursor
+that is malformed, edited, or issued for another list or owner is a 400, and a value inside
+one is only ever one the database gave us.
 """
 
-import base64
-import binascii
 from datetime import datetime
 from typing import Annotated, Any, Generic, TypeVar
 
-import orjson
 from fastapi import Query
 from pydantic import BaseModel
 
+from app.core import signing
 from app.core.errors import InvalidCursor
 
 T = TypeVar("T")
@@ -24,56 +24,55 @@ Cursor = Annotated[
     Query(max_length=512, description="`next_cursor` of the previous page; opaque."),
 ]
 
+# Integers in a cursor fit the database's BIGINT.
+_INT_MAX = 2**63 - 1
+
 
 class Page(BaseModel, Generic[T]):
     data: list[T]
     next_cursor: str | None
 
 
-def encode_cursor(kind: str, key: list[Any]) -> str:
-    raw = orjson.dumps({"k": kind, "v": [_plain(v) for v in key]})
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+def encode_cursor(kind: str, owner_id: str, key: list[Any]) -> str:
+    """A cursor for the list `kind` of `owner_id` (a kind names the list and any parent
+    it belongs to, e.g. `interaction:<contact id>`), after the row whose sort key is `key`."""
+    return signing.sign(_purpose(kind, owner_id), [_plain(v) for v in key])
+
+
+def _purpose(kind: str, owner_id: str) -> str:
+    return f"cursor:{kind}:{owner_id}"
 
 
 def _plain(value: Any) -> Any:
     return value.isoformat() if isinstance(value, datetime) else value
 
 
-def decode_cursor(cursor: str, kind: str, types: tuple[type, ...]) -> list[Any]:
-    """Return the key values, typed as `types` says, or raise InvalidCursor."""
+def decode_cursor(cursor: str, kind: str, owner_id: str, types: tuple[type, ...]) -> list[Any]:
+    """The key values, typed as `types` says, or InvalidCursor."""
     try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        payload = orjson.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
-    except (ValueError, binascii.Error, UnicodeEncodeError) as exc:
-        raise InvalidCursor("The cursor is malformed; start again without it.") from exc
-    if (
-        not isinstance(payload, dict)
-        or payload.get("k") != kind
-        or not isinstance(payload.get("v"), list)
-        or len(payload["v"]) != len(types)
-    ):
-        raise InvalidCursor("The cursor does not belong to this list; start again without it.")
-    values = []
-    for value, typ in zip(payload["v"], types, strict=True):
-        values.append(_typed(value, typ))
-    return values
+        values = signing.unsign(_purpose(kind, owner_id), cursor)
+    except signing.Invalid as exc:
+        raise InvalidCursor(
+            "The cursor was not issued for this list; start again without it."
+        ) from exc
+    if not isinstance(values, list) or len(values) != len(types):
+        raise InvalidCursor("The cursor is malformed; start again without it.")
+    return [_typed(value, typ) for value, typ in zip(values, types, strict=True)]
 
 
 def _typed(value: Any, typ: type) -> Any:
-    try:
-        if typ is datetime:
-            if not isinstance(value, str):
-                raise ValueError
+    """Signed values are ours, but are still checked, so that a secret that leaked could
+    not be used to send the database what it cannot take."""
+    if typ is datetime and isinstance(value, str) and "\x00" not in value:
+        try:
             parsed = datetime.fromisoformat(value)
-            if parsed.tzinfo is None:
-                raise ValueError
+        except ValueError:
+            parsed = None
+        if parsed is not None and parsed.tzinfo is not None:
             return parsed
-        if typ is str and isinstance(value, str) and 0 < len(value) <= 200:
+    elif typ is str and isinstance(value, str) and 0 < len(value) <= 200 and "\x00" not in value:
+        return value
+    elif typ is int and isinstance(value, int) and not isinstance(value, bool):
+        if -_INT_MAX <= value <= _INT_MAX:
             return value
-        if typ is int and isinstance(value, int) and not isinstance(value, bool):
-            return value
-        if typ is float and isinstance(value, int | float) and not isinstance(value, bool):
-            return value
-    except ValueError:
-        pass
     raise InvalidCursor("The cursor is malformed; start again without it.")

@@ -15,10 +15,10 @@ from app.events.schemas import EventPage, EventRead
 _KIND = "event"
 
 
-def _after_seq(cursor: str | None) -> int:
+def _after_seq(cursor: str | None, owner_id: str) -> int:
     if cursor is None:
         return 0
-    (seq,) = decode_cursor(cursor, _KIND, (int,))
+    (seq,) = decode_cursor(cursor, _KIND, owner_id, (int,))
     if seq < 0:
         raise InvalidCursor("The cursor is malformed; start again without it.")
     return seq
@@ -27,7 +27,7 @@ def _after_seq(cursor: str | None) -> int:
 async def list_events(
     session: AsyncSession, *, owner_id: str, after: str | None, limit: int
 ) -> EventPage:
-    seq = _after_seq(after)
+    seq = _after_seq(after, owner_id)
     rows = (
         await session.exec(
             select(Event)
@@ -39,5 +39,5 @@ async def list_events(
     last = rows[-1].seq if rows else seq
     return EventPage(
         data=[EventRead.model_validate(e, from_attributes=True) for e in rows],
-        next_cursor=encode_cursor(_KIND, [last]),
+        next_cursor=encode_cursor(_KIND, owner_id, [last]),
     )

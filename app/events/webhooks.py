@@ -132,12 +132,14 @@ async def list_subscriptions(
 ) -> tuple[list[WebhookRead], str | None]:
     query = select(WebhookSubscription).where(WebhookSubscription.owner_id == owner_id)
     if cursor:
-        (after,) = decode_cursor(cursor, "webhook", (str,))
+        (after,) = decode_cursor(cursor, "webhook", owner_id, (str,))
         query = query.where(WebhookSubscription.id > after)
     rows = list(
         (await session.exec(query.order_by(col(WebhookSubscription.id)).limit(limit + 1))).all()
     )
-    next_cursor = encode_cursor("webhook", [rows[limit - 1].id]) if len(rows) > limit else None
+    next_cursor = (
+        encode_cursor("webhook", owner_id, [rows[limit - 1].id]) if len(rows) > limit else None
+    )
     return [to_read(s) for s in rows[:limit]], next_cursor
 
 
@@ -200,13 +202,15 @@ async def list_deliveries(
     if status is not None:
         query = query.where(WebhookDelivery.status == status.value)
     if cursor:
-        (before,) = decode_cursor(cursor, "webhook_delivery", (str,))
+        (before,) = decode_cursor(cursor, f"webhook_delivery:{webhook_id}", owner_id, (str,))
         query = query.where(WebhookDelivery.id < before)
     rows = list(
         (await session.exec(query.order_by(col(WebhookDelivery.id).desc()).limit(limit + 1))).all()
     )
     next_cursor = (
-        encode_cursor("webhook_delivery", [rows[limit - 1].id]) if len(rows) > limit else None
+        encode_cursor(f"webhook_delivery:{webhook_id}", owner_id, [rows[limit - 1].id])
+        if len(rows) > limit
+        else None
     )
     rows = rows[:limit]
     attempts: dict[str, list[AttemptRead]] = {d.id: [] for d in rows}

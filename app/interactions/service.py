@@ -70,7 +70,7 @@ async def list_interactions(
         Interaction.owner_id == owner_id, Interaction.contact_id == contact_id
     )
     if cursor:
-        at, after_id = decode_cursor(cursor, "interaction", (datetime, str))
+        at, after_id = decode_cursor(cursor, f"interaction:{contact_id}", owner_id, (datetime, str))
         occurred = col(Interaction.occurred_at)
         query = query.where((occurred < at) | ((occurred == at) & (col(Interaction.id) < after_id)))
     query = query.order_by(col(Interaction.occurred_at).desc(), col(Interaction.id).desc())
@@ -78,7 +78,9 @@ async def list_interactions(
     next_cursor = None
     if len(rows) > limit:
         last = rows[limit - 1]
-        next_cursor = encode_cursor("interaction", [last.occurred_at, last.id])
+        next_cursor = encode_cursor(
+            f"interaction:{contact_id}", owner_id, [last.occurred_at, last.id]
+        )
     return rows[:limit], next_cursor
 
 

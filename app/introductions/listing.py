@@ -52,10 +52,12 @@ async def list_introductions(
         query = query.where(due if filters.needs_follow_up else ~due)
     intro_id = col(Introduction.id)
     if cursor:
-        (before,) = decode_cursor(cursor, "introduction", (str,))
+        (before,) = decode_cursor(cursor, "introduction", owner_id, (str,))
         query = query.where(intro_id < before)
     rows = list((await session.exec(query.order_by(intro_id.desc()).limit(limit + 1))).all())
-    next_cursor = encode_cursor("introduction", [rows[limit - 1].id]) if len(rows) > limit else None
+    next_cursor = (
+        encode_cursor("introduction", owner_id, [rows[limit - 1].id]) if len(rows) > limit else None
+    )
     return rows[:limit], rules, next_cursor
 
 
@@ -68,14 +70,15 @@ async def list_timeline(
         IntroductionEvent.introduction_id == intro.id,
     )
     occurred, event_id = col(IntroductionEvent.occurred_at), col(IntroductionEvent.id)
+    kind = f"introduction_event:{intro.id}"
     if cursor:
-        at, after = decode_cursor(cursor, "introduction_event", (datetime, str))
+        at, after = decode_cursor(cursor, kind, intro.owner_id, (datetime, str))
         query = query.where((occurred > at) | ((occurred == at) & (event_id > after)))
     rows = list((await session.exec(query.order_by(occurred, event_id).limit(limit + 1))).all())
     next_cursor = None
     if len(rows) > limit:
         last = rows[limit - 1]
-        next_cursor = encode_cursor("introduction_event", [last.occurred_at, last.id])
+        next_cursor = encode_cursor(kind, intro.owner_id, [last.occurred_at, last.id])
     return [
         TimelineEventRead.model_validate(e, from_attributes=True) for e in rows[:limit]
     ], next_cursor

@@ -310,7 +310,7 @@ async def list_entries(
         query = query.where(LedgerEntry.kind == filters.kind.value)
     occurred, entry_id = col(LedgerEntry.occurred_at), col(LedgerEntry.id)
     if cursor:
-        at, after_id = decode_cursor(cursor, "ledger", (datetime, str))
+        at, after_id = decode_cursor(cursor, "ledger", owner_id, (datetime, str))
         query = query.where((occurred < at) | ((occurred == at) & (entry_id < after_id)))
     rows = list(
         (
@@ -320,7 +320,7 @@ async def list_entries(
     next_cursor = None
     if len(rows) > limit:
         last = rows[limit - 1][0]
-        next_cursor = encode_cursor("ledger", [last.occurred_at, last.id])
+        next_cursor = encode_cursor("ledger", owner_id, [last.occurred_at, last.id])
     return [to_read(entry, reversed_by) for entry, reversed_by in rows[:limit]], next_cursor
 
 
