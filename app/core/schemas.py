@@ -1,7 +1,8 @@
 """The base of every request body."""
 
 import re
-from datetime import datetime
+import unicodedata
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from pydantic import (
@@ -45,9 +46,23 @@ def _trim(value: str) -> str:
     return value.strip()
 
 
+# Letters that show nothing (Hangul and Halfwidth fillers, the blank Braille pattern, the
+# combining grapheme joiner), beside the categories that never show: controls, format
+# characters (zero-width spaces and joiners, bidi marks, the BOM, the soft hyphen),
+# separators, and combining marks with nothing to combine with.
+_INVISIBLE_LETTERS = frozenset("\u115f\u1160\u3164\uffa0\u2800\u034f")
+_INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Zs", "Zl", "Zp", "Mn", "Me"})
+
+
+def _visible(char: str) -> bool:
+    return char not in _INVISIBLE_LETTERS and unicodedata.category(char) not in (
+        _INVISIBLE_CATEGORIES
+    )
+
+
 def _trim_required(value: str) -> str:
     value = value.strip()
-    if not value:
+    if not any(_visible(char) for char in value):
         raise ValueError("must not be blank")
     return value
 
@@ -75,7 +90,24 @@ def _rfc3339_text(value: Any) -> Any:
     return value
 
 
-Timestamp = Annotated[AwareDatetime, BeforeValidator(_rfc3339_text)]
+# Every instant a client may send: wide enough for any real touch or plan, narrow enough that
+# converting it to UTC, storing it and adding a cadence to it can never overflow.
+EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
+LATEST = datetime(2999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)
+
+
+def _in_range(value: datetime) -> datetime:
+    message = "must be between 1900-01-01T00:00:00Z and 2999-12-31T23:59:59Z"
+    try:
+        value = value.astimezone(UTC)
+    except OverflowError:  # the offset takes it past year 1 or 9999
+        raise ValueError(message) from None
+    if not EARLIEST <= value <= LATEST:
+        raise ValueError(message)
+    return value
+
+
+Timestamp = Annotated[AwareDatetime, BeforeValidator(_rfc3339_text), AfterValidator(_in_range)]
 
 
 def strict_int(**constraints: Any) -> Any:
