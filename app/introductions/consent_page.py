@@ -2,11 +2,13 @@
 
 No API key: the unguessable single-use token in the link is the credential. Opening the
 page changes nothing (mail scanners and link previews follow links); only the form POST
-decides, and it carries a double-submit CSRF token (cookie + hidden field, SameSite=Strict).
+decides. It carries a CSRF token that the server signed for this very link when it rendered
+the page, in a hidden field and in a cookie (SameSite=Strict, scoped to the link's path):
+a form the server never rendered, or rendered for another link, cannot answer.
 """
 
+import hashlib
 import hmac
-import re
 import secrets
 from pathlib import Path
 from typing import Annotated
@@ -17,6 +19,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from app.auth.models import Owner
 from app.contacts.models import Contact
+from app.core import signing
 from app.core.db import SessionDep
 from app.core.routing import TransactionalRoute
 from app.core.types import utcnow
@@ -31,8 +34,30 @@ _templates = Environment(
     autoescape=select_autoescape(["html"]),
 )
 CSRF_COOKIE = "goodwill_consent_csrf"
+_CSRF_PURPOSE = "consent-form"
+# As long as a rendered form may be answered; the link itself usually expires first.
+_CSRF_MAX_AGE_SECONDS = 24 * 3600
 _MESSAGE_LIMIT = 1_000
-_TOKEN_CHARS = re.compile(r"[A-Za-z0-9_-]{24,64}")
+
+
+def _link_digest(token: str) -> str:
+    # The form token names its link by digest, so the token itself appears nowhere else.
+    return hashlib.sha256(token.encode()).hexdigest()[:32]
+
+
+def _new_csrf(token: str) -> str:
+    return signing.sign(_CSRF_PURPOSE, _link_digest(token), timed=True)
+
+
+def _csrf_is_for(csrf: str, token: str) -> bool:
+    """Whether the server signed `csrf` for this link, within the last day."""
+    try:
+        digest = signing.unsign(_CSRF_PURPOSE, csrf, max_age_seconds=_CSRF_MAX_AGE_SECONDS)
+    except signing.Invalid:
+        return False
+    return isinstance(digest, str) and hmac.compare_digest(
+        digest.encode(), _link_digest(token).encode()
+    )
 
 
 def _page(template: str, status: int, request: Request, **context: object) -> HTMLResponse:
@@ -115,18 +140,18 @@ async def show_consent(token: str, request: Request, session: SessionDep) -> HTM
     if (refusal := _gone_or_missing(request, intro)) is not None:
         return refusal
     assert intro is not None
-    # A second tab keeps the first tab's token, so either form can be sent.
+    # A second tab of the same link keeps the first tab's token, so either form can be sent.
     existing = request.cookies.get(CSRF_COOKIE, "")
-    csrf = existing if _TOKEN_CHARS.fullmatch(existing) else secrets.token_urlsafe(24)
+    csrf = existing if _csrf_is_for(existing, token) else _new_csrf(token)
     response = _page("consent.html", 200, request, csrf=csrf, **await _who(session, intro))
     response.set_cookie(
         CSRF_COOKIE,
         csrf,
         httponly=True,
         samesite="strict",
-        path="/consent/",
+        path=request.url.path,  # this link only: other links open in the browser keep theirs
         secure=request.url.scheme == "https",
-        max_age=24 * 3600,
+        max_age=_CSRF_MAX_AGE_SECONDS,
     )
     return response
 
@@ -147,7 +172,8 @@ async def answer_consent(
         return refusal
     assert intro is not None
     cookie = request.cookies.get(CSRF_COOKIE, "")
-    if not csrf or not cookie or not hmac.compare_digest(csrf, cookie):
+    # As bytes: compare_digest refuses str with characters outside ASCII.
+    if not (hmac.compare_digest(csrf.encode(), cookie.encode()) and _csrf_is_for(csrf, token)):
         return _page(
             "consent_error.html",
             403,
@@ -184,5 +210,5 @@ async def answer_consent(
         accepted=decision == "accept",
         introducer=(await _who(session, intro))["introducer"],
     )
-    response.delete_cookie(CSRF_COOKIE, path="/consent/")
+    response.delete_cookie(CSRF_COOKIE, path=request.url.path)
     return response

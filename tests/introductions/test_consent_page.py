@@ -147,3 +147,51 @@ async def test_the_csrf_cookie_is_strict_and_http_only(client, owner):
     cookie = page.headers["set-cookie"]
     assert cookie.startswith(f"{CSRF_COOKIE}=")
     assert "HttpOnly" in cookie and "SameSite=strict" in cookie and "Path=/consent/" in cookie
+
+
+async def test_an_equal_cookie_and_field_the_server_never_rendered_are_refused(client, owner):
+    intro_id, path = await consent_link(client, owner)
+    client.cookies.clear()
+    made_up = "A" * 32
+    forged = await client.post(
+        path,
+        data={"decision": "accept", "csrf": made_up},
+        headers={"Cookie": f"{CSRF_COOKIE}={made_up}"},
+    )
+    assert forged.status_code == 403
+    assert (await state_of(client, owner, intro_id))["state"] == "awaiting_consent"
+
+
+async def test_a_form_rendered_for_another_link_cannot_answer_this_one(client, owner):
+    intro_id, path = await consent_link(client, owner)
+    _, other_path = await consent_link(client, owner, reason="Another reason")
+    other_page = await client.get(other_path)
+    csrf = hidden_csrf(other_page.text)
+    client.cookies.clear()
+    answer = await client.post(
+        path,
+        data={"decision": "accept", "csrf": csrf},
+        headers={"Cookie": f"{CSRF_COOKIE}={csrf}"},
+    )
+    assert answer.status_code == 403
+    assert (await state_of(client, owner, intro_id))["state"] == "awaiting_consent"
+
+
+async def test_two_links_open_in_one_browser_can_both_be_answered(client, owner):
+    first_id, first = await consent_link(client, owner)
+    second_id, second = await consent_link(client, owner, reason="Another reason")
+    first_page, second_page = await client.get(first), await client.get(second)
+    for path, page in ((first, first_page), (second, second_page)):
+        answer = await client.post(
+            path, data={"decision": "accept", "csrf": hidden_csrf(page.text)}
+        )
+        assert answer.status_code == 200, answer.text
+    for intro_id in (first_id, second_id):
+        assert (await state_of(client, owner, intro_id))["state"] == "consented"
+
+
+async def test_a_form_field_outside_ascii_is_refused_not_an_error(client, owner):
+    intro_id, path = await consent_link(client, owner)
+    await client.get(path)
+    answer = await client.post(path, data={"decision": "accept", "csrf": "Jürgen\u2028"})
+    assert answer.status_code == 403
