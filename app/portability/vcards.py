@@ -16,6 +16,9 @@ from app.portability.drafts import LINKEDIN, Draft, linkedin_url
 
 _BEGIN = re.compile(r"^BEGIN:VCARD\s*$", re.IGNORECASE)
 _END = re.compile(r"^END:VCARD\s*$", re.IGNORECASE)
+# A vCard line ends in CRLF (RFC 6350 section 3.2), leniently in CR or LF alone: the other
+# breaks str.splitlines knows (U+2028, NEL, VT, FF, ...) are text inside a value.
+_LINE_END = re.compile(r"\r\n|\r|\n")
 # Our own export's extensions, so that a file exported here comes back as the same contacts.
 X_ID = "x-goodwill-id"
 X_REF = "x-goodwill-ref"
@@ -36,7 +39,9 @@ def _join_quoted_printable(lines: list[str]) -> list[str]:
     out: list[str] = []
     for line in lines:
         previous = out[-1] if out else ""
-        head = previous.split(":", 1)[0].upper()
+        # Only a property's own parameters can say QUOTED-PRINTABLE; a folded line (leading
+        # space or tab) is the middle of some value, which may say anything.
+        head = "" if previous[:1] in (" ", "\t") else previous.split(":", 1)[0].upper()
         if previous.endswith("=") and "QUOTED-PRINTABLE" in head:
             out[-1] = previous[:-1] + line.lstrip(" \t")
         else:
@@ -48,7 +53,7 @@ def cards(text: str) -> Iterator[str]:
     """The text of each card, in order; anything between cards is ignored."""
     current: list[str] | None = None
     depth = 0
-    for line in text.splitlines():
+    for line in _LINE_END.split(text):
         if _BEGIN.match(line):
             depth += 1
             if current is None:

@@ -196,3 +196,22 @@ def test_chunks_reassemble_to_the_same_records():
     assert names[:4] == ["Ada Lovelace", "Grace Hopper", "Jürgen Müller", "Chidi Okafor"]
     vcf = (FIXTURES / "apple_contacts.vcf").read_text()
     assert [count for _, count, _ in formats.split(vcf, ImportFormat.vcard, 2)] == [2, 1]
+
+
+def test_only_cr_and_lf_end_a_vcard_line():
+    # Other line breaks (U+2028, NEL, VT, FF, the file separators) are text in a value: read
+    # as line ends, they let one card's note write cards of its own.
+    note = "hi\u2028END:VCARD\u2029BEGIN:VCARD\x85FN:Intruder\vEND:VCARD\f\x1c\x1d\x1e!"
+    card = f"BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Mallory\r\nNOTE:{note}\r\nEND:VCARD\r\n"
+    _, parsed = service.parse_file(card.encode(), None, None)
+    assert [(data.display_name, data.notes) for _, data in parsed] == [("Mallory", note)]
+
+
+def test_a_folded_note_is_never_read_as_quoted_printable():
+    # vCard 2.1 continues a quoted-printable value after a trailing "="; a 3.0 note that
+    # merely mentions QUOTED-PRINTABLE and is folded there must not swallow the next line.
+    note = "x" * 69 + "ENCODING=QUOTED-PRINTABLE:="
+    card = "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Ada\r\n"
+    card += vcard_write.fold(f"NOTE:{note}") + "TITLE:Countess\r\nEND:VCARD\r\n"
+    _, parsed = service.parse_file(card.encode(), None, None)
+    assert [(data.notes, data.title) for _, data in parsed] == [(note, "Countess")]
