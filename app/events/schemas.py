@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 from pydantic import AfterValidator, BaseModel, Field, StringConstraints
 
 from app.core.schemas import InputModel, strict_int, trimmed
+from app.events.targets import TargetRefused, parse_target
 
 # Every event type the service records (API.md, "Events and webhooks").
 EVENT_TYPES = frozenset(
@@ -90,6 +91,10 @@ def _http_url(value: str) -> str:
         raise ValueError("has an invalid port") from exc
     if parts.fragment:
         raise ValueError("must not have a #fragment")
+    try:
+        parse_target(value)
+    except TargetRefused as exc:
+        raise ValueError(str(exc)) from exc
     return value
 
 

@@ -13,12 +13,14 @@ import ipaddress
 import socket
 from dataclasses import dataclass
 from typing import Protocol
-from urllib.parse import urlsplit
 
 import httpx
 
 RESOLVE_SECONDS = 5.0
 MAX_ADDRESSES = 8
+MAX_PORT = 65535
+MAX_NAME = 253  # DNS (RFC 1035): 255 octets on the wire, without the final dot
+MAX_LABEL = 63
 
 
 class TargetRefused(Exception):
@@ -109,13 +111,45 @@ class Target:
     addresses: list[str]
 
 
+def _name_refusal(host: str) -> str | None:
+    """Why `host` (ASCII, as DNS carries it) can never be looked up, or None."""
+    name = host.removesuffix(".")  # a fully qualified name's final dot
+    if not 0 < len(name) <= MAX_NAME:
+        return f"the host name must be 1 to {MAX_NAME} characters long"
+    if any(not 0 < len(label) <= MAX_LABEL for label in name.split(".")):
+        return f"every label of the host name (between dots) must be 1 to {MAX_LABEL} characters"
+    return None
+
+
+def parse_target(url: str) -> httpx.URL:
+    """The URL as httpx sends it, or raise TargetRefused if no request could go there.
+
+    httpx lets through empty and over-long labels, which getaddrinfo then fails on with
+    UnicodeError, and decodes an `xn--` host only when asked, raising on one that is not
+    valid IDNA; so both are tried here, once, rather than met later as a 500 or a crashed
+    worker pass."""
+    try:
+        parsed = httpx.URL(url)
+        host = parsed.host
+    except (httpx.InvalidURL, ValueError) as exc:  # IDNAError is a ValueError
+        raise TargetRefused(f"the host is not a valid host name ({exc})") from exc
+    if parsed.port is not None and not 0 < parsed.port <= MAX_PORT:
+        raise TargetRefused(f"the port must be 1 to {MAX_PORT}; port {parsed.port} is not")
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        why = _name_refusal(parsed.raw_host.decode("ascii"))
+        if why is not None:
+            raise TargetRefused(why) from None
+    return parsed
+
+
 async def check_target(url: str, *, resolver: Resolver, allow_private: bool) -> Target:
     """Resolve the URL's host and refuse it if any of its addresses may not be reached."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if parts.port == 0:
-        raise TargetRefused("port 0 cannot be connected to")
-    port = parts.port or (443 if parts.scheme == "https" else 80)
+    parsed = parse_target(url)
+    # Looked up as it is sent (IDNA 2008, by httpx), so the Host header names what was checked.
+    host = parsed.raw_host.decode("ascii")
+    port = parsed.port or (443 if parsed.scheme == "https" else 80)
     try:
         addresses = [str(ipaddress.ip_address(host))]
     except ValueError:
@@ -130,7 +164,7 @@ async def check_target(url: str, *, resolver: Resolver, allow_private: bool) -> 
                     f"{host} resolves to {text}, which is {why}; webhooks go to public "
                     "addresses only"
                 )
-    return Target(httpx.URL(url), addresses)
+    return Target(parsed, addresses)
 
 
 def pinned_request(

@@ -29,6 +29,7 @@ class StaticResolver:
         self.hosts = {k: list(v) for k, v in (hosts or HOSTS).items()}
 
     async def resolve(self, host: str, port: int) -> list[str]:
+        host.encode("idna")  # as getaddrinfo does first: UnicodeError on a label it cannot encode
         if host not in self.hosts:
             raise TargetRefused(f"the host {host} does not resolve")
         return list(self.hosts[host])

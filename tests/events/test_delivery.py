@@ -9,9 +9,12 @@ from datetime import datetime
 
 import orjson
 import pytest
+from sqlalchemy import update
+from sqlmodel import col
 from standardwebhooks import Webhook, WebhookVerificationError
 
 from app.events.delivery import RETRY_MULTIPLIERS
+from app.events.models import WebhookSubscription
 from app.events.worker import Worker, new_client
 from tests.events.receiver import Received, Receiver
 from tests.factories import Actor, create_contact
@@ -294,6 +297,33 @@ async def test_an_address_that_became_private_is_not_contacted(app, client, owne
     [attempt] = delivery["attempts"]
     assert attempt["status_code"] is None
     assert "refused" in attempt["error"] and "loopback" in attempt["error"]
+    assert receiver.requests == []
+
+
+@pytest.mark.parametrize("host", ["a..b", "xn--zz.example.com"])
+async def test_a_stored_host_that_cannot_be_looked_up_is_a_refused_attempt(
+    app, client, owner, receiver, worker, host
+):
+    """Subscriptions made before hosts were checked may hold one: the attempt is refused
+    and the pass goes on (getaddrinfo raised UnicodeError on the first, httpx IDNAError)."""
+    hook = await subscribe(client, owner, receiver.url, ["*"])
+    async with app.state.sessionmaker() as session:
+        await session.exec(
+            update(WebhookSubscription)
+            .where(col(WebhookSubscription.id) == hook["id"])
+            .values(url=f"http://{host}:{receiver.port}/hooks")
+        )
+        await session.commit()
+    app.state.resolver.hosts[host] = ["127.0.0.1"]
+    try:
+        await create_contact(client, owner)
+        await worker.drain()
+    finally:
+        del app.state.resolver.hosts[host]
+    [delivery] = await deliveries(client, owner, hook)
+    [attempt] = delivery["attempts"]
+    assert attempt["status_code"] is None
+    assert "refused" in attempt["error"] and "host" in attempt["error"]
     assert receiver.requests == []
 
 

@@ -5,7 +5,7 @@ import ipaddress
 
 import pytest
 
-from app.events.targets import TargetRefused, check_target
+from app.events.targets import SystemResolver, TargetRefused, check_target
 from tests.events.receiver import HOSTS, StaticResolver
 
 
@@ -74,3 +74,10 @@ async def test_port_0_is_refused(url):
     resolver = StaticResolver()
     with pytest.raises(TargetRefused, match="port"):  # whatever the address
         await check_target(url, resolver=resolver, allow_private=True)
+
+
+@pytest.mark.parametrize("host", ["a..b", "a" * 64 + ".example.com", "-" * 254])
+async def test_a_host_that_cannot_be_looked_up_is_refused_before_any_lookup(host):
+    """getaddrinfo raises UnicodeError, not OSError, on such a host."""
+    with pytest.raises(TargetRefused, match="host"):
+        await check_target(f"https://{host}/hooks", resolver=SystemResolver(), allow_private=True)

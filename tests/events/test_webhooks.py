@@ -2,6 +2,7 @@
 
 import base64
 
+import httpx
 import pytest
 
 from tests.factories import Actor
@@ -67,6 +68,51 @@ async def test_malformed_urls_are_422_on_the_url_field(client, owner, url, messa
     errors = response.json()["errors"]
     assert [e["field"] for e in errors] == ["url"]
     assert message in errors[0]["message"]
+
+
+@pytest.mark.parametrize(
+    "host",
+    [
+        "a..b",
+        ".example.com",
+        ".",
+        "a" * 64 + ".example.com",
+        ".".join(["a" * 63] * 4) + ".com",  # 260 characters
+        "xn--zz.example.com",  # not a valid A-label
+        "\N{PILE OF POO}.example.com",  # IDNA 2008 has no emoji
+        "\N{ONE DOT LEADER}.example.com",  # folds to "." in IDNA 2003: an empty label
+    ],
+)
+async def test_hosts_that_cannot_be_looked_up_are_422_on_the_url_field(app, client, owner, host):
+    # As if DNS answered for them: only the form of the host may refuse it.
+    app.state.resolver.hosts[host] = ["93.184.215.14"]
+    try:
+        response = await client.post(
+            "/v1/webhooks", json={**HOOK, "url": f"https://{host}/hooks"}, headers=owner.headers
+        )
+    finally:
+        del app.state.resolver.hosts[host]
+    assert response.status_code == 422, response.text
+    errors = response.json()["errors"]
+    assert [e["field"] for e in errors] == ["url"]
+    assert "host" in errors[0]["message"]
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://hooks.example.com./x",  # a fully qualified name
+        "https://" + "a" * 63 + ".example.com/x",
+        "https://b\N{LATIN SMALL LETTER U WITH DIAERESIS}cher.example.com/x",
+    ],
+)
+async def test_hosts_at_the_limits_are_accepted(app, client, owner, url):
+    host = httpx.URL(url).raw_host.decode()  # looked up as sent: xn--bcher-kva.example.com
+    app.state.resolver.hosts[host] = ["93.184.215.14"]
+    try:
+        await create_webhook(client, owner, url=url)
+    finally:
+        del app.state.resolver.hosts[host]
 
 
 @pytest.mark.parametrize(
