@@ -2,9 +2,11 @@
 
 from typing import Any
 
+import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel
+from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
@@ -73,6 +75,75 @@ class RateLimited(GoodwillError):
     status, type, title = 429, "rate-limited", "Too Many Requests"
 
 
+class ServiceUnavailable(GoodwillError):
+    status, type, title = 503, "service-unavailable", "Service Unavailable"
+
+    # An outage seen so far is a restart or a failover: seconds, not minutes.
+    RETRY_AFTER_SECONDS = 1
+
+    def __init__(self, detail: str | None = None) -> None:
+        super().__init__(detail, headers={"Retry-After": str(self.RETRY_AFTER_SECONDS)})
+
+
+class DatabaseUnavailable(ServiceUnavailable):
+    def __init__(self) -> None:
+        super().__init__("The database cannot be reached right now; retry after Retry-After.")
+
+
+# SQLSTATE classes of a server that cannot serve now, as against one refusing a statement:
+# 08 connection exception, 53 insufficient resources (too many connections, disk full),
+# 57P operator intervention (shutting down, crashed, starting up; but not 57014, a statement
+# cancelled, which is about the statement).
+_UNAVAILABLE_SQLSTATES = ("08", "53", "57P")
+
+
+def _signals_outage(error: BaseException) -> bool:
+    if isinstance(error, sa_exc.DBAPIError) and error.connection_invalidated:
+        return True  # SQLAlchemy found the connection dead (and dropped it from the pool)
+    # PEP 249's OperationalError is the database's operation failing, not the program: on
+    # SQLite a lock held past busy_timeout, a file that cannot be opened, an I/O error.
+    # (asyncpg's errors reach SQLAlchemy under other classes; their SQLSTATE is read below.)
+    # An InterfaceError is left out: both drivers also raise it for a bug (a parameter that
+    # cannot be bound, a connection used by two tasks at once); its disconnect forms come
+    # invalidated.
+    if isinstance(error, sa_exc.OperationalError | sa_exc.DisconnectionError):
+        return True
+    if isinstance(error, sa_exc.TimeoutError):
+        return True  # no connection free in the pool in time
+    # Connecting: refused, reset, unreachable, no such host, timed out. (A request makes no
+    # other network call that could let one through.)
+    if isinstance(error, OSError):
+        return True
+    sqlstate = getattr(error, "sqlstate", None)  # asyncpg's errors, and the adapter's copies
+    if isinstance(sqlstate, str) and sqlstate.startswith(_UNAVAILABLE_SQLSTATES):
+        return True
+    # asyncpg's words for a connection already gone, when it is used directly
+    # (app/core/reads.py) and SQLAlchemy has not seen it fail; its asyncpg dialect reads the
+    # same words.
+    return isinstance(error, asyncpg.InterfaceError) and "connection is closed" in str(error)
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """Whether `exc`, or an error it was raised from, says the database cannot be reached
+    now (a client should retry), rather than that a statement or the code is wrong."""
+    pending: list[BaseException | None] = [exc]
+    seen: set[int] = set()
+    while pending:
+        error = pending.pop()
+        if error is None or id(error) in seen:
+            continue
+        seen.add(id(error))
+        if _signals_outage(error):
+            return True
+        # SQLAlchemy raises its error `from` the driver's, the asyncpg adapter's `from`
+        # asyncpg's. An error merely raised while handling another (__context__) is not
+        # followed: that one is a bug of its own.
+        pending.append(error.__cause__)
+        if isinstance(error, BaseExceptionGroup):
+            pending.extend(error.exceptions)
+    return False
+
+
 class FieldError(BaseModel):
     field: str
     message: str
@@ -108,6 +179,7 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
     413: _problem("The request body is too large."),
     422: _problem("Invalid or unknown fields; `errors` lists them."),
     429: _problem("Rate limit exceeded; see Retry-After."),
+    503: _problem("The database cannot be reached right now; retry after Retry-After."),
 }
 
 
@@ -173,18 +245,22 @@ _HTTP_TITLES = {
 }
 
 
+def error_response(exc: GoodwillError) -> Response:
+    return problem_response(
+        exc.status,
+        exc.type,
+        exc.title,
+        exc.detail,
+        headers=exc.headers,
+        errors=exc.errors,
+        extra=exc.extra,
+    )
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(GoodwillError)
     async def _goodwill(request: Request, exc: GoodwillError) -> Response:
-        return problem_response(
-            exc.status,
-            exc.type,
-            exc.title,
-            exc.detail,
-            headers=exc.headers,
-            errors=exc.errors,
-            extra=exc.extra,
-        )
+        return error_response(exc)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> Response:

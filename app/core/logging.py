@@ -20,6 +20,29 @@ _RECORD_ATTRIBUTES = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None
 }
 
 
+def exception_name(error: BaseException) -> str:
+    """`module.Type`, with the SQLSTATE of a PostgreSQL error: what went wrong, without the
+    message, which can hold SQL and the values in it."""
+    cls = type(error)
+    name = (
+        cls.__qualname__ if cls.__module__ == "builtins" else f"{cls.__module__}.{cls.__qualname__}"
+    )
+    sqlstate = getattr(error, "sqlstate", None)
+    return f"{name} (SQLSTATE {sqlstate})" if isinstance(sqlstate, str) else name
+
+
+def exception_names(error: BaseException) -> str:
+    """An error and the ones it was raised from, outermost first: `A <- B <- C`."""
+    names = []
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        names.append(exception_name(current))
+        current = current.__cause__
+    return " <- ".join(names)
+
+
 class JsonLines(logging.Formatter):
     """One JSON object per line: `time` (UTC, RFC 3339), `level`, `logger`, `message`, then
     each `extra` field. Every request writes one line (the access log), so this is lean:

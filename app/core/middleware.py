@@ -10,7 +10,14 @@ from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.core.errors import GoodwillError, problem_response
+from app.core.errors import (
+    DatabaseUnavailable,
+    GoodwillError,
+    database_unavailable,
+    error_response,
+    problem_response,
+)
+from app.core.logging import exception_names
 from app.core.metrics import HTTP_DURATION, HTTP_REQUESTS
 
 log = logging.getLogger("goodwill.access")
@@ -55,18 +62,30 @@ class RequestContextMiddleware:
 
         try:
             await self.app(scope, receive, send_with_id)
-        except Exception:
-            # Anything unexpected is logged with the request id; the client gets a generic
-            # problem and never a stack trace.
-            log.exception("unhandled error", extra={"request_id": request_id})
-            if response_started:
-                raise
-            response = problem_response(
-                500,
-                GoodwillError.type,
-                GoodwillError.title,
-                "Something went wrong on our side. Quote the X-Request-ID when reporting it.",
-            )
+        except Exception as exc:
+            # Every error no handler took passes here, from wherever the request met the
+            # database (the API key, the endpoint, the idempotency record, the commit): one
+            # place tells an outage (503, retry) from a bug (500).
+            if database_unavailable(exc) and not response_started:
+                # An outage is not a bug: one line, no traceback (a restart fails every
+                # request for a while).
+                log.warning(
+                    "database unavailable",
+                    extra={"request_id": request_id, "error": exception_names(exc)},
+                )
+                response = error_response(DatabaseUnavailable())
+            else:
+                # Anything unexpected is logged with the request id; the client gets a
+                # generic problem and never a stack trace.
+                log.exception("unhandled error", extra={"request_id": request_id})
+                if response_started:
+                    raise
+                response = problem_response(
+                    500,
+                    GoodwillError.type,
+                    GoodwillError.title,
+                    "Something went wrong on our side. Quote the X-Request-ID when reporting it.",
+                )
             await response(scope, receive, send_with_id)
         finally:
             elapsed = time.perf_counter() - started

@@ -1,7 +1,9 @@
 """One request, one transaction, committed before the response is sent."""
 
 import inspect
+import logging
 from collections.abc import Awaitable, Callable, Coroutine
+from contextlib import suppress
 from typing import Any, TypeVar
 
 from fastapi import Request, Response
@@ -11,6 +13,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.core import idempotency
 from app.core.db import SessionMaker, begin_read_only, begin_write
+
+log = logging.getLogger("goodwill.transactions")
 
 _READS = frozenset({"GET", "HEAD", "OPTIONS"})
 _READ_ONLY = "goodwill_read_only"
@@ -82,15 +86,38 @@ class TransactionalRoute(APIRoute):
                     await session.commit()
             except BaseException:
                 if transaction.session is not None:
-                    await transaction.session.rollback()
+                    await _roll_back(transaction.session)
                 raise
             finally:
                 if transaction.session is not None:
-                    await transaction.session.close()
+                    await _close(transaction.session)
                 state.transaction = None
             return response
 
         return run_in_transaction
+
+
+async def _roll_back(session: AsyncSession) -> None:
+    """Roll back without replacing the error being handled: on a connection that broke
+    mid-request the ROLLBACK can fail too, and the client must be answered for the first
+    failure (an outage: 503), not for the second."""
+    try:
+        await session.rollback()
+    except Exception:
+        log.warning("rollback failed; the connection is discarded", exc_info=True)
+        # In a state nobody knows: closed rather than handed to the next request.
+        with suppress(Exception):
+            await session.invalidate()
+
+
+async def _close(session: AsyncSession) -> None:
+    """Give the connection back to the pool. That cannot fail the request any more: by now
+    it has committed or rolled back (the pool itself discards a connection it cannot reset),
+    and a 2xx already committed must not turn into an error."""
+    try:
+        await session.close()
+    except Exception:
+        log.warning("closing the session failed", exc_info=True)
 
 
 # What a Dependant may take besides path parameters, the Request and sub-dependencies; an

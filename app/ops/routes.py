@@ -1,12 +1,13 @@
 """Health, readiness and metrics: for load balancers and Prometheus, no API key needed."""
 
+import asyncpg
 from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
 from sqlalchemy import text
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
-from app.core.errors import problem_response
+from app.core.errors import ServiceUnavailable, problem_response
 from app.core.metrics import REGISTRY
 
 router = APIRouter(tags=["operations"])
@@ -35,8 +36,16 @@ async def readyz(request: Request) -> Response | Health:
                 ).scalar_one_or_none()
             except DBAPIError:
                 current = None  # never migrated
-    except (DBAPIError, OSError):
-        return problem_response(503, "not-ready", "Not Ready", "The database is unreachable.")
+    except (SQLAlchemyError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+        # Whatever keeps the database from answering (refused, dropped, a wrong password, no
+        # free connection in the pool) means not ready.
+        return problem_response(
+            503,
+            "not-ready",
+            "Not Ready",
+            "The database is unreachable.",
+            headers={"Retry-After": str(ServiceUnavailable.RETRY_AFTER_SECONDS)},
+        )
     if current != expected:
         return problem_response(
             503,
