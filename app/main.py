@@ -78,6 +78,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         InputGuardMiddleware,
         max_body_bytes=settings.max_body_bytes,
         path_limits={"/v1/imports": settings.import_max_body_bytes},
+        # Absolute links follow the Host only when no public base URL is set: then the Host
+        # must be one the operator listed.
+        allowed_hosts=None if settings.public_base_url else settings.allowed_hosts,
+        body_timeout_seconds=settings.body_timeout_seconds,
     )
     # Added last, so it is outermost: every response, even a 413, carries the request id.
     app.add_middleware(RequestContextMiddleware)

@@ -93,6 +93,8 @@ def settings(database_url: str) -> Settings:
     return Settings(
         database_url=database_url,
         rate_limit="100000/minute",
+        # The tests' client calls the service http://test.
+        allowed_hosts=["test", "localhost", "127.0.0.1"],
         log_json=True,
         # Webhook tests deliver to a receiver on 127.0.0.1.
         webhook_allow_private=True,

@@ -2,9 +2,10 @@
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated, Any
 
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 _ASYNC_DRIVERS = {
     "postgresql": "postgresql+asyncpg",
@@ -43,8 +44,15 @@ class Settings(BaseSettings):
     import_max_body_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)
     idempotency_ttl_hours: int = Field(default=24, ge=1)
     # Where clients reach this service, for absolute links such as consent URLs
-    # (e.g. https://goodwill.example.com). Unset: taken from each request.
+    # (e.g. https://goodwill.example.com). Unset: taken from each request's Host, which must
+    # then be one of `allowed_hosts`, so a forged Host can never make a link.
     public_base_url: str | None = None
+    # Hosts a request may name while public_base_url is unset (any other: 400), comma
+    # separated; "*.example.com" stands for a domain's subdomains.
+    allowed_hosts: Annotated[list[str], NoDecode] = ["localhost", "127.0.0.1"]
+    # A request body must have arrived in full within this many seconds (else 408), so a
+    # client that stops sending cannot hold a connection.
+    body_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
     log_level: str = "INFO"
     log_json: bool = True
     # FastAPI's own OpenTelemetry instrumentation (traces, metrics and logs through the
@@ -66,6 +74,13 @@ class Settings(BaseSettings):
     webhook_worker_in_process: bool | None = None
     webhook_poll_seconds: float = Field(default=1.0, gt=0, le=60)
     webhook_concurrency: int = Field(default=10, ge=1, le=100)
+
+    @field_validator("allowed_hosts", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [host.strip().lower() for host in value.split(",") if host.strip()]
+        return value
 
     @field_validator("database_url")
     @classmethod

@@ -1,10 +1,11 @@
 """Request ids, the access log and metrics, as one pure ASGI middleware (cheap per request)."""
 
+import asyncio
 import logging
 import os
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException
@@ -111,20 +112,65 @@ class BodyTooLarge(HTTPException):
         super().__init__(status_code=413)
 
 
+class BodyTimeout(HTTPException):
+    def __init__(self, seconds: float) -> None:
+        super().__init__(
+            status_code=408,
+            detail=f"The request body did not arrive in full within {seconds:g} seconds.",
+            headers={"Connection": "close"},
+        )
+
+
+def _host(scope: Scope) -> str | None:
+    """The Host header's host, lowercased, without port or IPv6 brackets."""
+    for name, value in scope["headers"]:
+        if name == b"host":
+            text = value.decode("latin-1").strip().lower()
+            if text.startswith("["):
+                return text[1:].partition("]")[0] or None
+            host, colon, port = text.rpartition(":")
+            return (host if colon and port.isdigit() else text) or None
+    return None
+
+
+def host_is_allowed(host: str | None, allowed: Sequence[str]) -> bool:
+    """`allowed` holds hosts and `*.domain` patterns, as Starlette's TrustedHostMiddleware
+    takes them."""
+    if host is None:
+        return False
+    return any(
+        host == pattern or (pattern.startswith("*.") and host.endswith(pattern[1:]))
+        for pattern in allowed
+    )
+
+
 class InputGuardMiddleware:
-    """Refuse request bodies over the limit with a 413 problem, before reading them when
-    Content-Length says so, and while streaming them otherwise; refuse a NUL character in
-    the URL, which no id or filter contains and PostgreSQL cannot compare.
+    """What every request must pass before any of the app runs, each refused as a problem:
+    a Host outside `allowed_hosts` (400; None allows any, for when absolute links come from
+    GOODWILL_PUBLIC_BASE_URL instead of the Host); a NUL character in the URL, which no id
+    or filter contains and PostgreSQL cannot compare (400); a body over the limit (413),
+    before reading it when Content-Length says so and while streaming it otherwise; a body
+    that has not arrived in full within `body_timeout_seconds` (408).
 
     `path_limits` raises (or lowers) the limit for the paths under a prefix, such as
     `{"/v1/imports": 20 MiB}`; the longest matching prefix wins."""
 
     def __init__(
-        self, app: ASGIApp, max_body_bytes: int, path_limits: Mapping[str, int] | None = None
+        self,
+        app: ASGIApp,
+        max_body_bytes: int,
+        path_limits: Mapping[str, int] | None = None,
+        *,
+        allowed_hosts: Sequence[str] | None = None,
+        body_timeout_seconds: float = 30.0,
     ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
         self.path_limits = sorted((path_limits or {}).items(), key=lambda item: -len(item[0]))
+        self.allowed_hosts = (
+            [h.lower() for h in allowed_hosts] if allowed_hosts is not None else None
+        )
+        self.body_timeout_seconds = body_timeout_seconds
 
     def limit_for(self, path: str) -> int:
         for prefix, limit in self.path_limits:
@@ -135,6 +181,15 @@ class InputGuardMiddleware:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
+            return
+        if self.allowed_hosts is not None and not host_is_allowed(_host(scope), self.allowed_hosts):
+            response = problem_response(
+                400,
+                "bad-request",
+                "Bad Request",
+                "This service does not answer for that Host; see GOODWILL_ALLOWED_HOSTS.",
+            )
+            await response(scope, receive, send)
             return
         if b"%00" in scope.get("query_string", b"") or "\x00" in scope["path"]:
             response = problem_response(
@@ -156,15 +211,24 @@ class InputGuardMiddleware:
                     await response(scope, receive, send)
                     return
                 break
-        received = 0
+        received, more_body = 0, True
+        timeout = self.body_timeout_seconds
+        deadline = asyncio.get_running_loop().time() + timeout
 
         async def limited_receive() -> Message:
-            nonlocal received
-            message = await receive()
+            nonlocal received, more_body
+            if not more_body:  # the body is in; what comes now is the disconnect, whenever
+                return await receive()
+            try:
+                async with asyncio.timeout_at(deadline):
+                    message = await receive()
+            except TimeoutError:
+                # FastAPI re-raises HTTPExceptions from body reading; ours render a problem.
+                raise BodyTimeout(timeout) from None
             if message["type"] == "http.request":
+                more_body = message.get("more_body", False)
                 received += len(message.get("body", b""))
                 if received > limit:
-                    # FastAPI re-raises HTTPExceptions from body reading; ours renders a problem.
                     raise BodyTooLarge()
             return message
 

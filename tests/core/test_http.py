@@ -63,6 +63,22 @@ async def test_unknown_path_and_method_are_problems(client, owner):
     assert "allow" in wrong.headers
 
 
+@pytest.mark.parametrize(
+    ("method", "path", "allowed"),
+    [
+        ("PUT", "/v1/contacts/ct_x", {"GET", "PATCH", "DELETE"}),
+        ("DELETE", "/v1/contacts", {"GET", "POST"}),
+        ("PATCH", "/v1/ledger/le_x", {"GET"}),
+        ("GET", "/v1/introductions/in_x/make", {"POST"}),
+        ("PUT", "/v1/webhooks/wh_x", {"GET", "DELETE"}),
+    ],
+)
+async def test_405_lists_every_method_of_the_path(client, owner, method, path, allowed):
+    response = await client.request(method, path, headers=owner.headers)
+    assert response.status_code == 405
+    assert {m.strip() for m in response.headers["allow"].split(",")} == allowed
+
+
 async def test_unexpected_errors_are_a_generic_problem(app, db):
     broken = sibling_app(app)
 
@@ -141,7 +157,9 @@ async def test_operations_endpoints_need_no_key(client, owner):
 
 
 async def test_readyz_fails_on_an_unmigrated_database(fresh_database_url):
-    empty = create_app(Settings(database_url=fresh_database_url("unmigrated")))
+    empty = create_app(
+        Settings(database_url=fresh_database_url("unmigrated"), allowed_hosts=["test"])
+    )
     async with client_for(empty) as client:
         response = await client.get("/readyz")
     await empty.state.engine.dispose()

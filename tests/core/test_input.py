@@ -121,7 +121,7 @@ async def test_timestamps_inside_the_range_keep_their_instant(client, owner):
 INVISIBLE = ["\u200b", "\u200c\u200d", "\ufeff", "\u2060", "\u00ad", "\u200e\u200f", "\u3164"]
 
 
-@pytest.mark.parametrize("name", INVISIBLE + [" \u200b\t", "\u2028", "\u180e"])
+@pytest.mark.parametrize("name", [*INVISIBLE, " \u200b\t", "\u2028", "\u180e"])
 async def test_a_name_of_invisible_characters_is_blank(client, owner, name):
     response = await client.post("/v1/contacts", json={"display_name": name}, headers=owner.headers)
     assert response.status_code == 422, response.text

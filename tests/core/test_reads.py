@@ -148,7 +148,13 @@ async def test_a_request_never_holds_two_connections(
     url = fresh_database_url("one_connection")
     await asyncio.to_thread(upgrade, url)
     app = create_app(
-        Settings(database_url=url, db_pool_size=1, auth_cache_seconds=0, rate_limit="1000/second")
+        Settings(
+            database_url=url,
+            db_pool_size=1,
+            auth_cache_seconds=0,
+            rate_limit="1000/second",
+            allowed_hosts=["test"],
+        )
     )
     owner = await make_actor(app, "solo")
     transport = httpx.ASGITransport(app=app)

@@ -191,7 +191,7 @@ async def test_two_links_open_in_one_browser_can_both_be_answered(client, owner)
 
 
 async def test_a_form_field_outside_ascii_is_refused_not_an_error(client, owner):
-    intro_id, path = await consent_link(client, owner)
+    _, path = await consent_link(client, owner)
     await client.get(path)
     answer = await client.post(path, data={"decision": "accept", "csrf": "Jürgen\u2028"})
     assert answer.status_code == 403
