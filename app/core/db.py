@@ -91,7 +91,11 @@ def create_engine(settings: Settings, *, pooled: bool = True) -> AsyncEngine:
     # JSON columns (tags, channels, ...) are read with orjson: the standard library's decoder
     # was a seventh of the CPU of a page of contacts (bench/README.md). Writes keep the
     # standard encoder.
-    engine = create_async_engine(url, json_deserializer=orjson.loads, **kwargs)
+    # hide_parameters: SQLAlchemy would otherwise put a failed statement's parameters (names,
+    # emails, notes) into its error's message, and so into any log line that renders it.
+    engine = create_async_engine(
+        url, json_deserializer=orjson.loads, hide_parameters=True, **kwargs
+    )
     if url.startswith("sqlite"):
         _configure_sqlite(engine)
     else:

@@ -1,9 +1,12 @@
-"""Structured JSON logs. Nothing personal is logged: no bodies, no query strings."""
+"""Structured JSON logs. Nothing personal is logged: no bodies, no query strings, and no
+exception messages (see `format_exception`)."""
 
 import logging
 import sys
 import time
-from typing import Any
+import traceback
+from types import TracebackType
+from typing import Any, TypeAlias
 
 import orjson
 
@@ -43,6 +46,75 @@ def exception_names(error: BaseException) -> str:
     return " <- ".join(names)
 
 
+ExcInfo: TypeAlias = (
+    tuple[type[BaseException], BaseException, TracebackType | None] | tuple[None, None, None]
+)
+
+_CAUSE = "\nThe above exception was the direct cause of the following exception:\n\n"
+_CONTEXT = "\nDuring handling of the above exception, another exception occurred:\n\n"
+
+
+def format_exception(exc_info: ExcInfo) -> str:
+    """A traceback laid out as Python prints one, chained exceptions included, with each
+    exception's type but never its message. A driver's message holds the SQL, and SQL can
+    hold what a client searched for (app/contacts/listing.py renders search text into it);
+    some quote the values a constraint refused (PostgreSQL's DETAIL: Key (email)=(...)).
+    The frames and their lines of code are ours and the libraries', never data."""
+    error = exc_info[1]
+    if error is None:
+        return "NoneType: None"
+    lines: list[str] = []
+    _format_chain(error, lines, set())
+    return "".join(lines).rstrip("\n")
+
+
+def _format_chain(error: BaseException, lines: list[str], seen: set[int]) -> None:
+    seen.add(id(error))
+    cause = error.__cause__
+    context = None if error.__suppress_context__ else error.__context__
+    if cause is not None and id(cause) not in seen:
+        _format_chain(cause, lines, seen)
+        lines.append(_CAUSE)
+    elif context is not None and id(context) not in seen:
+        _format_chain(context, lines, seen)
+        lines.append(_CONTEXT)
+    if error.__traceback__ is not None:
+        lines.append("Traceback (most recent call last):\n")
+        lines.extend(
+            traceback.StackSummary.extract(traceback.walk_tb(error.__traceback__)).format()
+        )
+    lines.append(exception_name(error) + "\n")
+    if isinstance(error, BaseExceptionGroup):
+        for number, member in enumerate(error.exceptions, 1):
+            if id(member) not in seen:
+                lines.append(f"+---------------- {number} ----------------\n")
+                _format_chain(member, lines, seen)
+
+
+def _message(record: logging.LogRecord) -> str:
+    message = record.getMessage()
+    if record.name == "asyncio":
+        # asyncio's exception handler appends the repr() of the failed task or future to its
+        # own first line, and with it the exception's message.
+        return message.partition("\n")[0]
+    return message
+
+
+class PlainText(logging.Formatter):
+    """`time level logger message` lines for a terminal (GOODWILL_LOG_JSON=false), exceptions
+    rendered as `JsonLines` renders them."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        # Not logging.Formatter.format: it would reuse another formatter's rendering of the
+        # exception (cached on the record as exc_text), messages and all.
+        line = f"{self.formatTime(record)} {record.levelname} {record.name} {_message(record)}"
+        if record.exc_info:
+            line += "\n" + format_exception(record.exc_info)
+        if record.stack_info:
+            line += "\n" + self.formatStack(record.stack_info)
+        return line
+
+
 class JsonLines(logging.Formatter):
     """One JSON object per line: `time` (UTC, RFC 3339), `level`, `logger`, `message`, then
     each `extra` field. Every request writes one line (the access log), so this is lean:
@@ -54,13 +126,13 @@ class JsonLines(logging.Formatter):
             "time": f"{stamp}.{int(record.msecs):03d}Z",
             "level": record.levelname,
             "logger": record.name,
-            "message": record.getMessage(),
+            "message": _message(record),
         }
         for key, value in record.__dict__.items():
             if key not in _RECORD_ATTRIBUTES:
                 data[key] = value
         if record.exc_info:
-            data["exc_info"] = self.formatException(record.exc_info)
+            data["exc_info"] = format_exception(record.exc_info)
         if record.stack_info:
             data["stack_info"] = self.formatStack(record.stack_info)
         return orjson.dumps(data, default=str).decode()
@@ -78,7 +150,7 @@ def configure_logging(settings: Settings) -> None:
     if settings.log_json:
         handler.setFormatter(JsonLines())
     else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+        handler.setFormatter(PlainText())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(settings.log_level.upper())

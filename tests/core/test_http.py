@@ -2,6 +2,7 @@
 
 import logging
 import os
+import secrets
 import uuid
 from datetime import timedelta
 
@@ -13,10 +14,13 @@ from sqlalchemy import update
 
 from app.core.config import Settings
 from app.core.idempotency import IdempotencyRecord, purge_expired
+from app.core.logging import JsonLines, PlainText
 from app.core.migrations import head_revision
 from app.core.types import utcnow
 from app.main import create_app
 from tests.factories import contact_body
+from tests.faults import failing_statements, outage_error, statement_error
+from tests.introductions.test_consent_page import consent_link
 
 
 def sibling_app(app: FastAPI, **changes) -> FastAPI:
@@ -187,6 +191,60 @@ async def test_logs_hold_no_personal_data(client, owner, caplog):
         assert marker not in record.getMessage()
         assert marker not in str(record.__dict__)
         assert owner.api_key not in str(record.__dict__)
+
+
+async def test_logs_hold_no_personal_data_when_the_database_fails(client, owner, engine, caplog):
+    """Error records too: a driver's error holds the SQL (search text is rendered into it),
+    SQLAlchemy's its parameters, and some drivers quote the values in their messages."""
+    marker = f"Zebulon{uuid.uuid4().hex[:8]}"
+    email = f"{marker.lower()}@example.org"
+    phone = f"+4420794609{secrets.randbelow(100):02d}"
+    notes = f"Worried about {marker}'s health"
+    body = contact_body(
+        display_name=marker,
+        given_name=marker,
+        notes=notes,
+        channels=[{"type": "email", "value": email}, {"type": "phone", "value": phone}],
+        external_refs={},
+    )
+    created = await client.post("/v1/contacts", json=body, headers=owner.headers)
+    assert created.status_code == 201, created.text
+    _, consent_path = await consent_link(client, owner)
+    token = consent_path.rpartition("/")[2]
+
+    def in_request(sql: str) -> bool:
+        return not sql.startswith(("SAVEPOINT", "RELEASE", "ROLLBACK"))
+
+    with caplog.at_level(logging.DEBUG):
+        with failing_statements(engine, in_request, lambda: outage_error(engine)):
+            answers = [
+                await client.get("/v1/contacts", params={"q": marker}, headers=owner.headers),
+                await client.post("/v1/contacts", json=body, headers=owner.headers),
+                await client.patch(
+                    f"/v1/contacts/{created.json()['id']}",
+                    json={"notes": notes + "!"},
+                    headers=owner.headers,
+                ),
+                await client.get(consent_path),
+            ]
+        assert [a.status_code for a in answers] == [503] * 4
+        # A statement refused with the values quoted: a bug, logged with its traceback.
+        quoted = f"duplicate key value: Key (value)=({email}, {phone}, {marker})"
+        with failing_statements(
+            engine,
+            lambda sql: "INSERT INTO contact" in sql,
+            lambda: statement_error(engine, quoted),
+        ):
+            bug = await client.post("/v1/contacts", json=body, headers=owner.headers)
+        assert bug.status_code == 500
+    # Everything the service logged; not the test's own client (httpx logs its URLs).
+    records = [r for r in caplog.records if not r.name.startswith(("httpx", "httpcore"))]
+    assert any(r.exc_info for r in records), "the error path was logged"
+    for record in records:
+        for formatter in (JsonLines(), PlainText()):
+            line = formatter.format(record)
+            for private in (marker, email, phone, notes, owner.api_key, token):
+                assert private not in line, (record.name, record.msg)
 
 
 async def test_expired_idempotency_keys_are_forgotten(client, owner, app):
