@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-postgres lint openapi openapi-check lock bench bench-quick bench-tools clean
+.PHONY: run test test-postgres lint openapi openapi-check docs lock bench bench-quick bench-tools clean
 
 $(STAMP): requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,11 @@ openapi: $(STAMP)
 openapi-check: $(STAMP)
 	$(BIN)/goodwill openapi --output $(VENV)/openapi.json
 	diff -u openapi/openapi.json $(VENV)/openapi.json
+
+## Regenerate docs/configuration.md from the settings (app/core/config.py); tests/test_docs.py
+## fails when the committed file is stale.
+docs: $(STAMP)
+	$(BIN)/python -m app.core.config_docs --output docs/configuration.md
 
 ## Re-resolve the lock files (development, and runtime-only for the image) after changing pyproject.toml (needs network to PyPI).
 lock:
