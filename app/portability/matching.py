@@ -92,6 +92,10 @@ class Known:
     keys: dict[tuple[str, str], set[str]] = field(default_factory=dict)
     names: dict[str, set[str]] = field(default_factory=dict)
     states: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # The id of ours that a new record of this file carried (a vCard exported here, read
+    # into another owner): records with different ones were different contacts where they
+    # came from, so a shared email, phone number or name must not merge them.
+    sources: dict[str, str] = field(default_factory=dict)
 
     def match(self, draft: Draft, data: ContactCreate) -> str | None:
         """The contact this record is, or None for a new one; raises Ambiguous."""
@@ -106,13 +110,19 @@ class Known:
             for key in keys:
                 if key[0] == kind:
                     found |= self.keys.get(key, set())
+            found = self._same_source(found, draft)
             if found:
                 return self._one(found, kind, f"its {kind} channels")
         if not keys and not data.external_refs:
-            found = self.names.get(data.display_name, set())
+            found = self._same_source(self.names.get(data.display_name, set()), draft)
             if found:
                 return self._one(found, "display_name", "its name")
         return None
+
+    def _same_source(self, found: set[str], draft: Draft) -> set[str]:
+        if not draft.contact_id:
+            return found
+        return {c for c in found if self.sources.get(c, draft.contact_id) == draft.contact_id}
 
     @staticmethod
     def _one(found: set[str], where: str, what: str) -> str:

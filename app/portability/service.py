@@ -228,6 +228,8 @@ def _plan(draft: Draft, data: ContactCreate | None, known: matching.Known) -> Pl
     if match is None:
         key = f"new:{draft.row}"
         known.remember(key, matching.state_from(data))
+        if draft.contact_id:
+            known.sources[key] = draft.contact_id
         return RowStatus.created, key, []
     state = known.states[match]
     fields = matching.changes(state, data, stand_in_name=draft.stand_in_name)

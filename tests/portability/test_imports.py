@@ -346,3 +346,18 @@ async def test_a_record_without_a_name_never_renames_a_contact(client, owner):
     created = other["rows"][0]["contact_id"]
     named = (await client.get(f"/v1/contacts/{created}", headers=owner.headers)).json()
     assert named["display_name"] == "grace@example.com"
+
+
+async def test_contacts_of_one_export_stay_apart_in_another_owner(client, owner, other_owner):
+    # Two people may share a name, or a switchboard's number, and still be two people.
+    for name in ("Sam Lee", "Sam Lee"):
+        await create_contact(client, owner, display_name=name, channels=[], external_refs={})
+    switchboard = [{"type": "phone", "value": "+44 20 7946 0000"}]
+    for name in ("Front Desk", "Back Office"):
+        await create_contact(client, owner, display_name=name, channels=switchboard)
+    exported = await client.get("/v1/export.vcf", headers=owner.headers)
+    summary = await imported(client, other_owner, exported.content, format="vcard")
+    assert (summary["created"], summary["updated"]) == (4, 0)
+    # Again: nothing is created twice, and nothing merged (the name and number are ambiguous).
+    again = await imported(client, other_owner, exported.content, format="vcard")
+    assert again["updated"] == again["created"] == 0
