@@ -1,10 +1,12 @@
 """The application factory: routers, middleware, error handlers and shared state."""
 
 import asyncio
-from collections.abc import AsyncIterator
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager, suppress
 
 from fastapi import FastAPI, Request
+from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.responses import Response
 
 from app import maintenance, models  # noqa: F401  (models registers every table)
@@ -14,8 +16,8 @@ from app.contacts.routes import router as contacts_router
 from app.core import idempotency, signing
 from app.core.config import Settings, get_settings
 from app.core.db import create_engine, create_sessionmaker
-from app.core.errors import PROBLEM_RESPONSES, install_error_handlers
-from app.core.logging import configure_logging
+from app.core.errors import PROBLEM_RESPONSES, database_unavailable, install_error_handlers
+from app.core.logging import configure_logging, exception_names
 from app.core.middleware import InputGuardMiddleware, RequestContextMiddleware
 from app.core.migrations import head_revision
 from app.core.ratelimit import KeyRateLimiter
@@ -30,9 +32,36 @@ from app.ops.routes import router as ops_router
 from app.portability.routes import router as portability_router
 from app.settings.routes import router as settings_router
 
+log = logging.getLogger("goodwill.startup")
+
+# A worker waiting for the database at start tries again this often at most.
+START_RETRY_MAX_SECONDS = 2.0
+
 DESCRIPTION = """Relationship-first networking: contacts, a reciprocity ledger and
 consent-gated introductions. Authenticate with `Authorization: Bearer <api key>`;
 errors are RFC 9457 problem details."""
+
+
+async def _when_reachable(
+    start: Callable[[AsyncEngine], Awaitable[None]], engine: AsyncEngine
+) -> None:
+    """`start(engine)`, waiting for a database that is down (restarting, failing over): uvicorn
+    stops every worker as soon as one fails to start, so a worker it starts, or restarts,
+    during an outage would take the whole server down with it."""
+    delay = 0.1
+    while True:
+        try:
+            await start(engine)
+            return
+        except Exception as exc:
+            if not database_unavailable(exc):
+                raise
+            log.warning(
+                "database unavailable at start; waiting for it",
+                extra={"error": exception_names(exc)},
+            )
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, START_RETRY_MAX_SECONDS)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -41,7 +70,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        await signing.load_secret(app.state.engine)
+        await _when_reachable(signing.load_secret, app.state.engine)
         tasks = maintenance.start(settings, app.state.sessionmaker)
         settle_heap()
         yield

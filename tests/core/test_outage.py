@@ -17,7 +17,9 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects.postgresql.asyncpg import AsyncAdapt_asyncpg_dbapi
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from app import main as app_main
 from app.auth.service import Principal, hash_secret
+from app.core import signing
 from app.core.config import Settings
 from app.core.migrations import upgrade
 from app.main import create_app
@@ -316,3 +318,46 @@ async def test_connections_the_server_dropped_answer_503_then_recover(
         assert {(await post(key)).status_code for key in keys} == {201}
         listed = (await client.get("/v1/contacts", headers=owner.headers)).json()["data"]
         assert sorted(c["display_name"] for c in listed) == sorted(keys)
+
+
+async def test_a_worker_starting_during_an_outage_waits_for_the_database(
+    unreachable_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """uvicorn stops every worker when one fails to start, so a worker (re)started while the
+    database restarts must wait for it, not fail."""
+    app = create_app(Settings(database_url=unreachable_url, rate_limit="100000/minute"))
+    loaded = signing.load_secret
+    calls = 0
+
+    async def load_when_back(engine: AsyncEngine) -> None:
+        nonlocal calls
+        calls += 1
+        if calls < 3:
+            await loaded(engine)  # the real attempt, which meets the outage
+        # Back: nothing to load from the unreachable database; the secret is the tests' own.
+
+    monkeypatch.setattr(signing, "load_secret", load_when_back)
+    monkeypatch.setattr(app_main, "settle_heap", lambda: None)  # not the tests' own heap
+    try:
+        async with asyncio.timeout(20), app.router.lifespan_context(app):
+            assert calls == 3
+    finally:
+        await app.state.engine.dispose()
+
+
+async def test_a_worker_fails_to_start_on_anything_but_an_outage(
+    unreachable_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = create_app(Settings(database_url=unreachable_url, rate_limit="100000/minute"))
+
+    async def broken(engine: AsyncEngine) -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(signing, "load_secret", broken)
+    monkeypatch.setattr(app_main, "settle_heap", lambda: None)
+    try:
+        with pytest.raises(RuntimeError):
+            async with asyncio.timeout(20), app.router.lifespan_context(app):
+                pass
+    finally:
+        await app.state.engine.dispose()
