@@ -76,6 +76,20 @@ class Draft:
         if text:
             self.fields[name] = text
 
+    def keep(self, name: str, value: str) -> None:
+        """A value from a card exported here, which holds what the API stored: kept as it
+        is; only an empty one is no value."""
+        if value:
+            self.fields[name] = value
+
+    def keep_channel(self, kind: str, value: str) -> None:
+        if value:
+            channel = {"type": kind, "value": value, "permitted_uses": []}
+            self.fields.setdefault("channels", []).append(channel)
+
+    def keep_tags(self, tags: list[str]) -> None:
+        self.fields.setdefault("tags", []).extend(tag for tag in tags if tag)
+
     def has(self, name: str) -> bool:
         return bool(self.fields.get(name))
 

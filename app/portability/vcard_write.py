@@ -9,25 +9,41 @@ Written by hand rather than through vobject: serialising 100,000 cards with vobj
 tens of seconds, and the format is a few escaping and folding rules.
 """
 
+import base64
+import re
+
 from app.contacts.models import Contact
 
 _FOLD = 75  # octets per line, CRLF excluded (RFC 2426 section 2.6)
+# What no escape can write in a text value: the control characters (RFC 2426 SAFE-CHAR and
+# RFC 6350 VALUE-CHAR allow only tab among them) and CR, which `\n` would turn into LF. A
+# value holding one travels in base64 (ENCODING=b, RFC 2426 section 5). Other line breaks
+# (NEL, U+2028, U+2029) are ordinary non-ASCII text; only CR and LF end a line.
+_UNWRITABLE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 
 def escape(text: str) -> str:
-    return (
-        text.replace("\\", "\\\\")
-        .replace("\r\n", "\n")
-        .replace("\r", "\n")
-        .replace("\n", "\\n")
-        .replace(",", "\\,")
-        .replace(";", "\\;")
-    )
+    return text.replace("\\", "\\\\").replace("\n", "\\n").replace(",", "\\,").replace(";", "\\;")
 
 
-def _uri(text: str) -> str:
-    # A URI has no commas or semicolons to escape, but must stay on one logical line.
-    return text.replace("\r", "").replace("\n", "")
+def _base64(text: str) -> str:
+    return base64.b64encode(text.encode()).decode("ascii")
+
+
+def text_line(name: str, value: str) -> str:
+    """A property with one text value: escaped, or the value itself in base64."""
+    if _UNWRITABLE.search(value):
+        return f"{name};ENCODING=b:{_base64(value)}"
+    return f"{name}:{escape(value)}"
+
+
+def list_line(name: str, values: list[str], separator: str) -> str:
+    """A property of several values (N's and ORG's components, CATEGORIES): each escaped and
+    joined, the whole in base64 when one of them cannot be written."""
+    value = separator.join(escape(v) for v in values)
+    if _UNWRITABLE.search(value):
+        return f"{name};ENCODING=b:{_base64(value)}"
+    return f"{name}:{value}"
 
 
 def fold(line: str) -> str:
@@ -51,39 +67,41 @@ def card(contact: Contact) -> str:
         "BEGIN:VCARD",
         "VERSION:3.0",
         "PRODID:-//Goodwill//Export//EN",
-        f"UID:{escape(contact.id)}",
-        f"X-GOODWILL-ID:{escape(contact.id)}",
-        f"FN:{escape(contact.display_name)}",
-        f"N:{escape(contact.family_name or '')};{escape(contact.given_name or '')};;;",
+        text_line("UID", contact.id),
+        text_line("X-GOODWILL-ID", contact.id),
+        text_line("FN", contact.display_name),
+        list_line("N", [contact.family_name or "", contact.given_name or "", "", "", ""], ";"),
     ]
     if contact.organization:
-        lines.append(f"ORG:{escape(contact.organization)}")
+        lines.append(list_line("ORG", [contact.organization], ";"))
     if contact.title:
-        lines.append(f"TITLE:{escape(contact.title)}")
+        lines.append(text_line("TITLE", contact.title))
     if contact.timezone:
-        lines.append(f"TZ;VALUE=text:{escape(contact.timezone)}")
+        lines.append(text_line("TZ;VALUE=text", contact.timezone))
     for channel in contact.channels:
         kind, value = channel["type"], channel["value"]
+        # Every value is escaped as text, URLs too: readers (vobject among them) unescape
+        # them, and an unescaped comma would end the value there.
         if kind == "email":
-            lines.append(f"EMAIL;TYPE=INTERNET:{escape(value)}")
+            lines.append(text_line("EMAIL;TYPE=INTERNET", value))
         elif kind == "phone":
-            lines.append(f"TEL;TYPE=VOICE:{escape(value)}")
+            lines.append(text_line("TEL;TYPE=VOICE", value))
         elif kind == "website":
-            lines.append(f"URL:{_uri(value)}")
+            lines.append(text_line("URL", value))
         elif kind == "linkedin":
             # URL for Google and Outlook, X-SOCIALPROFILE for Apple; read back as one channel.
-            lines.append(f"URL;TYPE=linkedin:{_uri(value)}")
-            lines.append(f"X-SOCIALPROFILE;TYPE=linkedin:{_uri(value)}")
+            lines.append(text_line("URL;TYPE=linkedin", value))
+            lines.append(text_line("X-SOCIALPROFILE;TYPE=linkedin", value))
         elif kind == "twitter":
-            lines.append(f"X-SOCIALPROFILE;TYPE=twitter:{_uri(value)}")
+            lines.append(text_line("X-SOCIALPROFILE;TYPE=twitter", value))
         else:
-            lines.append(f"X-GOODWILL-CHANNEL;TYPE={kind}:{escape(value)}")
+            lines.append(text_line(f"X-GOODWILL-CHANNEL;TYPE={kind}", value))
     if contact.tags:
-        lines.append("CATEGORIES:" + ",".join(escape(tag) for tag in contact.tags))
+        lines.append(list_line("CATEGORIES", contact.tags, ","))
     for system, external_id in sorted(contact.external_refs.items()):
-        lines.append(f"X-GOODWILL-REF:{escape(system)}:{escape(external_id)}")
+        lines.append(text_line("X-GOODWILL-REF", f"{system}:{external_id}"))
     if contact.notes:
-        lines.append(f"NOTE:{escape(contact.notes)}")
+        lines.append(text_line("NOTE", contact.notes))
     lines.append(f"REV:{contact.updated_at.strftime('%Y-%m-%dT%H:%M:%SZ')}")
     lines.append("END:VCARD")
     return "".join(fold(line) for line in lines)

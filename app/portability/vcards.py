@@ -5,11 +5,15 @@ then one rejected row, not a failed file, and vobject's cost stays linear (it sl
 sharply on one very large string).
 """
 
+import base64
 import re
 from collections.abc import Iterator
 from typing import Any
 
 import vobject
+from vobject.base import VObjectError
+from vobject.icalendar import stringToTextValues
+from vobject.vcard import splitFields
 
 from app.contacts.schemas import ChannelType
 from app.portability.drafts import LINKEDIN, Draft, linkedin_url
@@ -24,6 +28,7 @@ X_ID = "x-goodwill-id"
 X_REF = "x-goodwill-ref"
 X_CHANNEL = "x-goodwill-channel"
 _SOCIAL = ("x-socialprofile", "socialprofile")
+_CHANNEL_PROPERTIES = ("email", "tel", "url", X_CHANNEL, *_SOCIAL)
 _OUR_CHANNELS = {t.value for t in ChannelType}
 # Google's own groups, not the owner's labels.
 _SYSTEM_GROUPS = {"mycontacts", "starred"}
@@ -81,10 +86,41 @@ def split(text: str, size: int) -> Iterator[tuple[int, int, str]]:
         yield done, len(batch), "".join(batch)
 
 
-def _text(value: Any) -> str:
+def _in_base64(line: Any) -> bool:
+    encodings = {str(e).lower() for e in line.params.get("ENCODING", [])}
+    singletons = {str(p).lower() for p in getattr(line, "singletonparams", [])}
+    return bool({"b", "base64"} & (encodings | singletons))
+
+
+def _value(line: Any) -> str:
+    """A single-valued property's text, exactly: vobject has unescaped it, and turned a
+    base64 value (ENCODING=b) into bytes."""
+    value = line.value
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")
     if isinstance(value, list):
-        return ", ".join(str(v).strip() for v in value if str(v).strip())
-    return str(value).strip() if value is not None else ""
+        return ", ".join(str(v) for v in value)
+    return "" if value is None else str(value)
+
+
+def _encoded(line: Any) -> str:
+    """The still-escaped text of N or ORG, which vobject leaves alone when it does not
+    transform the card (its transform would split a base64 value as if it were text)."""
+    raw = str(line.value)
+    return base64.b64decode(raw).decode("utf-8", errors="replace") if _in_base64(line) else raw
+
+
+def _components(line: Any) -> list[str]:
+    """N's or ORG's components, unescaped; a component of several values joined by commas."""
+    return [v if isinstance(v, str) else ", ".join(v) for v in splitFields(_encoded(line))]
+
+
+def _values(line: Any) -> list[str]:
+    """CATEGORIES' values: vobject splits them, but not after taking them out of base64."""
+    if _in_base64(line):
+        raw = base64.b64decode("".join(map(str, line.value))).decode("utf-8", errors="replace")
+        return stringToTextValues(raw)
+    return [str(v) for v in line.value] if isinstance(line.value, list) else [_value(line)]
 
 
 def _types(line: Any) -> set[str]:
@@ -101,7 +137,7 @@ def _lines(card: Any, name: str) -> list[Any]:
 
 def _first(card: Any, name: str) -> str:
     for line in _lines(card, name):
-        text = _text(line.value)
+        text = _value(line).strip()
         if text:
             return text
     return ""
@@ -110,66 +146,113 @@ def _first(card: Any, name: str) -> str:
 def draft(row: int, text: str, region: str | None) -> Draft:
     result = Draft(row=row, region=region)
     try:
-        card = vobject.readOne(text)
+        card = vobject.readOne(text, transform=False)
+        ours = _first(card, X_ID)
+        if ours:
+            _read_ours(result, card, ours)
+        else:
+            _read_theirs(result, card)
     except Exception as exc:  # vobject raises a variety of errors for a malformed card
-        result.error("vcard", f"unreadable card: {str(exc)[:200]}")
+        reason = str(exc) if isinstance(exc, ValueError | VObjectError) else "malformed"
+        result.error("vcard", f"unreadable card: {reason[:200]}")
         return result
-    ours = _first(card, X_ID)
-    result.contact_id = ours or None
-    for line in _lines(card, "n"):
-        name = line.value
-        result.set("given_name", _text(getattr(name, "given", "")))
-        result.set("family_name", _text(getattr(name, "family", "")))
-        break
-    for line in _lines(card, "org"):
-        parts = line.value if isinstance(line.value, list) else [line.value]
-        result.set("organization", _text(parts[0]) if parts else "")
-        break
+    if not result.has("display_name"):
+        result.error("FN", "the card has no name (FN or N), organisation or email")
+    return result
+
+
+def _read_ours(result: Draft, card: Any, contact_id: str) -> None:
+    """A card this service exported holds what the API stored, so it is read back exactly:
+    nothing trimmed, re-formatted, re-typed, dropped or merged, channels in the card's order."""
+    result.contact_id = contact_id
+    for name, field in (("fn", "display_name"), ("title", "title"), ("tz", "timezone")):
+        for line in _lines(card, name)[:1]:
+            result.keep(field, _value(line))
+    for line in _lines(card, "n")[:1]:
+        family, given = [*_components(line), "", ""][:2]
+        result.keep("family_name", family)
+        result.keep("given_name", given)
+    for line in _lines(card, "org")[:1]:
+        result.keep("organization", _components(line)[0])
+    result.keep("notes", "\n".join(_value(line) for line in _lines(card, "note")))
+    for kind, value in _our_channels(card):
+        result.keep_channel(kind, value)
+    for line in _lines(card, "categories"):
+        result.keep_tags(_values(line))
+    for line in _lines(card, X_REF):
+        system, sep, external_id = _value(line).partition(":")
+        if sep:
+            result.add_ref(system, external_id)
+
+
+def _our_channels(card: Any) -> Iterator[tuple[str, str]]:
+    """(type, value) of each channel of a card exported here, in the order it wrote them."""
+    lines = [line for name in _CHANNEL_PROPERTIES for line in _lines(card, name)]
+    for line in sorted(lines, key=lambda line: line.lineNumber or 0):
+        name, types = line.name.lower(), _types(line)
+        if name == "email":
+            kind = "email"
+        elif name == "tel":
+            kind = "phone"
+        elif name == "url":
+            kind = LINKEDIN if LINKEDIN in types else "website"
+        elif name == X_CHANNEL:
+            kind = next(iter(types & _OUR_CHANNELS), "other")
+        elif LINKEDIN in types:
+            continue  # the twin of URL;TYPE=linkedin, written for Apple
+        else:
+            kind = "twitter" if "twitter" in types else "other"
+        yield kind, _value(line)
+
+
+def _read_theirs(result: Draft, card: Any) -> None:
+    """Another address book's card: lenient, and matched the way people write them."""
+    for line in _lines(card, "n")[:1]:
+        family, given = [*_components(line), "", ""][:2]
+        result.set("given_name", given)
+        result.set("family_name", family)
+    for line in _lines(card, "org")[:1]:
+        result.set("organization", _components(line)[0])
     result.set("title", _first(card, "title"))
-    result.set("notes", "\n".join(_text(line.value) for line in _lines(card, "note")))
+    result.set("notes", "\n".join(_value(line).strip() for line in _lines(card, "note")))
     timezone = _first(card, "tz")
     if "/" in timezone:  # an IANA name; UTC offsets say too little to keep
         result.set("timezone", timezone)
     for line in _lines(card, "email"):
-        result.add_email(line.value, "EMAIL")
+        result.add_email(_value(line), "EMAIL")
     for line in _lines(card, "tel"):
-        result.add_phone(line.value, "TEL")
-    # A LinkedIn URL on a card we exported is only a channel: its external refs travel in
-    # X-GOODWILL-REF, and re-reading them must change nothing.
+        result.add_phone(_value(line), "TEL")
     for line in _lines(card, "url"):
-        result.add_url(line.value, "URL", as_ref=not ours)
+        result.add_url(_value(line), "URL")
     for name in _SOCIAL:
         for line in _lines(card, name):
-            _social(result, line, as_ref=not ours)
+            _social(result, line)
     for line in _lines(card, X_CHANNEL):
         kinds = _types(line) & _OUR_CHANNELS
-        result.add_channel(kinds.pop() if kinds else "other", line.value)
+        result.add_channel(kinds.pop() if kinds else "other", _value(line))
     for line in _lines(card, "categories"):
-        values = line.value if isinstance(line.value, list) else [line.value]
-        result.add_tags([str(v) for v in values if str(v).strip().lower() not in _SYSTEM_GROUPS])
+        values = _values(line)
+        result.add_tags([v for v in values if v.strip().lower() not in _SYSTEM_GROUPS])
     for line in _lines(card, X_REF):
-        system, sep, external_id = _text(line.value).partition(":")
+        system, sep, external_id = _value(line).partition(":")
         if sep:
             result.add_ref(system, external_id)
     uid = _first(card, "uid")
-    if uid and not ours:
+    if uid:
         result.add_ref("vcard", uid)
     full = " ".join(
         p for p in (result.fields.get("given_name"), result.fields.get("family_name")) if p
     )
     result.name_from(_first(card, "fn"), full, _first(card, "nickname"))
     result.name_from(result.fields.get("organization"), result.first_email(), stand_in=True)
-    if not result.has("display_name"):
-        result.error("FN", "the card has no name (FN or N), organisation or email")
-    return result
 
 
-def _social(result: Draft, line: Any, *, as_ref: bool) -> None:
+def _social(result: Draft, line: Any) -> None:
     # Lenient: address books write handles and app links here too (`x-apple:jappleseed`).
-    value = _text(line.value)
+    value = _value(line).strip()
     kinds = _types(line)
     if linkedin_url(value) is not None:
-        result.add_linkedin(value, "X-SOCIALPROFILE", as_ref=as_ref)
+        result.add_linkedin(value, "X-SOCIALPROFILE")
     elif kinds & {"twitter", "x"}:
         result.add_channel("twitter", value)
     else:
