@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-postgres lint openapi openapi-check docs lock bench bench-quick bench-tools clean
+.PHONY: run test test-postgres fault-test lint openapi openapi-check docs lock bench bench-quick bench-tools clean
 
 $(STAMP): requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,13 @@ test: $(STAMP)
 
 test-postgres: $(STAMP)
 	GOODWILL_TEST_DATABASE_URL=$${GOODWILL_TEST_DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/test} $(BIN)/pytest
+
+## PostgreSQL restarted under a write load on `goodwill serve --workers 2`: no acknowledged
+## write lost, none written twice, only 2xx and 503 answered (tests/fault/postgres_restart.py).
+## Makes, restarts and removes a throwaway cluster of its own (PostgreSQL 15's binaries; run as
+## root or as a user who can run initdb), never the one the tests use. About half a minute.
+fault-test: $(STAMP)
+	$(BIN)/python -m tests.fault.postgres_restart
 
 lint: $(STAMP)
 	$(BIN)/ruff check app tests migrations $(wildcard bench)
