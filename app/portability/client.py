@@ -105,7 +105,7 @@ def import_file(
     text = formats.decode(path.read_bytes())
     try:
         fmt = fmt or formats.detect(text)
-        chunks = list(formats.split(text, fmt, chunk_size))
+        chunks = formats.split(text, fmt, chunk_size)
     except formats.UnreadableFile as exc:
         raise ClientError(str(exc)) from None
     summary: dict[str, Any] = {"format": fmt.value, "dry_run": dry_run, "rows": []}

@@ -15,6 +15,7 @@ holds the contact's groups (`* myContacts ::: Friends`). The header of Google's 
 
 import csv
 import io
+import re
 from collections.abc import Iterator
 
 from app.portability.drafts import Draft
@@ -36,18 +37,58 @@ _GOOGLE_ANY = {
 }
 
 
+# A lone CR inside a record is text (a stray one in a cell of a LinkedIn or Google export),
+# unless CR alone is how the file ends its lines. The csv module ends a record at any CR
+# outside quotes, so such CRs are hidden from it behind a stand-in from the private use
+# area, itself escaped so that the file's own text can never be mistaken for one.
+_STAND_IN = "\ue000"
+_HIDDEN = {"e": _STAND_IN, "r": "\r"}
+_LONE_CR = re.compile("\r(?!\n)")
+_FIRST_BREAK = re.compile("\r\n|\r|\n")
+_UNHIDE = re.compile(_STAND_IN + "(.)", re.DOTALL)
+
+
 class NotThisFormat(ValueError):
     pass
+
+
+class MalformedCsv(NotThisFormat):
+    """A record the csv module cannot read; nothing after it can be read either."""
 
 
 def _norm(cell: str) -> str:
     return cell.strip().lstrip("\ufeff").strip().lower()
 
 
+def _unhide(cell: str) -> str:
+    return _UNHIDE.sub(lambda m: _HIDDEN.get(m.group(1), m.group(0)), cell)
+
+
 def _records(text: str) -> Iterator[list[str]]:
+    """The file's records; raises MalformedCsv, naming the line, at one it cannot read."""
+    first_break = _FIRST_BREAK.search(text)
+    hide = first_break is not None and first_break.group() != "\r" and "\r" in text
+    if hide:
+        text = _LONE_CR.sub(_STAND_IN + "r", text.replace(_STAND_IN, _STAND_IN + "e"))
     # newline="" lets the csv module see the line endings itself, so a quoted cell keeps its
     # newlines whether the file uses \n, \r\n or \r.
-    return csv.reader(io.StringIO(text, newline=""))
+    reader = csv.reader(io.StringIO(text, newline=""))
+    while True:
+        line = reader.line_num + 1
+        try:
+            record = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            raise MalformedCsv(f"line {line}: {_reason(exc)}") from None
+        yield [_unhide(cell) for cell in record] if hide else record
+
+
+def _reason(error: csv.Error) -> str:
+    if "field limit" in str(error):
+        limit = csv.field_size_limit()
+        return f"a cell is longer than {limit:,} characters; is a quote left open?"
+    return str(error)
 
 
 def _is_linkedin_header(cells: set[str]) -> bool:
@@ -69,7 +110,7 @@ def sniff(text: str) -> ImportFormat | None:
                 return ImportFormat.linkedin_csv
             if index == 0 and _is_google_header(cells):
                 return ImportFormat.google_csv
-    except csv.Error:
+    except MalformedCsv:
         return None
     return None
 
@@ -109,8 +150,8 @@ def rows(text: str, fmt: ImportFormat) -> Iterator[tuple[int, dict[str, str] | s
                 if not any(cell.strip() for cell in record):
                     continue  # blank lines, such as the one LinkedIn leaves at the end
                 yield row, dict(zip(names, record, strict=False))
-        except csv.Error as exc:
-            yield row + 1, f"malformed CSV from here on: {exc}"
+        except MalformedCsv as exc:
+            yield row + 1, f"{exc}; nothing after it can be read"
 
     return generate()
 

@@ -67,11 +67,13 @@ def drafts(text: str, fmt: ImportFormat, region: str | None) -> Iterator[Draft]:
     return generate()
 
 
-def split(text: str, fmt: ImportFormat, size: int) -> Iterator[tuple[int, int, str]]:
-    """The file in chunks of at most `size` records that each import on their own."""
+def split(text: str, fmt: ImportFormat, size: int) -> list[tuple[int, int, str]]:
+    """The file in chunks of at most `size` records that each import on their own. Read
+    whole, so that a record the csv module cannot read refuses the file before any chunk is
+    sent, not half-way through the import."""
     if fmt == ImportFormat.vcard:
-        return vcards.split(text, size)
+        return list(vcards.split(text, size))
     try:
-        return csv_files.split(text, fmt, size)
+        return list(csv_files.split(text, fmt, size))
     except csv_files.NotThisFormat as exc:
         raise UnreadableFile(str(exc)) from None

@@ -361,3 +361,17 @@ async def test_contacts_of_one_export_stay_apart_in_another_owner(client, owner,
     # Again: nothing is created twice, and nothing merged (the name and number are ambiguous).
     again = await imported(client, other_owner, exported.content, format="vcard")
     assert again["updated"] == again["created"] == 0
+
+
+@pytest.mark.parametrize("fmt", ["linkedin_csv", "google_csv", None])
+async def test_a_cell_too_long_for_the_csv_reader_is_a_problem_not_a_500(client, owner, fmt):
+    header = "First Name,Last Name,URL,Email Address,Company,Position,Connected On\r\n"
+    huge = '"' + "x" * 140_000 + '"\r\n'
+    for body in (huge + header, header + "Ada,Lovelace,,,,,\r\n" + huge):
+        response = await upload(client, owner, body.encode(), **({"format": fmt} if fmt else {}))
+        assert response.status_code in (200, 422), response.text
+        if response.status_code == 422:
+            assert response.headers["content-type"] == "application/problem+json"
+        else:
+            rows = response.json()["rows"]
+            assert rows[-1]["errors"][0]["message"].startswith("line 3: a cell is longer")

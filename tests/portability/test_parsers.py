@@ -215,3 +215,48 @@ def test_a_folded_note_is_never_read_as_quoted_printable():
     card += vcard_write.fold(f"NOTE:{note}") + "TITLE:Countess\r\nEND:VCARD\r\n"
     _, parsed = service.parse_file(card.encode(), None, None)
     assert [(data.notes, data.title) for _, data in parsed] == [(note, "Countess")]
+
+
+LINKEDIN_HEADER = "First Name,Last Name,URL,Email Address,Company,Position,Connected On"
+
+
+@pytest.mark.parametrize("fmt", [ImportFormat.linkedin_csv, ImportFormat.google_csv])
+def test_a_cell_too_long_to_read_before_the_header_refuses_the_file(fmt):
+    text = '"' + "x" * 140_000 + '"\r\n' + LINKEDIN_HEADER + "\r\nAda,Lovelace,,,,,\r\n"
+    with pytest.raises(formats.UnreadableFile, match="line 1: a cell is longer than 131,072"):
+        service.parse_file(text.encode(), fmt, None)
+    with pytest.raises(formats.UnreadableFile, match="line 1: a cell is longer than 131,072"):
+        list(formats.split(text, fmt, 10))
+
+
+@pytest.mark.parametrize("end", ["\r\n", "\n"])
+def test_a_stray_cr_in_a_cell_keeps_the_person_whole(end):
+    text = end.join(
+        [
+            LINKEDIN_HEADER,
+            "Ada,Love\rlace,,ada@example.com,Analytical\rEngines,Countess\r,01 Jan 2020",
+            'Grace,Hopper,,,"Navy\r",,',
+            "",
+        ]
+    )
+    _, parsed = service.parse_file(text.encode(), None, None)
+    assert [(d.row, d.fields.get("display_name"), d.errors) for d, _ in parsed] == [
+        (1, "Ada Love\nlace", []),
+        (2, "Grace Hopper", []),
+    ]
+    ada = parsed[0][1]
+    assert (ada.organization, ada.title) == ("Analytical\nEngines", "Countess")
+    assert [c.value for c in ada.channels] == ["ada@example.com"]
+    assert parsed[1][1].organization == "Navy"
+    chunks = [chunk for _, _, chunk in formats.split(text, ImportFormat.linkedin_csv, 1)]
+    assert [
+        d.fields.get("family_name")
+        for c in chunks
+        for d in formats.drafts(c, ImportFormat.linkedin_csv, None)
+    ] == ["Love\nlace", "Hopper"]
+
+
+def test_a_file_whose_lines_end_in_cr_alone_is_still_read():
+    text = "\r".join([LINKEDIN_HEADER, "Ada,Lovelace,,,,,", "Grace,Hopper,,,,,", ""])
+    _, parsed = service.parse_file(text.encode(), None, None)
+    assert [data.display_name for _, data in parsed] == ["Ada Lovelace", "Grace Hopper"]
