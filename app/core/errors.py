@@ -9,6 +9,7 @@ from pydantic import BaseModel
 from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
+from starlette.routing import Match
 
 from app.core.responses import ORJSONResponse
 
@@ -240,6 +241,7 @@ _HTTP_TITLES = {
     404: ("not-found", "Not Found"),
     405: ("method-not-allowed", "Method Not Allowed"),
     406: ("not-acceptable", "Not Acceptable"),
+    408: ("request-timeout", "Request Timeout"),
     413: ("content-too-large", "Content Too Large"),
     415: ("unsupported-media-type", "Unsupported Media Type"),
 }
@@ -277,12 +279,27 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
         type_, title = _HTTP_TITLES.get(exc.status_code, ("http-error", "HTTP Error"))
         detail = exc.detail if isinstance(exc.detail, str) and exc.detail else title
+        headers = dict(exc.headers or {})
         if exc.status_code == 404:
             detail = "No such resource."
         elif exc.status_code == 405:
             detail = f"{request.method} is not allowed on this resource."
+            headers["Allow"] = allowed_methods(request)
         elif exc.status_code == 413:
             detail = "The request body is larger than this endpoint accepts."
-        return problem_response(
-            exc.status_code, type_, title, detail, headers=dict(exc.headers or {})
-        )
+        return problem_response(exc.status_code, type_, title, detail, headers=headers)
+
+
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def allowed_methods(request: Request) -> str:
+    """Every method that some route of the request's path answers. Starlette's router answers
+    405 with the methods of the first route whose path matched, and each of ours has one; so
+    each method is put to the routes' public `matches`, only when a 405 is being answered."""
+    allowed = []
+    for method in _METHODS:
+        scope = {**request.scope, "method": method}
+        if any(route.matches(scope)[0] == Match.FULL for route in request.app.routes):
+            allowed.append(method)
+    return ", ".join(allowed)
