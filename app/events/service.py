@@ -18,13 +18,14 @@ loop's turn to send the COMMIT, keeps one owner's writes from queueing behind ea
 Events wait in the session and are inserted at commit, in one statement.
 """
 
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from pydantic import BaseModel
+from sqlalchemy import bindparam, insert, update
 from sqlalchemy import event as sa_event
-from sqlalchemy import insert, update
 from sqlalchemy.orm import Session, SessionTransaction
-from sqlmodel import col
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.core.types import new_id, utcnow
@@ -108,10 +109,18 @@ def _forget_pending_events(session: Session, transaction: SessionTransaction) ->
         session.info.pop(_PENDING, None)
 
 
-def _scrub_pending(session: AsyncSession, matches: Any) -> None:
+Payload = dict[str, Any]
+
+
+def _scrub_pending(
+    session: AsyncSession,
+    matches: Callable[[Payload], bool],
+    scrub: Callable[[Payload], Payload] | None = None,
+) -> None:
+    """Events of this transaction not inserted yet: scrubbed before they ever are."""
     for event in session.info.get(_PENDING, []):
         if matches(event):
-            event["data"] = {"erased": True}
+            event["data"] = scrub(event["data"]) if scrub else {"erased": True}
 
 
 async def scrub_resource_events(
@@ -144,3 +153,51 @@ async def scrub_contact_events(session: AsyncSession, *, owner_id: str, contact_
         .where(Event.owner_id == owner_id, Event.contact_id == contact_id)
         .values(data={"erased": True})
     )
+
+
+_SET_DATA = (
+    update(_EVENTS)
+    .where(_EVENTS.c.owner_id == bindparam("b_owner_id"), _EVENTS.c.id == bindparam("b_id"))
+    .values(data=bindparam("b_data", type_=_EVENTS.c.data.type))
+)
+
+
+async def scrub_event_fields(
+    session: AsyncSession,
+    *,
+    owner_id: str,
+    resource: str,
+    resource_ids: list[str],
+    fields: Mapping[str, Any],
+) -> None:
+    """Erasure: events about resources that stay but held the erased person's data in some
+    fields (another contact's ledger entry, say) keep the rest; `fields` replaces those.
+    The payloads are JSON, rewritten here rather than in SQL: the two databases share no
+    JSON-editing function, and erasure touches a handful of events."""
+    if not resource_ids:
+        return
+
+    def scrub(data: Payload) -> Payload:
+        # An event scrubbed whole already (`{"erased": true}`) stays as it is.
+        return {**data, **fields} if "erased" not in data else data
+
+    def matches(e: Payload) -> bool:
+        return (
+            e["owner_id"] == owner_id
+            and e["resource"] == resource
+            and e["resource_id"] in resource_ids
+        )
+
+    _scrub_pending(session, matches, scrub)
+    rows = (
+        await session.exec(
+            select(Event.id, Event.data).where(
+                Event.owner_id == owner_id,
+                Event.resource == resource,
+                col(Event.resource_id).in_(resource_ids),
+            )
+        )
+    ).all()
+    params = [{"b_owner_id": owner_id, "b_id": id_, "b_data": scrub(data)} for id_, data in rows]
+    if params:
+        await session.exec(_SET_DATA, params=params)

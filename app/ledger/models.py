@@ -17,7 +17,9 @@ from app.core.types import UTCDateTime
 
 
 class LedgerEntry(SQLModel, table=True):
-    """Append-only: rows are inserted, never updated or deleted (but by erasure)."""
+    """Append-only: rows are inserted, never updated or deleted, but by erasure
+    (app/erasure.py), which deletes the erased person's entries and blanks the notes of
+    entries that introductions with them credited to someone else."""
 
     __tablename__ = "ledger_entry"
     __table_args__ = (
