@@ -25,7 +25,6 @@ from tests.test_conventions_matrix import ENDPOINTS, Endpoint, World, build_worl
 # a longer run with new examples each time.
 EXAMPLES = int(os.environ.get("GOODWILL_FUZZ_EXAMPLES", "60"))
 DERANDOMIZE = "GOODWILL_FUZZ_EXAMPLES" not in os.environ
-ID_SLOTS = ("contact", "interaction", "key", "entry", "intro", "webhook")
 
 
 def _flat(schema: dict, spec: dict) -> dict:
@@ -67,7 +66,7 @@ def query_values(name: str, schema: dict) -> st.SearchStrategy[Any]:
 def operation(app, endpoint: Endpoint) -> tuple[dict[str, dict], dict[str, dict]]:
     """The endpoint's query parameters and body fields, each with its schema."""
     spec = app.openapi()
-    op = _operation(spec, endpoint)
+    op = spec["paths"][endpoint.path][endpoint.method.lower()]
     query = {p["name"]: _flat(p["schema"], spec) for p in op.get("parameters", [])}
     query = {name: schema for name, schema in query.items() if name != "Idempotency-Key"}
     body: dict[str, dict] = {}
@@ -78,20 +77,6 @@ def operation(app, endpoint: Endpoint) -> tuple[dict[str, dict], dict[str, dict]
             for name, schema in _flat(content["schema"], spec).get("properties", {}).items()
         }
     return query, body
-
-
-def _operation(spec: dict, endpoint: Endpoint) -> dict:
-    for path, operations in spec["paths"].items():
-        if _same_template(path, endpoint.path):
-            return operations[endpoint.method.lower()]
-    raise LookupError(endpoint)
-
-
-def _same_template(openapi_path: str, ours: str) -> bool:
-    a, b = openapi_path.split("/"), ours.split("/")
-    return len(a) == len(b) and all(
-        x == y or (x.startswith("{") and y.startswith("{")) for x, y in zip(a, b, strict=True)
-    )
 
 
 def query_string(params: list[tuple[str, Any]]) -> str:
@@ -107,15 +92,14 @@ def requests(draw: st.DrawFn, app, endpoint: Endpoint, world: World, cursor: str
     """One request to `endpoint` with an edge value in one of its query parameters, body
     fields, path ids or headers (and now and then in a second)."""
     query, fields = operation(app, endpoint)
-    slots = [s for s in ID_SLOTS if "{" + s + "}" in endpoint.path]
     places = [("query", name) for name in sorted(query)]
     places += [("query", name) for name in ("cursor", "after") if name in query and cursor]
     places += [("body", name) for name in sorted(fields)]
-    places += [("path", slot) for slot in slots]
+    places += [("path", param) for param in endpoint.path_params]
     places += [("header", name) for name in ("Idempotency-Key", "If-Match", "If-None-Match")]
     params: list[tuple[str, Any]] = []
     body = endpoint.payload(world)
-    ids = {slot: getattr(world, f"{slot}_id") for slot in ID_SLOTS}
+    ids = world.path_ids()
     headers: dict[str, bytes] = {}
     for where, name in draw(st.lists(st.sampled_from(places), min_size=1, max_size=2)):
         if where == "query" and name in ("cursor", "after") and cursor is not None:
