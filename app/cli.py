@@ -11,10 +11,11 @@ import typer
 from app.auth import service as auth
 from app.auth.schemas import Scope
 from app.core.config import get_settings
-from app.core.db import create_engine, create_sessionmaker, session_scope
+from app.core.db import create_engine, create_sessionmaker
 from app.core.errors import GoodwillError
 from app.core.migrations import upgrade
 from app.core.server import serve as run_server
+from app.core.unit_of_work import session_scope
 from app.events.worker import run_standalone as run_webhook_worker
 from app.main import create_app
 from app.portability import client as portability

@@ -21,9 +21,9 @@ from app.contacts.models import Contact, ContactExternalRef, ContactIdentifier, 
 from app.contacts.schemas import TrustStage
 from app.contacts.service import bump_version
 from app.core import idempotency
+from app.core.outbox import record_event
 from app.core.types import utcnow
 from app.events.service import (
-    record_event,
     scrub_contact_events,
     scrub_event_fields,
     scrub_resource_events,

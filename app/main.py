@@ -22,6 +22,7 @@ from app.core.middleware import InputGuardMiddleware, RequestContextMiddleware
 from app.core.migrations import head_revision
 from app.core.ratelimit import KeyRateLimiter
 from app.core.server import settle_heap
+from app.core.unit_of_work import check_routes
 from app.events.routes import router as events_router
 from app.events.targets import SystemResolver
 from app.interactions.routes import router as interactions_router
@@ -126,7 +127,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         auth_router,
         portability_router,
     ):
+        check_routes(router.routes)
         app.include_router(router, responses=PROBLEM_RESPONSES)
-    app.include_router(consent_router)
-    app.include_router(ops_router)
+    for router in (consent_router, ops_router):
+        check_routes(router.routes)
+        app.include_router(router)
     return app

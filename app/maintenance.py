@@ -10,7 +10,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.core import idempotency
 from app.core.config import Settings
-from app.core.db import SessionMaker, session_scope
+from app.core.db import SessionMaker
+from app.core.unit_of_work import session_scope
 from app.events import worker as webhook_worker
 from app.introductions.service import expire_due
 

@@ -5,8 +5,9 @@ from sqlmodel import SQLModel
 from app.auth.models import ApiKey, Owner
 from app.contacts.models import Contact, ContactExternalRef, ContactIdentifier, ContactTag
 from app.core.idempotency import IdempotencyRecord
+from app.core.outbox import Event
 from app.core.signing import ServerSecret
-from app.events.models import Event, WebhookAttempt, WebhookDelivery, WebhookSubscription
+from app.events.models import WebhookAttempt, WebhookDelivery, WebhookSubscription
 from app.interactions.models import Interaction
 from app.introductions.models import Introduction, IntroductionEvent
 from app.ledger.models import LedgerEntry

@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from app.auth import service as auth
 from app.auth.schemas import Scope
+from app.core.unit_of_work import commit
 
 
 @dataclass
@@ -33,7 +34,7 @@ async def make_actor(app: FastAPI, label: str = "owner") -> Actor:
             session, owner_id=owner.id, name="rw", scopes=[Scope.read, Scope.write]
         )
         ro = await auth.create_api_key(session, owner_id=owner.id, name="ro", scopes=[Scope.read])
-        await session.commit()
+        await commit(session)
     return Actor(owner.id, email, rw.api_key, ro.api_key)
 
 

@@ -7,7 +7,6 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPBearer
 
 from app.auth.service import Principal, authenticate
-from app.core import idempotency
 from app.core.errors import Forbidden, Unauthenticated
 
 
@@ -32,17 +31,16 @@ class ApiKeyAuth(HTTPBearer):
         if scheme.lower() != "bearer" or not secret:
             raise Unauthenticated("Send an API key as `Authorization: Bearer <key>`.")
         state = request.app.state
-        transaction = request.state.transaction
-        principal = await authenticate(secret, state.key_cache, transaction.open)
+        work = request.state.unit_of_work
+        principal = await authenticate(secret, state.key_cache, work.open)
         await state.rate_limiter.check(principal.key_id, request)
-        if self.write:
-            if "write" not in principal.scopes:
-                raise Forbidden("This API key is read-only; this request needs the `write` scope.")
-            # Every POST is a write, so this is where an Idempotency-Key is honoured.
-            if request.method == "POST":
-                ttl = timedelta(hours=state.settings.idempotency_ttl_hours)
-                session = await transaction.open()
-                await idempotency.begin(request, session, principal.owner_id, ttl)
+        if self.write and "write" not in principal.scopes:
+            raise Forbidden("This API key is read-only; this request needs the `write` scope.")
+        # The unit of work, not this dependency, decides what knowing the caller means (an
+        # Idempotency-Key honoured on a POST).
+        await work.identified(
+            request, principal.owner_id, timedelta(hours=state.settings.idempotency_ttl_hours)
+        )
         return principal
 
 

@@ -1,16 +1,15 @@
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Request, Response, status
+from fastapi import Path, Request, Response, status
 
 from app.auth import service
 from app.auth.dependencies import CurrentPrincipal, WritePrincipal
 from app.auth.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyRead, MeRead
-from app.core.db import SessionDep
 from app.core.etag import check_if_match, make_etag
 from app.core.pagination import Cursor, Limit, Page
-from app.core.routing import TransactionalRoute
+from app.core.unit_of_work import SessionDep, api_router
 
-router = APIRouter(prefix="/v1", route_class=TransactionalRoute, tags=["owners and keys"])
+router = api_router(prefix="/v1", tags=["owners and keys"])
 
 KeyId = Annotated[str, Path()]
 

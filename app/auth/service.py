@@ -14,9 +14,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from app.auth.models import ApiKey, Owner
 from app.auth.schemas import ApiKeyCreated, ApiKeyRead, Scope
 from app.core.errors import Conflict, NotFound, Unauthenticated
+from app.core.outbox import record_event
 from app.core.pagination import decode_cursor, encode_cursor
 from app.core.types import new_id, utcnow
-from app.events.service import record_event
 from app.settings.models import OwnerSettings
 from app.settings.schemas import DEFAULTS
 

@@ -1,6 +1,6 @@
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Request, Response, status
+from fastapi import Path, Query, Request, Response, status
 
 from app import erasure
 from app.auth.dependencies import CurrentPrincipal, WritePrincipal
@@ -14,17 +14,16 @@ from app.contacts.schemas import (
     ContactUpdate,
     TrustStage,
 )
-from app.core.db import SessionDep
 from app.core.errors import UnprocessableContent
 from app.core.etag import check_if_match
 from app.core.pagination import Cursor, Limit, Page
 from app.core.reads import request_reader
 from app.core.responses import ORJSONResponse
-from app.core.routing import TransactionalRoute, read_only
 from app.core.schemas import Timestamp
+from app.core.unit_of_work import SessionDep, api_router
 from app.ledger.reciprocity import Flag
 
-router = APIRouter(prefix="/v1/contacts", route_class=TransactionalRoute, tags=["contacts"])
+router = api_router(prefix="/v1/contacts", tags=["contacts"])
 
 ContactId = Annotated[str, Path()]
 
@@ -37,7 +36,6 @@ async def _with_etag(session: SessionDep, response: Response, contact: Contact) 
 # Routes are matched one by one in the order they are declared, and GET by id is the
 # busiest: it comes first (bench/README.md).
 @router.get("/{contact_id}", response_model=ContactRead)
-@read_only
 async def read_contact(
     contact_id: ContactId, principal: CurrentPrincipal, request: Request
 ) -> Response:
@@ -72,7 +70,6 @@ def _external_ref(value: str | None) -> tuple[str, str] | None:
 
 
 @router.get("", response_model=Page[ContactRead])
-@read_only
 async def list_contacts(
     principal: CurrentPrincipal,
     request: Request,

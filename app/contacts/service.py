@@ -14,9 +14,9 @@ from app.contacts.models import Contact, ContactExternalRef, ContactIdentifier, 
 from app.contacts.schemas import ChannelRead, ContactCreate, ContactRead, ContactUpdate
 from app.core.errors import Conflict, NotFound
 from app.core.etag import make_etag
+from app.core.outbox import record_event
 from app.core.reads import Reader, Rows
 from app.core.types import new_id, utcnow
-from app.events.service import record_event
 from app.ledger.reciprocity import summary_values
 from app.settings.service import owner_ratio, reciprocity_ratio
 

@@ -1,12 +1,9 @@
 """Engine, sessions and the transaction rules every request and command follows."""
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Any
 
 import orjson
-from fastapi import Depends, Request
 from sqlalchemy import event, insert
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import NullPool
@@ -137,19 +134,6 @@ def create_sessionmaker(bind: Any, **kwargs: Any) -> SessionMaker:
     return async_sessionmaker(bind=bind, class_=AsyncSession, expire_on_commit=False, **kwargs)
 
 
-@asynccontextmanager
-async def session_scope(sessionmaker: SessionMaker) -> AsyncIterator[AsyncSession]:
-    """A unit of work for background code and the CLI: commit on success, roll back on error."""
-    async with sessionmaker() as session:
-        try:
-            await begin_write(session)
-            yield session
-            await session.commit()
-        except BaseException:
-            await session.rollback()
-            raise
-
-
 async def begin_read_only(session: AsyncSession) -> None:
     """Run a request that never writes without BEGIN and COMMIT on PostgreSQL (autocommit):
     two round trips fewer, the same answers. At READ COMMITTED, PostgreSQL's default and
@@ -190,15 +174,3 @@ async def insert_row(session: AsyncSession, entity: SQLModel) -> None:
     connection = await session.connection()
     table = entity.__table__  # type: ignore[attr-defined]
     await connection.execute(insert(table), row_values(entity))
-
-
-async def get_session(request: Request) -> AsyncSession:
-    """The request's session, opened here on first use and committed by
-    `TransactionalRoute` (app/core/routing.py).
-
-    `async`: FastAPI runs a plain `def` dependency in its threadpool, a thread hop on every
-    request (measured: bench/README.md)."""
-    return await request.state.transaction.open()
-
-
-SessionDep = Annotated[AsyncSession, Depends(get_session)]

@@ -1,7 +1,7 @@
 """Idempotency-Key for POST: a retry with the same key and body gets the original answer.
 
 The record is written in the same transaction as the work it describes (see
-`TransactionalRoute`), so either both exist or neither does.
+app/core/unit_of_work.py), so either both exist or neither does.
 """
 
 import hashlib
@@ -88,11 +88,14 @@ class IdempotentReplay(GoodwillError):
         return self._response
 
 
-async def begin(request: Request, session: AsyncSession, owner_id: str, ttl: timedelta) -> None:
-    """Replay a known key, refuse a reused one, or note the key for `finish`."""
+async def begin(
+    request: Request, session: AsyncSession, owner_id: str, ttl: timedelta
+) -> PendingKey | None:
+    """Replay a known key (IdempotentReplay), refuse a reused one, or return the key for
+    `finish`."""
     key = request.headers.get(HEADER)
     if key is None:
-        return
+        return None
     if not 1 <= len(key) <= 255 or not key.isprintable():
         raise BadRequest("Idempotency-Key must be 1-255 printable characters.")
     body = await request.body()
@@ -123,7 +126,7 @@ async def begin(request: Request, session: AsyncSession, owner_id: str, ttl: tim
                 "use a new key for a new request."
             )
         raise IdempotentReplay(record)
-    request.state.idempotency = PendingKey(owner_id, key, fingerprint)
+    return PendingKey(owner_id, key, fingerprint)
 
 
 async def finish(session: AsyncSession, pending: PendingKey, response: Response) -> None:

@@ -155,7 +155,7 @@ def request_reader(request: Request) -> Reader:
     engine; in the tests, the connection holding the test's transaction). A plain call
     rather than a dependency: FastAPI's solving of each dependency costs more than this
     whole lookup (bench/README.md)."""
-    session = request.state.transaction.session
+    session = request.state.unit_of_work.session
     if session is not None:
         return Reader(session)
     return Reader(request.app.state.sessionmaker.kw["bind"])

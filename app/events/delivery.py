@@ -25,8 +25,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from standardwebhooks import Webhook
 
 from app.core.config import Settings
+from app.core.outbox import Event
 from app.core.types import new_id, utcnow
-from app.events.models import Event, WebhookAttempt, WebhookDelivery, WebhookSubscription
+from app.events.models import WebhookAttempt, WebhookDelivery, WebhookSubscription
 from app.events.schemas import DeliveryStatus, EventRead, WebhookStatus
 from app.events.targets import Resolver, TargetRefused, check_target, pinned_request
 from app.events.webhooks import matches

@@ -8,8 +8,8 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.core.errors import InvalidCursor
+from app.core.outbox import Event
 from app.core.pagination import decode_cursor, encode_cursor
-from app.events.models import Event
 from app.events.schemas import EventPage, EventRead
 
 _KIND = "event"

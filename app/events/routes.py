@@ -1,13 +1,12 @@
 from datetime import timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Request, Response, status
+from fastapi import Path, Query, Request, Response, status
 
 from app.auth.dependencies import CurrentPrincipal, WritePrincipal
-from app.core.db import SessionDep
 from app.core.etag import check_if_match
 from app.core.pagination import Cursor, Limit, Page
-from app.core.routing import TransactionalRoute, read_only
+from app.core.unit_of_work import SessionDep, api_router
 from app.events import feed, webhooks
 from app.events.schemas import (
     DeliveryRead,
@@ -20,7 +19,9 @@ from app.events.schemas import (
     WebhookRead,
 )
 
-router = APIRouter(prefix="/v1", route_class=TransactionalRoute)
+router = api_router(
+    prefix="/v1",
+)
 
 WebhookId = Annotated[str, Path()]
 After = Annotated[
@@ -30,7 +31,6 @@ After = Annotated[
 
 
 @router.get("/events", response_model=EventPage, tags=["events"])
-@read_only
 async def list_events(
     principal: CurrentPrincipal, session: SessionDep, limit: Limit = 50, after: After = None
 ) -> EventPage:
@@ -65,7 +65,6 @@ async def create_webhook(
 
 
 @router.get("/webhooks", response_model=Page[WebhookRead], tags=["webhooks"])
-@read_only
 async def list_webhooks(
     principal: CurrentPrincipal, session: SessionDep, limit: Limit = 50, cursor: Cursor = None
 ) -> Page[WebhookRead]:
@@ -77,7 +76,6 @@ async def list_webhooks(
 
 
 @router.get("/webhooks/{webhook_id}", response_model=WebhookRead, tags=["webhooks"])
-@read_only
 async def read_webhook(
     webhook_id: WebhookId, principal: CurrentPrincipal, session: SessionDep, response: Response
 ) -> WebhookRead:
@@ -147,7 +145,6 @@ async def enable_webhook(
 @router.get(
     "/webhooks/{webhook_id}/deliveries", response_model=Page[DeliveryRead], tags=["webhooks"]
 )
-@read_only
 async def list_webhook_deliveries(
     webhook_id: WebhookId,
     principal: CurrentPrincipal,

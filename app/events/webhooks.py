@@ -12,9 +12,10 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from app.auth.models import Owner
 from app.core.errors import Conflict, NotFound, UnprocessableContent
 from app.core.etag import make_etag
+from app.core.outbox import Event
 from app.core.pagination import decode_cursor, encode_cursor
 from app.core.types import new_id, utcnow
-from app.events.models import Event, WebhookAttempt, WebhookDelivery, WebhookSubscription
+from app.events.models import WebhookAttempt, WebhookDelivery, WebhookSubscription
 from app.events.schemas import (
     AttemptRead,
     DeliveryRead,

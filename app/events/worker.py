@@ -15,8 +15,9 @@ from datetime import timedelta
 import httpx
 
 from app.core.config import Settings
-from app.core.db import SessionMaker, create_engine, create_sessionmaker, session_scope
+from app.core.db import SessionMaker, create_engine, create_sessionmaker
 from app.core.logging import configure_logging
+from app.core.unit_of_work import session_scope
 from app.events import delivery
 from app.events.targets import Resolver, SystemResolver
 

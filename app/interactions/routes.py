@@ -1,18 +1,16 @@
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Response, status
+from fastapi import Path, Response, status
 
 from app.auth.dependencies import CurrentPrincipal, WritePrincipal
 from app.contacts import service as contacts
-from app.core.db import SessionDep
 from app.core.pagination import Cursor, Limit, Page
-from app.core.routing import TransactionalRoute
+from app.core.unit_of_work import SessionDep, api_router
 from app.interactions import service
 from app.interactions.schemas import InteractionCreate, InteractionRead
 
-router = APIRouter(
+router = api_router(
     prefix="/v1/contacts/{contact_id}/interactions",
-    route_class=TransactionalRoute,
     tags=["interactions"],
 )
 

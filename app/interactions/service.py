@@ -9,9 +9,9 @@ from app.contacts import service as contacts
 from app.contacts.models import Contact
 from app.core.db import insert_row
 from app.core.errors import NotFound, UnprocessableContent
+from app.core.outbox import record_event
 from app.core.pagination import decode_cursor, encode_cursor
 from app.core.types import new_id, utcnow
-from app.events.service import record_event
 from app.interactions.models import Interaction
 from app.interactions.schemas import InteractionCreate, InteractionRead
 

@@ -13,21 +13,20 @@ import secrets
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Request
+from fastapi import Form, Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from app.auth.models import Owner
 from app.contacts.models import Contact
 from app.core import signing
-from app.core.db import SessionDep
-from app.core.routing import TransactionalRoute
 from app.core.types import utcnow
+from app.core.unit_of_work import SessionDep, api_router
 from app.introductions import consent, service
 from app.introductions.models import Introduction
 from app.introductions.workflow import Action, State
 
-router = APIRouter(route_class=TransactionalRoute, include_in_schema=False)
+router = api_router(include_in_schema=False)
 
 _templates = Environment(
     loader=FileSystemLoader(Path(__file__).parent / "templates"),

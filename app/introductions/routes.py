@@ -1,12 +1,11 @@
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Request, Response, status
+from fastapi import Path, Query, Request, Response, status
 
 from app.auth.dependencies import CurrentPrincipal, WritePrincipal
-from app.core.db import SessionDep
 from app.core.etag import check_if_match
 from app.core.pagination import Cursor, Limit, Page
-from app.core.routing import TransactionalRoute
+from app.core.unit_of_work import SessionDep, api_router, writes
 from app.introductions import consent, listing, service
 from app.introductions.models import Introduction
 from app.introductions.schemas import (
@@ -23,9 +22,7 @@ from app.introductions.schemas import (
 from app.introductions.workflow import State
 from app.settings.service import get_rules
 
-router = APIRouter(
-    prefix="/v1/introductions", route_class=TransactionalRoute, tags=["introductions"]
-)
+router = api_router(prefix="/v1/introductions", tags=["introductions"])
 
 IntroductionId = Annotated[str, Path()]
 
@@ -60,6 +57,7 @@ async def create_introduction(
 
 
 @router.get("", response_model=Page[IntroductionRead])
+@writes  # lets overdue consent links expire as it reads them
 async def list_introductions(
     principal: CurrentPrincipal,
     session: SessionDep,
@@ -84,6 +82,7 @@ async def list_introductions(
 
 
 @router.get("/{introduction_id}", response_model=IntroductionRead)
+@writes  # lets overdue consent links expire as it reads them
 async def read_introduction(
     introduction_id: IntroductionId,
     principal: CurrentPrincipal,
@@ -114,6 +113,7 @@ async def update_introduction(
 
 
 @router.get("/{introduction_id}/events", response_model=Page[TimelineEventRead])
+@writes  # lets overdue consent links expire as it reads them
 async def list_timeline(
     introduction_id: IntroductionId,
     principal: CurrentPrincipal,

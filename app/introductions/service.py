@@ -12,8 +12,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from app.contacts import service as contacts
 from app.core.errors import Conflict, NotFound
 from app.core.etag import make_etag
+from app.core.outbox import record_event
 from app.core.types import new_id, utcnow
-from app.events.service import record_event
 from app.introductions import workflow
 from app.introductions.models import Introduction, IntroductionEvent
 from app.introductions.schemas import (

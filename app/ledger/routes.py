@@ -1,12 +1,11 @@
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Request, Response, status
+from fastapi import Path, Query, Request, Response, status
 
 from app.auth.dependencies import CurrentPrincipal, WritePrincipal
-from app.core.db import SessionDep
 from app.core.pagination import Cursor, Limit, Page
 from app.core.reads import request_reader
-from app.core.routing import TransactionalRoute, read_only
+from app.core.unit_of_work import SessionDep, api_router
 from app.ledger import service
 from app.ledger.reciprocity import Reciprocity
 from app.ledger.schemas import (
@@ -17,7 +16,7 @@ from app.ledger.schemas import (
     ReversalCreate,
 )
 
-router = APIRouter(prefix="/v1", route_class=TransactionalRoute, tags=["ledger"])
+router = api_router(prefix="/v1", tags=["ledger"])
 
 EntryId = Annotated[str, Path()]
 
@@ -83,7 +82,6 @@ async def reverse_entry(
 
 
 @router.get("/contacts/{contact_id}/reciprocity", response_model=Reciprocity)
-@read_only
 async def read_reciprocity(
     contact_id: Annotated[str, Path()],
     principal: CurrentPrincipal,

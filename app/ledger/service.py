@@ -14,11 +14,10 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from app.contacts.models import Contact
 from app.contacts.service import ContactNotFound
 from app.core.errors import Conflict, NotFound, UnprocessableContent
+from app.core.outbox import EVENT_COLUMNS, Event, event_row, record_event
 from app.core.pagination import decode_cursor, encode_cursor
 from app.core.reads import Reader
 from app.core.types import new_id, utcnow
-from app.events.models import Event
-from app.events.service import EVENT_COLUMNS, event_row, record_event
 from app.ledger.models import LedgerEntry
 from app.ledger.reciprocity import Reciprocity, summarize
 from app.ledger.schemas import Direction, EntryKind, LedgerEntryCreate, LedgerEntryRead

@@ -1,7 +1,7 @@
 """Health, readiness and metrics: for load balancers and Prometheus, no API key needed."""
 
 import asyncpg
-from fastapi import APIRouter, Request, Response
+from fastapi import Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
 from sqlalchemy import text
@@ -9,8 +9,9 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from app.core.errors import ServiceUnavailable, problem_response
 from app.core.metrics import REGISTRY
+from app.core.unit_of_work import api_router
 
-router = APIRouter(tags=["operations"])
+router = api_router(tags=["operations"])
 
 
 class Health(BaseModel):

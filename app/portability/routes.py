@@ -1,17 +1,16 @@
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import Query, Request
 from starlette.datastructures import UploadFile
 from starlette.responses import JSONResponse, StreamingResponse
 
 from app.auth.dependencies import CurrentPrincipal, WritePrincipal
-from app.core.db import SessionDep
 from app.core.errors import UnprocessableContent
-from app.core.routing import TransactionalRoute
+from app.core.unit_of_work import SessionDep, api_router
 from app.portability import export, service
 from app.portability.schemas import ExportDocument, ImportFormat, ImportSummary, Region
 
-router = APIRouter(prefix="/v1", route_class=TransactionalRoute, tags=["import and export"])
+router = api_router(prefix="/v1", tags=["import and export"])
 
 _FILE = {"type": "string", "format": "binary"}
 # The body is the file itself, not JSON, so FastAPI cannot describe it from a parameter. The

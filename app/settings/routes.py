@@ -1,13 +1,12 @@
-from fastapi import APIRouter, Request, Response
+from fastapi import Request, Response
 
 from app.auth.dependencies import CurrentPrincipal, WritePrincipal
-from app.core.db import SessionDep
 from app.core.etag import check_if_match
-from app.core.routing import TransactionalRoute
+from app.core.unit_of_work import SessionDep, api_router
 from app.settings import service
 from app.settings.schemas import SettingsRead, SettingsUpdate
 
-router = APIRouter(prefix="/v1/settings", route_class=TransactionalRoute, tags=["settings"])
+router = api_router(prefix="/v1/settings", tags=["settings"])
 
 
 @router.get("", response_model=SettingsRead)

@@ -2,7 +2,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlmodel import select
 
-from app.events.models import Event
+from app.core.outbox import Event
 from tests.factories import contact_body, create_contact
 
 

@@ -17,6 +17,7 @@ from app.core.idempotency import IdempotencyRecord, purge_expired
 from app.core.logging import JsonLines, PlainText
 from app.core.migrations import head_revision
 from app.core.types import utcnow
+from app.core.unit_of_work import commit
 from app.main import create_app
 from tests.factories import contact_body
 from tests.faults import failing_statements, outage_error, statement_error
@@ -256,7 +257,7 @@ async def test_expired_idempotency_keys_are_forgotten(client, owner, app):
             .where(IdempotencyRecord.owner_id == owner.owner_id)
             .values(created_at=utcnow() - timedelta(hours=25))
         )
-        await session.commit()
+        await commit(session)
     # Past 24 h the key is new again: the request is done again, not replayed.
     second = await client.post("/v1/contacts", json={"display_name": "A"}, headers=headers)
     assert second.status_code == 201
@@ -266,7 +267,7 @@ async def test_expired_idempotency_keys_are_forgotten(client, owner, app):
             update(IdempotencyRecord).values(created_at=utcnow() - timedelta(hours=25))
         )
         assert await purge_expired(session, timedelta(hours=24)) >= 1
-        await session.commit()
+        await commit(session)
 
 
 async def test_nul_characters_are_refused_everywhere(client, owner):

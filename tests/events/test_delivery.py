@@ -13,6 +13,7 @@ from sqlalchemy import update
 from sqlmodel import col
 from standardwebhooks import Webhook, WebhookVerificationError
 
+from app.core.unit_of_work import commit
 from app.events.delivery import RETRY_MULTIPLIERS
 from app.events.models import WebhookSubscription
 from app.events.worker import Worker, new_client
@@ -313,7 +314,7 @@ async def test_a_stored_host_that_cannot_be_looked_up_is_a_refused_attempt(
             .where(col(WebhookSubscription.id) == hook["id"])
             .values(url=f"http://{host}:{receiver.port}/hooks")
         )
-        await session.commit()
+        await commit(session)
     app.state.resolver.hosts[host] = ["127.0.0.1"]
     try:
         await create_contact(client, owner)

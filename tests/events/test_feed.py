@@ -10,10 +10,10 @@ from app.auth import service as auth
 from app.core.config import Settings
 from app.core.db import create_engine, create_sessionmaker
 from app.core.migrations import upgrade
+from app.core.outbox import Event, record_event
 from app.core.types import new_id, utcnow
-from app.events.models import Event
+from app.core.unit_of_work import commit, roll_back
 from app.events.schemas import EVENT_TYPES
-from app.events.service import record_event
 from app.introductions.workflow import EVENT_TYPES as INTRODUCTION_EVENT_TYPES
 from tests.factories import Actor, create_contact, create_introduction, create_pair
 
@@ -172,9 +172,9 @@ async def test_events_wait_for_the_commit_and_vanish_with_a_rollback(app, owner)
         recorded(session, "ct_rolled_back")
         await session.flush()
         assert await stored(session, "ct_rolled_back") == 0
-        await session.rollback()
+        await roll_back(session)
         recorded(session, "ct_committed")
-        await session.commit()
+        await commit(session)
         assert await stored(session, "ct_committed") == 1
         assert await stored(session, "ct_rolled_back") == 0
 

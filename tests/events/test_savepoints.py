@@ -1,7 +1,7 @@
 from sqlmodel import select
 
-from app.events.models import Event
-from app.events.service import record_event
+from app.core.outbox import Event, record_event
+from app.core.unit_of_work import commit
 
 
 async def test_events_wait_for_the_real_commit_not_a_savepoint(app, owner):
@@ -18,7 +18,7 @@ async def test_events_wait_for_the_real_commit_not_a_savepoint(app, owner):
         await nested.commit()
         seen = (await session.exec(select(Event).where(Event.resource_id == "ct_x"))).all()
         assert seen == []
-        await session.commit()
+        await commit(session)
     async with app.state.sessionmaker() as session:
         seen = (await session.exec(select(Event).where(Event.resource_id == "ct_x"))).all()
     assert len(seen) == 1

@@ -5,6 +5,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import update
 
+from app.core.unit_of_work import commit
 from app.introductions.consent_page import CSRF_COOKIE
 from app.introductions.models import Introduction
 from tests.factories import create_introduction, create_pair
@@ -124,7 +125,7 @@ async def test_unknown_expired_and_withdrawn_links(client, owner, app):
             .where(Introduction.id == other_id)
             .values(consent_expires_at=datetime.now(UTC) - timedelta(seconds=1))
         )
-        await session.commit()
+        await commit(session)
     expired = await client.get(other_path)
     assert expired.status_code == 410 and "expired" in expired.text
     late = await client.post(

@@ -3,7 +3,8 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import update
 from sqlmodel import select
 
-from app.events.models import Event
+from app.core.outbox import Event
+from app.core.unit_of_work import commit
 from app.introductions.models import Introduction
 from app.introductions.service import expire_due
 from tests.factories import create_contact, create_introduction, create_pair, introduction_body
@@ -264,7 +265,7 @@ async def _let_consent_lapse(app, intro_id: str) -> None:
             .where(Introduction.id == intro_id)
             .values(consent_expires_at=datetime.now(UTC) - timedelta(minutes=1))
         )
-        await session.commit()
+        await commit(session)
 
 
 async def test_expired_consent_requests_end_when_read(client, owner, app):
@@ -312,7 +313,7 @@ async def test_list_filters_and_follow_up(client, owner, app):
             .where(Introduction.id == made["id"])
             .values(made_at=datetime.now(UTC) - timedelta(days=15))
         )
-        await session.commit()
+        await commit(session)
     assert await ids(needs_follow_up="true") == [made["id"]]
     assert (await state_of(client, owner, made["id"]))["needs_follow_up"] is True
     await post(
@@ -348,7 +349,7 @@ async def test_the_sweep_expires_links_nobody_reads(client, owner, app):
     # What the periodic maintenance job runs: every owner at once, no read involved.
     async with app.state.sessionmaker() as session:
         assert await expire_due(session) >= 1
-        await session.commit()
+        await commit(session)
     async with app.state.sessionmaker() as session:
         row = (await session.exec(select(Introduction).where(Introduction.id == intro["id"]))).one()
         types = (

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant, rule
 from sqlalchemy import update
 
+from app.core.unit_of_work import commit
 from app.introductions.models import Introduction
 from tests.factories import create_contact, introduction_body
 
@@ -38,7 +39,7 @@ async def test_introductions_keep_their_invariants(client, owner, app):
                 )
                 .values(consent_expires_at=datetime.now(UTC) - timedelta(seconds=1))
             )
-            await session.commit()
+            await commit(session)
 
     async def page_answer(path, decision):
         page = await client.get(path)
