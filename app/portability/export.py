@@ -1,7 +1,7 @@
 """Exports, streamed: rows are read a page at a time by keyset (`id > last`), turned into
 bytes and sent, so an owner with 100,000 contacts never sits in memory whole.
 
-The response outlives the request's own transaction (`TransactionalRoute` commits it when
+The response outlives the request's own transaction (the unit of work commits it when
 the handler returns, before the body is sent), so the stream reads through a session of its
 own, opened when the body starts and closed when it ends or the client goes away. On
 PostgreSQL that session is one REPEATABLE READ, READ ONLY transaction: every page comes from
