@@ -14,7 +14,7 @@ from app.contacts.service import DOCUMENT_COLUMNS
 from app.core.pagination import decode_cursor, encode_cursor
 from app.core.reads import Reader, Rows
 from app.core.types import UTCDateTime, utcnow
-from app.ledger.reciprocity import Flag
+from app.ledger.reciprocity import BALANCE_FLAGS, Flag, goodwill, is_stale
 from app.settings.service import owner_ratio
 
 # Contacts never met sort as if last met at the epoch: first ascending, last descending.
@@ -47,7 +47,7 @@ def _sort_key(sort: ContactSort, ratio: Any) -> Any:
     """The expression a sort orders by (ties broken by id)."""
     name = sort.value.lstrip("-")
     if name == "goodwill":
-        return col(Contact.ledger_deposits) - ratio * col(Contact.ledger_withdrawals)
+        return goodwill(col(Contact.ledger_deposits), col(Contact.ledger_withdrawals), ratio)
     if name == "last_interaction_at":
         never = literal(_NEVER, UTCDateTime())
         return func.coalesce(col(Contact.last_interaction_at), never)
@@ -57,12 +57,11 @@ def _sort_key(sort: ContactSort, ratio: Any) -> Any:
 
 
 def _flag_condition(flag: Flag, ratio: Any) -> ColumnElement[bool]:
-    deposits, withdrawals = col(Contact.ledger_deposits), col(Contact.ledger_withdrawals)
-    if flag == Flag.overdrawn:
-        return deposits - ratio * withdrawals < 0
-    if flag == Flag.one_sided:  # as in app.ledger.reciprocity.is_one_sided
-        return (withdrawals == 0) & (deposits >= ratio)
-    return col(Contact.due_at) < bindparam("now", type_=UTCDateTime())
+    """The rule of app.ledger.reciprocity that decides `flag`, applied to the columns."""
+    if flag == Flag.stale:
+        return is_stale(col(Contact.due_at), bindparam("now", type_=UTCDateTime()))
+    rule = BALANCE_FLAGS[flag]
+    return rule(col(Contact.ledger_deposits), col(Contact.ledger_withdrawals), ratio)
 
 
 @dataclass(frozen=True)
@@ -113,7 +112,7 @@ def _filtered(query: Any, shape: _Shape, ratio: Any) -> Any:
         query = query.where(Contact.updated_at >= bindparam("updated_since", type_=UTCDateTime()))
     if shape.stale is not None:
         due, now = col(Contact.due_at), bindparam("now", type_=UTCDateTime())
-        query = query.where(due < now if shape.stale else (due.is_(None) | (due >= now)))
+        query = query.where(is_stale(due, now) if shape.stale else (due.is_(None) | (due >= now)))
     if shape.channel_use:
         query = query.where(col(Contact.channel_uses).contains(bindparam("channel_use")))
     if shape.external_ref:

@@ -1,10 +1,18 @@
-"""Relationship health from ledger totals: pure arithmetic, no database.
+"""Relationship health from ledger totals: the rules, defined once.
 
 goodwill = deposits - ratio x withdrawals. Asking for a favour of weight w is fair when
 goodwill >= ratio x w: the ask would be a withdrawal, so the balance must already hold
 ratio deposits for each unit of it.
+
+The rules that lists filter and sort by (`goodwill`, `is_one_sided`, `is_overdrawn`,
+`is_stale`) are written only with operators that Python's ints and SQLAlchemy's column
+expressions share (`-`, `*`, `<`, `>=`, `==`, `&`, never `and`), so the list's SQL
+(app/contacts/listing.py) is these same functions applied to columns.
+tests/contacts/test_reciprocity_sql.py holds the SQL to the Python on both databases.
 """
 
+from collections.abc import Callable, Mapping
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
@@ -28,13 +36,31 @@ class Reciprocity(BaseModel):
     flags: list[Flag]
 
 
-def goodwill(deposits: int, withdrawals: int, ratio: int) -> int:
+def goodwill(deposits: Any, withdrawals: Any, ratio: Any) -> Any:
     return deposits - ratio * withdrawals
 
 
-def is_one_sided(deposits: int, withdrawals: int, ratio: int) -> bool:
+def is_overdrawn(deposits: Any, withdrawals: Any, ratio: Any) -> Any:
+    return goodwill(deposits, withdrawals, ratio) < 0
+
+
+def is_one_sided(deposits: Any, withdrawals: Any, ratio: Any) -> Any:
     """You have given a full ask's worth (ratio) and never received anything."""
-    return withdrawals == 0 and deposits >= ratio
+    return (withdrawals == 0) & (deposits >= ratio)
+
+
+def is_stale(due_at: Any, now: Any) -> Any:
+    """Past the keep-in-touch cadence. A contact without one (`due_at` None) never is: in
+    SQL, where `due_at is not None` is always true of a column, `due_at < now` is not true
+    of a NULL either."""
+    return due_at is not None and due_at < now
+
+
+# The flags a balance alone decides, in the order a summary lists them (stale comes last).
+BALANCE_FLAGS: Mapping[Flag, Callable[[Any, Any, Any], Any]] = {
+    Flag.one_sided: is_one_sided,
+    Flag.overdrawn: is_overdrawn,
+}
 
 
 def summary_values(
@@ -43,11 +69,7 @@ def summary_values(
     """The fields of `Reciprocity`, in its order, as plain values."""
     balance = goodwill(deposits, withdrawals, ratio)
     needed = max(0, ratio * ask_weight - balance)
-    flags = []
-    if is_one_sided(deposits, withdrawals, ratio):
-        flags.append(Flag.one_sided)
-    if balance < 0:
-        flags.append(Flag.overdrawn)
+    flags = [flag for flag, rule in BALANCE_FLAGS.items() if rule(deposits, withdrawals, ratio)]
     if stale:
         flags.append(Flag.stale)
     return {
@@ -62,15 +84,24 @@ def summary_values(
     }
 
 
+def contact_reciprocity(
+    row: Mapping[str, Any], ratio: int, now: datetime, *, ask_weight: int = 1
+) -> dict[str, Any]:
+    """A contact's reciprocity from its row (`ledger_deposits`, `ledger_withdrawals`,
+    `due_at`): what GET /v1/contacts/{id}/reciprocity answers, and what every contact's
+    document embeds (with an ask of weight 1)."""
+    return summary_values(
+        row["ledger_deposits"],
+        row["ledger_withdrawals"],
+        ratio,
+        ask_weight=ask_weight,
+        stale=is_stale(row["due_at"], now),
+    )
+
+
 def summarize(
     *, deposits: int, withdrawals: int, ratio: int, ask_weight: int = 1, stale: bool = False
 ) -> Reciprocity:
     return Reciprocity(
-        **summary_values(
-            deposits=deposits,
-            withdrawals=withdrawals,
-            ratio=ratio,
-            ask_weight=ask_weight,
-            stale=stale,
-        )
+        **summary_values(deposits, withdrawals, ratio, ask_weight=ask_weight, stale=stale)
     )
