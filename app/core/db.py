@@ -146,6 +146,18 @@ async def begin_read_only(session: AsyncSession) -> None:
         await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
 
 
+async def begin_snapshot(session: AsyncSession) -> None:
+    """Begin a transaction that reads one snapshot throughout and never writes: REPEATABLE
+    READ, READ ONLY on PostgreSQL. On SQLite a read transaction in WAL mode already sees one
+    snapshot. Only on an engine: a session joined to a connection that is already in a
+    transaction (the tests) cannot change its isolation."""
+    bind = session.bind
+    if isinstance(bind, AsyncEngine) and bind.dialect.name == "postgresql":
+        await session.connection(
+            execution_options={"isolation_level": "REPEATABLE READ", "postgresql_readonly": True}
+        )
+
+
 async def begin_write(session: AsyncSession) -> None:
     """Begin the session's transaction as a writing one (matters on SQLite only)."""
     if isinstance(session.bind, AsyncEngine) and session.bind.dialect.name == "sqlite":

@@ -124,6 +124,11 @@ def _signals_outage(error: BaseException) -> bool:
     return isinstance(error, asyncpg.InterfaceError) and "connection is closed" in str(error)
 
 
+# Whatever trying the database can raise: SQLAlchemy's errors, the network's, and the
+# driver's own when it is used directly (app/core/reads.py).
+DATABASE_ERRORS = (sa_exc.SQLAlchemyError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError)
+
+
 def database_unavailable(exc: BaseException) -> bool:
     """Whether `exc`, or an error it was raised from, says the database cannot be reached
     now (a client should retry), rather than that a statement or the code is wrong."""

@@ -1,13 +1,12 @@
 """Health, readiness and metrics: for load balancers and Prometheus, no API key needed."""
 
-import asyncpg
 from fastapi import Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
 from sqlalchemy import text
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.exc import DBAPIError
 
-from app.core.errors import ServiceUnavailable, problem_response
+from app.core.errors import DATABASE_ERRORS, ServiceUnavailable, problem_response
 from app.core.metrics import REGISTRY
 from app.core.unit_of_work import api_router
 
@@ -37,7 +36,7 @@ async def readyz(request: Request) -> Response | Health:
                 ).scalar_one_or_none()
             except DBAPIError:
                 current = None  # never migrated
-    except (SQLAlchemyError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+    except DATABASE_ERRORS:
         # Whatever keeps the database from answering (refused, dropped, a wrong password, no
         # free connection in the pool) means not ready.
         return problem_response(

@@ -16,7 +16,6 @@ from typing import Any, TypeVar
 
 import orjson
 from sqlalchemy import and_
-from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.orm import aliased
 from sqlmodel import SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -25,7 +24,7 @@ from app.auth.models import ApiKey, Owner
 from app.auth.schemas import ApiKeyRead
 from app.contacts.models import Contact
 from app.contacts.service import to_read as contact_read
-from app.core.db import SessionMaker
+from app.core.db import SessionMaker, begin_snapshot
 from app.core.types import utcnow
 from app.interactions.models import Interaction
 from app.interactions.service import to_read as interaction_read
@@ -46,16 +45,7 @@ _Reversal = aliased(LedgerEntry)
 @asynccontextmanager
 async def snapshot(sessionmaker: SessionMaker) -> AsyncIterator[AsyncSession]:
     async with sessionmaker() as session:
-        bind = session.bind
-        # Only on an engine: a session joined to a connection that is already in a
-        # transaction (the tests) cannot change its isolation.
-        if isinstance(bind, AsyncEngine) and bind.dialect.name == "postgresql":
-            await session.connection(
-                execution_options={
-                    "isolation_level": "REPEATABLE READ",
-                    "postgresql_readonly": True,
-                }
-            )
+        await begin_snapshot(session)
         try:
             yield session
         finally:

@@ -28,7 +28,7 @@ from app.portability.schemas import ImportFormat, ImportRow, ImportSummary, RowS
 # Records per request: a parsed record holds about 4 KiB until the request ends, and all of a
 # request's records are written in one transaction. `goodwill import` sends 500 at a time.
 MAX_RECORDS = 25_000
-# Keys per IN (...) list: far below SQLite's and asyncpg's limits on bound parameters.
+# Keys per IN (...) list: far below either database's limit on bound parameters.
 _IN_BATCH = 500
 
 Parsed = list[tuple[Draft, ContactCreate | None]]
