@@ -16,6 +16,7 @@ from app.auth.schemas import ApiKeyCreated, ApiKeyRead, Scope
 from app.core.errors import Conflict, NotFound, Unauthenticated
 from app.core.outbox import record_event
 from app.core.pagination import decode_cursor, encode_cursor
+from app.core.repository import get_owned_or_404
 from app.core.types import new_id, utcnow
 from app.settings.models import OwnerSettings
 from app.settings.schemas import DEFAULTS
@@ -151,12 +152,13 @@ async def create_api_key(
 
 
 async def get_api_key(session: AsyncSession, *, owner_id: str, key_id: str) -> ApiKey:
-    key = (
-        await session.exec(select(ApiKey).where(ApiKey.owner_id == owner_id, ApiKey.id == key_id))
-    ).first()
-    if key is None:
-        raise ApiKeyNotFound(f"No API key {key_id}.")
-    return key
+    return await get_owned_or_404(
+        session,
+        ApiKey,
+        owner_id=owner_id,
+        id=key_id,
+        not_found=ApiKeyNotFound(f"No API key {key_id}."),
+    )
 
 
 async def list_api_keys(

@@ -16,6 +16,7 @@ from app.core.errors import Conflict, NotFound
 from app.core.etag import make_etag
 from app.core.outbox import record_event
 from app.core.reads import Reader, Rows
+from app.core.repository import get_owned_or_404
 from app.core.types import new_id, utcnow
 from app.ledger.reciprocity import summary_values
 from app.settings.service import owner_ratio, reciprocity_ratio
@@ -277,15 +278,15 @@ async def create_contacts(
 async def get_contact(
     session: AsyncSession, *, owner_id: str, contact_id: str, for_update: bool = False
 ) -> Contact:
-    query = select(Contact).where(
-        Contact.owner_id == owner_id, Contact.id == contact_id, col(Contact.erased_at).is_(None)
+    return await get_owned_or_404(
+        session,
+        Contact,
+        owner_id=owner_id,
+        id=contact_id,
+        not_found=ContactNotFound(f"No contact {contact_id}."),
+        for_update=for_update,
+        extra=[col(Contact.erased_at).is_(None)],
     )
-    if for_update:
-        query = query.with_for_update()
-    contact = (await session.exec(query)).first()
-    if contact is None:
-        raise ContactNotFound(f"No contact {contact_id}.")
-    return contact
 
 
 def bump_version(contact: Contact) -> None:

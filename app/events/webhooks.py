@@ -14,6 +14,7 @@ from app.core.errors import Conflict, NotFound, UnprocessableContent
 from app.core.etag import make_etag
 from app.core.outbox import Event
 from app.core.pagination import decode_cursor, encode_cursor
+from app.core.repository import get_owned_or_404
 from app.core.types import new_id, utcnow
 from app.events.models import WebhookAttempt, WebhookDelivery, WebhookSubscription
 from app.events.schemas import (
@@ -128,15 +129,14 @@ def to_created(sub: WebhookSubscription) -> WebhookCreated:
 async def get_subscription(
     session: AsyncSession, *, owner_id: str, webhook_id: str, for_update: bool = False
 ) -> WebhookSubscription:
-    query = select(WebhookSubscription).where(
-        WebhookSubscription.owner_id == owner_id, WebhookSubscription.id == webhook_id
+    return await get_owned_or_404(
+        session,
+        WebhookSubscription,
+        owner_id=owner_id,
+        id=webhook_id,
+        not_found=WebhookNotFound(f"No webhook {webhook_id}."),
+        for_update=for_update,
     )
-    if for_update:
-        query = query.with_for_update()
-    sub = (await session.exec(query)).first()
-    if sub is None:
-        raise WebhookNotFound(f"No webhook {webhook_id}.")
-    return sub
 
 
 async def list_subscriptions(

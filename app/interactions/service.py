@@ -11,6 +11,7 @@ from app.core.db import insert_row
 from app.core.errors import NotFound, UnprocessableContent
 from app.core.outbox import record_event
 from app.core.pagination import decode_cursor, encode_cursor
+from app.core.repository import get_owned_or_404
 from app.core.types import new_id, utcnow
 from app.interactions.models import Interaction
 from app.interactions.schemas import InteractionCreate, InteractionRead
@@ -87,15 +88,11 @@ async def list_interactions(
 async def get_interaction(
     session: AsyncSession, *, owner_id: str, contact_id: str, interaction_id: str
 ) -> Interaction:
-    interaction = (
-        await session.exec(
-            select(Interaction).where(
-                Interaction.owner_id == owner_id,
-                Interaction.contact_id == contact_id,
-                Interaction.id == interaction_id,
-            )
-        )
-    ).first()
-    if interaction is None:
-        raise InteractionNotFound(f"No interaction {interaction_id} on contact {contact_id}.")
-    return interaction
+    return await get_owned_or_404(
+        session,
+        Interaction,
+        owner_id=owner_id,
+        id=interaction_id,
+        not_found=InteractionNotFound(f"No interaction {interaction_id} on contact {contact_id}."),
+        extra=[Interaction.contact_id == contact_id],
+    )

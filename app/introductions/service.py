@@ -13,6 +13,7 @@ from app.contacts import service as contacts
 from app.core.errors import Conflict, NotFound
 from app.core.etag import make_etag
 from app.core.outbox import record_event
+from app.core.repository import get_owned_or_404
 from app.core.types import new_id, utcnow
 from app.introductions import workflow
 from app.introductions.models import Introduction, IntroductionEvent
@@ -165,17 +166,16 @@ async def get_introduction(
     session: AsyncSession, *, owner_id: str, introduction_id: str, for_update: bool = False
 ) -> Introduction:
     await expire_due(session, owner_id=owner_id, introduction_id=introduction_id)
-    query = select(Introduction).where(
-        Introduction.owner_id == owner_id, Introduction.id == introduction_id
+    # for_update: transitions on one introduction serialise here, so two racing calls see
+    # each other's outcome and the state machine refuses the loser.
+    return await get_owned_or_404(
+        session,
+        Introduction,
+        owner_id=owner_id,
+        id=introduction_id,
+        not_found=IntroductionNotFound(f"No introduction {introduction_id}."),
+        for_update=for_update,
     )
-    if for_update:
-        # Transitions on one introduction serialise here, so two racing calls see each
-        # other's outcome and the state machine refuses the loser.
-        query = query.with_for_update()
-    intro = (await session.exec(query)).first()
-    if intro is None:
-        raise IntroductionNotFound(f"No introduction {introduction_id}.")
-    return intro
 
 
 async def create_introduction(

@@ -17,6 +17,7 @@ from app.core.errors import Conflict, NotFound, UnprocessableContent
 from app.core.outbox import EVENT_COLUMNS, Event, event_row, record_event
 from app.core.pagination import decode_cursor, encode_cursor
 from app.core.reads import Reader
+from app.core.repository import get_owned_or_404
 from app.core.types import new_id, utcnow
 from app.ledger.models import LedgerEntry
 from app.ledger.reciprocity import Reciprocity, summarize
@@ -25,6 +26,11 @@ from app.settings.service import owner_ratio
 
 _FUTURE_SLACK_SECONDS = 300
 _Reversal = aliased(LedgerEntry)
+# Entries with the id of the reversal that cancels each, if any.
+_WITH_REVERSAL = select(LedgerEntry, _Reversal.id).outerjoin(
+    _Reversal,
+    and_(_Reversal.owner_id == LedgerEntry.owner_id, _Reversal.reverses_id == LedgerEntry.id),
+)
 
 
 class LedgerEntryNotFound(NotFound):
@@ -233,21 +239,15 @@ async def record_deposit(
 async def get_entry(
     session: AsyncSession, *, owner_id: str, entry_id: str
 ) -> tuple[LedgerEntry, str | None]:
-    row = (
-        await session.exec(
-            select(LedgerEntry, _Reversal.id)
-            .outerjoin(
-                _Reversal,
-                and_(
-                    _Reversal.owner_id == LedgerEntry.owner_id,
-                    _Reversal.reverses_id == LedgerEntry.id,
-                ),
-            )
-            .where(LedgerEntry.owner_id == owner_id, LedgerEntry.id == entry_id)
-        )
-    ).first()
-    if row is None:
-        raise LedgerEntryNotFound(f"No ledger entry {entry_id}.")
+    """The entry and the id of the reversal that cancels it, if any."""
+    row = await get_owned_or_404(
+        session,
+        LedgerEntry,
+        owner_id=owner_id,
+        id=entry_id,
+        not_found=LedgerEntryNotFound(f"No ledger entry {entry_id}."),
+        query=_WITH_REVERSAL,
+    )
     return row[0], row[1]
 
 
@@ -291,16 +291,7 @@ async def list_entries(
     cursor: str | None,
 ) -> tuple[list[LedgerEntryRead], str | None]:
     """Newest first."""
-    query = (
-        select(LedgerEntry, _Reversal.id)
-        .outerjoin(
-            _Reversal,
-            and_(
-                _Reversal.owner_id == LedgerEntry.owner_id, _Reversal.reverses_id == LedgerEntry.id
-            ),
-        )
-        .where(LedgerEntry.owner_id == owner_id)
-    )
+    query = _WITH_REVERSAL.where(LedgerEntry.owner_id == owner_id)
     if filters.contact_id is not None:
         query = query.where(LedgerEntry.contact_id == filters.contact_id)
     if filters.direction is not None:

@@ -7,6 +7,7 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.core.etag import make_etag
+from app.core.repository import get_owned
 from app.core.types import utcnow
 from app.settings.models import OwnerSettings
 from app.settings.schemas import DEFAULTS, SettingsRead, SettingsUpdate
@@ -25,10 +26,7 @@ def settings_etag(settings: OwnerSettings | None) -> str:
 async def get_settings(
     session: AsyncSession, *, owner_id: str, for_update: bool = False
 ) -> OwnerSettings | None:
-    query = select(OwnerSettings).where(OwnerSettings.owner_id == owner_id)
-    if for_update:
-        query = query.with_for_update()
-    return (await session.exec(query)).first()
+    return await get_owned(session, OwnerSettings, owner_id=owner_id, for_update=for_update)
 
 
 async def get_rules(session: AsyncSession, *, owner_id: str) -> SettingsRead:
