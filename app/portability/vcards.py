@@ -23,6 +23,11 @@ _END = re.compile(r"^END:VCARD\s*$", re.IGNORECASE)
 # A vCard line ends in CRLF (RFC 6350 section 3.2), leniently in CR or LF alone: the other
 # breaks str.splitlines knows (U+2028, NEL, VT, FF, ...) are text inside a value.
 _LINE_END = re.compile(r"\r\n|\r|\n")
+# vobject's pattern for a content line backtracks exponentially on a line it cannot match
+# (`X-A;a=;a=;...` without a colon: 16 s at 76 characters, twice that for each one more).
+# Each line is checked first against the same grammar, written so that it cannot backtrack.
+_NAME = r"[A-Za-z0-9_-]++"
+_PROPERTY = re.compile(rf'(?:{_NAME}\.)?+{_NAME};?(?:;{_NAME}(?:[=,](?:"[^"]*+"|[^";:,=]*+))*+)*+:')
 # Our own export's extensions, so that a file exported here comes back as the same contacts.
 X_ID = "x-goodwill-id"
 X_REF = "x-goodwill-ref"
@@ -40,18 +45,21 @@ def looks_like_vcard(text: str) -> bool:
 
 def _join_quoted_printable(lines: list[str]) -> list[str]:
     """vCard 2.1 quoted-printable values continue on the next line after a trailing `=`
-    (a soft line break), which vobject does not follow; join such lines first."""
-    out: list[str] = []
+    (a soft line break), which vobject does not follow; join such lines first, in pieces
+    (a value of thousands of lines must not be copied once per line)."""
+    out: list[list[str]] = []
+    quoted = False  # out[-1] is a property whose parameters say QUOTED-PRINTABLE
     for line in lines:
-        previous = out[-1] if out else ""
-        # Only a property's own parameters can say QUOTED-PRINTABLE; a folded line (leading
-        # space or tab) is the middle of some value, which may say anything.
-        head = "" if previous[:1] in (" ", "\t") else previous.split(":", 1)[0].upper()
-        if previous.endswith("=") and "QUOTED-PRINTABLE" in head:
-            out[-1] = previous[:-1] + line.lstrip(" \t")
+        if quoted and out[-1][-1].endswith("="):
+            out[-1][-1] = out[-1][-1][:-1]
+            out[-1].append(line.lstrip(" \t"))
         else:
-            out.append(line)
-    return out
+            out.append([line])
+            # Only a property's own parameters can say QUOTED-PRINTABLE; a folded line
+            # (leading space or tab) is the middle of some value, which may say anything.
+            head = line.split(":", 1)[0].upper()
+            quoted = line[:1] not in (" ", "\t") and "QUOTED-PRINTABLE" in head
+    return ["".join(pieces) for pieces in out]
 
 
 def cards(text: str) -> Iterator[str]:
@@ -143,8 +151,27 @@ def _first(card: Any, name: str) -> str:
     return ""
 
 
+def _unreadable_line(text: str) -> int | None:
+    """The number of the first (unfolded) line of a card that is no property, if any."""
+    lines: list[list[str]] = []
+    for line in _LINE_END.split(text):
+        if line[:1] in (" ", "\t") and lines:
+            lines[-1].append(line[1:])
+        else:
+            lines.append([line])
+    for number, parts in enumerate(lines, 1):
+        line = "".join(parts)
+        if line.strip() and not _PROPERTY.match(line):
+            return number
+    return None
+
+
 def draft(row: int, text: str, region: str | None) -> Draft:
     result = Draft(row=row, region=region)
+    broken = _unreadable_line(text)
+    if broken is not None:
+        result.error("vcard", f"unreadable card: its line {broken} is not NAME;PARAM=value:value")
+        return result
     try:
         card = vobject.readOne(text, transform=False)
         ours = _first(card, X_ID)

@@ -1,10 +1,11 @@
 """The parsers on the fixture files, which reproduce the real exports' layouts: no database."""
 
+import time
 from pathlib import Path
 
 import pytest
 
-from app.portability import formats, service, vcard_write
+from app.portability import formats, service, vcard_write, vcards
 from app.portability.drafts import linkedin_url
 from app.portability.schemas import ImportFormat
 
@@ -260,3 +261,26 @@ def test_a_file_whose_lines_end_in_cr_alone_is_still_read():
     text = "\r".join([LINKEDIN_HEADER, "Ada,Lovelace,,,,,", "Grace,Hopper,,,,,", ""])
     _, parsed = service.parse_file(text.encode(), None, None)
     assert [data.display_name for _, data in parsed] == ["Ada Lovelace", "Grace Hopper"]
+
+
+@pytest.mark.parametrize("line", ["X-A" + ";a=" * 25, "X-A;a=" + "," * 25])
+def test_a_property_line_vobject_cannot_match_is_refused_at_once(line):
+    # vobject's pattern backtracks exponentially on such a line: 16 s at 76 characters, twice
+    # that for each character more.
+    card = f"BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Ada\r\n{line}\r\nEND:VCARD\r\n"
+    started = time.monotonic()
+    _, parsed = service.parse_file(card.encode(), None, None)
+    assert time.monotonic() - started < 2
+    assert parsed[0][0].errors == [
+        {"field": "vcard", "message": "unreadable card: its line 4 is not NAME;PARAM=value:value"}
+    ]
+
+
+def test_a_long_quoted_printable_value_is_joined_in_linear_time():
+    lines = ["abcdefghij" * 7] * 40_000  # 2.9 MB: a quadratic join copies it 40,000 times
+    card = "BEGIN:VCARD\r\nVERSION:2.1\r\nFN:Ada\r\nNOTE;ENCODING=QUOTED-PRINTABLE:"
+    card += "=\r\n".join(lines) + "\r\nEND:VCARD\r\n"
+    started = time.monotonic()
+    (joined,) = vcards.cards(card)
+    assert time.monotonic() - started < 2
+    assert "".join(lines) in joined
