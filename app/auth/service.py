@@ -15,7 +15,7 @@ from app.auth.models import ApiKey, Owner
 from app.auth.schemas import ApiKeyCreated, ApiKeyRead, Scope
 from app.core.errors import Conflict, NotFound, Unauthenticated
 from app.core.outbox import record_event
-from app.core.pagination import decode_cursor, encode_cursor
+from app.core.pagination import keyset_page
 from app.core.repository import get_owned_or_404
 from app.core.types import new_id, utcnow
 from app.settings.models import OwnerSettings
@@ -164,15 +164,16 @@ async def get_api_key(session: AsyncSession, *, owner_id: str, key_id: str) -> A
 async def list_api_keys(
     session: AsyncSession, *, owner_id: str, limit: int, cursor: str | None
 ) -> tuple[list[ApiKeyRead], str | None]:
-    query = select(ApiKey).where(ApiKey.owner_id == owner_id)
-    if cursor:
-        (after,) = decode_cursor(cursor, "api_key", owner_id, (str,))
-        query = query.where(ApiKey.id > after)
-    rows = list((await session.exec(query.order_by(col(ApiKey.id)).limit(limit + 1))).all())
-    next_cursor = (
-        encode_cursor("api_key", owner_id, [rows[limit - 1].id]) if len(rows) > limit else None
+    rows, next_cursor = await keyset_page(
+        session,
+        select(ApiKey).where(ApiKey.owner_id == owner_id),
+        order=[col(ApiKey.id)],
+        kind="api_key",
+        owner_id=owner_id,
+        cursor=cursor,
+        limit=limit,
     )
-    return [_read(k) for k in rows[:limit]], next_cursor
+    return [_read(k) for k in rows], next_cursor
 
 
 async def revoke_api_key(session: AsyncSession, *, owner_id: str, key: ApiKey) -> None:

@@ -7,11 +7,14 @@ that is malformed, edited, or issued for another list or owner is a 400, and a v
 one is only ever one the database gave us.
 """
 
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Query
 from pydantic import BaseModel
+from sqlalchemy import ColumnElement, Select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.core import signing
 from app.core.errors import InvalidCursor
@@ -76,3 +79,48 @@ def _typed(value: Any, typ: type) -> Any:
         if -_INT_MAX <= value <= _INT_MAX:
             return value
     raise InvalidCursor("The cursor is malformed; start again without it.")
+
+
+async def keyset_page(
+    session: AsyncSession,
+    query: Select[Any],
+    *,
+    order: Sequence[Any],
+    descending: bool = False,
+    kind: str,
+    owner_id: str,
+    cursor: str | None,
+    limit: int,
+    key: Callable[[Any], Sequence[Any]] | None = None,
+) -> tuple[list[Any], str | None]:
+    """One page of `query`'s rows, sorted by the columns of `order` (the last one unique, so
+    that the sort is total), all ascending or all `descending`, after the row the cursor
+    of the list `kind` names; and the cursor of the next page, or None on the last one.
+
+    The rows are the query's own (entities, for a `select(Model)`); `key` gives a row's
+    values of `order` when they are not its attributes of the same names (a row of an entity
+    and another column)."""
+    if cursor:
+        types = tuple(column.type.python_type for column in order)
+        query = query.where(_after(order, decode_cursor(cursor, kind, owner_id, types), descending))
+    sort = [column.desc() for column in order] if descending else list(order)
+    rows = list((await session.exec(query.order_by(*sort).limit(limit + 1))).all())
+    if len(rows) <= limit:
+        return rows, None
+    last = rows[limit - 1]
+    values = key(last) if key else [getattr(last, column.key) for column in order]
+    return rows[:limit], encode_cursor(kind, owner_id, list(values))
+
+
+def _after(order: Sequence[Any], values: Sequence[Any], descending: bool) -> ColumnElement[bool]:
+    """Rows past `values` in the sort: for (a, b), `a > x OR (a = x AND b > y)`, as each list
+    spelled it before it shared this (a row value, `(a, b) > (x, y)`, would be a new plan to
+    check on both databases)."""
+    clause = _beyond(order[-1], values[-1], descending)
+    for column, value in zip(reversed(order[:-1]), reversed(values[:-1]), strict=True):
+        clause = _beyond(column, value, descending) | ((column == value) & clause)
+    return clause
+
+
+def _beyond(column: Any, value: Any, descending: bool) -> ColumnElement[bool]:
+    return column < value if descending else column > value

@@ -13,7 +13,7 @@ from app.auth.models import Owner
 from app.core.errors import Conflict, NotFound, UnprocessableContent
 from app.core.etag import make_etag
 from app.core.outbox import Event
-from app.core.pagination import decode_cursor, encode_cursor
+from app.core.pagination import keyset_page
 from app.core.repository import get_owned_or_404
 from app.core.types import new_id, utcnow
 from app.events.models import WebhookAttempt, WebhookDelivery, WebhookSubscription
@@ -142,17 +142,16 @@ async def get_subscription(
 async def list_subscriptions(
     session: AsyncSession, *, owner_id: str, limit: int, cursor: str | None
 ) -> tuple[list[WebhookRead], str | None]:
-    query = select(WebhookSubscription).where(WebhookSubscription.owner_id == owner_id)
-    if cursor:
-        (after,) = decode_cursor(cursor, "webhook", owner_id, (str,))
-        query = query.where(WebhookSubscription.id > after)
-    rows = list(
-        (await session.exec(query.order_by(col(WebhookSubscription.id)).limit(limit + 1))).all()
+    rows, next_cursor = await keyset_page(
+        session,
+        select(WebhookSubscription).where(WebhookSubscription.owner_id == owner_id),
+        order=[col(WebhookSubscription.id)],
+        kind="webhook",
+        owner_id=owner_id,
+        cursor=cursor,
+        limit=limit,
     )
-    next_cursor = (
-        encode_cursor("webhook", owner_id, [rows[limit - 1].id]) if len(rows) > limit else None
-    )
-    return [to_read(s) for s in rows[:limit]], next_cursor
+    return [to_read(s) for s in rows], next_cursor
 
 
 def _touch(sub: WebhookSubscription) -> None:
@@ -213,18 +212,16 @@ async def list_deliveries(
     )
     if status is not None:
         query = query.where(WebhookDelivery.status == status.value)
-    if cursor:
-        (before,) = decode_cursor(cursor, f"webhook_delivery:{webhook_id}", owner_id, (str,))
-        query = query.where(WebhookDelivery.id < before)
-    rows = list(
-        (await session.exec(query.order_by(col(WebhookDelivery.id).desc()).limit(limit + 1))).all()
+    rows, next_cursor = await keyset_page(
+        session,
+        query,
+        order=[col(WebhookDelivery.id)],
+        descending=True,
+        kind=f"webhook_delivery:{webhook_id}",
+        owner_id=owner_id,
+        cursor=cursor,
+        limit=limit,
     )
-    next_cursor = (
-        encode_cursor(f"webhook_delivery:{webhook_id}", owner_id, [rows[limit - 1].id])
-        if len(rows) > limit
-        else None
-    )
-    rows = rows[:limit]
     attempts: dict[str, list[AttemptRead]] = {d.id: [] for d in rows}
     if rows:
         found = await session.exec(

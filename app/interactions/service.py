@@ -1,6 +1,6 @@
 """Interactions: touchpoints with a contact, which drive its staleness."""
 
-from datetime import UTC, datetime
+from datetime import UTC
 
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -10,7 +10,7 @@ from app.contacts.models import Contact
 from app.core.db import insert_row
 from app.core.errors import NotFound, UnprocessableContent
 from app.core.outbox import record_event
-from app.core.pagination import decode_cursor, encode_cursor
+from app.core.pagination import keyset_page
 from app.core.repository import get_owned_or_404
 from app.core.types import new_id, utcnow
 from app.interactions.models import Interaction
@@ -67,22 +67,18 @@ async def list_interactions(
     session: AsyncSession, *, owner_id: str, contact_id: str, limit: int, cursor: str | None
 ) -> tuple[list[Interaction], str | None]:
     """Newest first."""
-    query = select(Interaction).where(
-        Interaction.owner_id == owner_id, Interaction.contact_id == contact_id
+    return await keyset_page(
+        session,
+        select(Interaction).where(
+            Interaction.owner_id == owner_id, Interaction.contact_id == contact_id
+        ),
+        order=[col(Interaction.occurred_at), col(Interaction.id)],
+        descending=True,
+        kind=f"interaction:{contact_id}",
+        owner_id=owner_id,
+        cursor=cursor,
+        limit=limit,
     )
-    if cursor:
-        at, after_id = decode_cursor(cursor, f"interaction:{contact_id}", owner_id, (datetime, str))
-        occurred = col(Interaction.occurred_at)
-        query = query.where((occurred < at) | ((occurred == at) & (col(Interaction.id) < after_id)))
-    query = query.order_by(col(Interaction.occurred_at).desc(), col(Interaction.id).desc())
-    rows = list((await session.exec(query.limit(limit + 1))).all())
-    next_cursor = None
-    if len(rows) > limit:
-        last = rows[limit - 1]
-        next_cursor = encode_cursor(
-            f"interaction:{contact_id}", owner_id, [last.occurred_at, last.id]
-        )
-    return rows[:limit], next_cursor
 
 
 async def get_interaction(

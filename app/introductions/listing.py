@@ -1,13 +1,13 @@
 """Reading introductions: filtered lists and the timeline of one."""
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from sqlalchemy import or_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.core.pagination import decode_cursor, encode_cursor
+from app.core.pagination import keyset_page
 from app.core.types import utcnow
 from app.introductions.models import Introduction, IntroductionEvent
 from app.introductions.schemas import TimelineEventRead
@@ -50,35 +50,33 @@ async def list_introductions(
             col(Introduction.made_at) < utcnow() - timedelta(days=rules.follow_up_after_days)
         )
         query = query.where(due if filters.needs_follow_up else ~due)
-    intro_id = col(Introduction.id)
-    if cursor:
-        (before,) = decode_cursor(cursor, "introduction", owner_id, (str,))
-        query = query.where(intro_id < before)
-    rows = list((await session.exec(query.order_by(intro_id.desc()).limit(limit + 1))).all())
-    next_cursor = (
-        encode_cursor("introduction", owner_id, [rows[limit - 1].id]) if len(rows) > limit else None
+    rows, next_cursor = await keyset_page(
+        session,
+        query,
+        order=[col(Introduction.id)],
+        descending=True,
+        kind="introduction",
+        owner_id=owner_id,
+        cursor=cursor,
+        limit=limit,
     )
-    return rows[:limit], rules, next_cursor
+    return rows, rules, next_cursor
 
 
 async def list_timeline(
     session: AsyncSession, *, intro: Introduction, limit: int, cursor: str | None
 ) -> tuple[list[TimelineEventRead], str | None]:
     """Oldest first: the story of the introduction."""
-    query = select(IntroductionEvent).where(
-        IntroductionEvent.owner_id == intro.owner_id,
-        IntroductionEvent.introduction_id == intro.id,
+    rows, next_cursor = await keyset_page(
+        session,
+        select(IntroductionEvent).where(
+            IntroductionEvent.owner_id == intro.owner_id,
+            IntroductionEvent.introduction_id == intro.id,
+        ),
+        order=[col(IntroductionEvent.occurred_at), col(IntroductionEvent.id)],
+        kind=f"introduction_event:{intro.id}",
+        owner_id=intro.owner_id,
+        cursor=cursor,
+        limit=limit,
     )
-    occurred, event_id = col(IntroductionEvent.occurred_at), col(IntroductionEvent.id)
-    kind = f"introduction_event:{intro.id}"
-    if cursor:
-        at, after = decode_cursor(cursor, kind, intro.owner_id, (datetime, str))
-        query = query.where((occurred > at) | ((occurred == at) & (event_id > after)))
-    rows = list((await session.exec(query.order_by(occurred, event_id).limit(limit + 1))).all())
-    next_cursor = None
-    if len(rows) > limit:
-        last = rows[limit - 1]
-        next_cursor = encode_cursor(kind, intro.owner_id, [last.occurred_at, last.id])
-    return [
-        TimelineEventRead.model_validate(e, from_attributes=True) for e in rows[:limit]
-    ], next_cursor
+    return [TimelineEventRead.model_validate(e, from_attributes=True) for e in rows], next_cursor

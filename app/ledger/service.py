@@ -15,7 +15,7 @@ from app.contacts.models import Contact
 from app.contacts.service import ContactNotFound
 from app.core.errors import Conflict, NotFound, UnprocessableContent
 from app.core.outbox import EVENT_COLUMNS, Event, event_row, record_event
-from app.core.pagination import decode_cursor, encode_cursor
+from app.core.pagination import keyset_page
 from app.core.reads import Reader
 from app.core.repository import get_owned_or_404
 from app.core.types import new_id, utcnow
@@ -298,20 +298,18 @@ async def list_entries(
         query = query.where(LedgerEntry.direction == filters.direction.value)
     if filters.kind is not None:
         query = query.where(LedgerEntry.kind == filters.kind.value)
-    occurred, entry_id = col(LedgerEntry.occurred_at), col(LedgerEntry.id)
-    if cursor:
-        at, after_id = decode_cursor(cursor, "ledger", owner_id, (datetime, str))
-        query = query.where((occurred < at) | ((occurred == at) & (entry_id < after_id)))
-    rows = list(
-        (
-            await session.exec(query.order_by(occurred.desc(), entry_id.desc()).limit(limit + 1))
-        ).all()
+    rows, next_cursor = await keyset_page(
+        session,
+        query,
+        order=[col(LedgerEntry.occurred_at), col(LedgerEntry.id)],
+        descending=True,
+        kind="ledger",
+        owner_id=owner_id,
+        cursor=cursor,
+        limit=limit,
+        key=lambda row: (row[0].occurred_at, row[0].id),
     )
-    next_cursor = None
-    if len(rows) > limit:
-        last = rows[limit - 1][0]
-        next_cursor = encode_cursor("ledger", owner_id, [last.occurred_at, last.id])
-    return [to_read(entry, reversed_by) for entry, reversed_by in rows[:limit]], next_cursor
+    return [to_read(entry, reversed_by) for entry, reversed_by in rows], next_cursor
 
 
 # Built once, like the GET of a contact: the contact's totals and its owner's ratio.
