@@ -28,9 +28,13 @@ router = api_router(prefix="/v1/contacts", tags=["contacts"])
 ContactId = Annotated[str, Path()]
 
 
-async def _with_etag(session: SessionDep, response: Response, contact: Contact) -> ContactRead:
-    response.headers["ETag"] = service.contact_etag(contact)
-    return await service.present_one(session, contact)
+async def _answer(
+    session: SessionDep, contact: Contact, status_code: int = 200, **headers: str
+) -> Response:
+    """The contact's document, as every contact answer sends it, with its ETag."""
+    document = await service.present(session, contact)
+    headers["ETag"] = service.contact_etag(contact)
+    return ORJSONResponse(document, status_code=status_code, headers=headers)
 
 
 # Routes are matched one by one in the order they are declared, and GET by id is the
@@ -49,12 +53,12 @@ async def read_contact(
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=ContactRead)
 async def create_contact(
-    body: ContactCreate, principal: WritePrincipal, session: SessionDep, response: Response
-) -> ContactRead:
+    body: ContactCreate, principal: WritePrincipal, session: SessionDep
+) -> Response:
     """Add a person to the network."""
     contact = await service.create_contact(session, owner_id=principal.owner_id, data=body)
-    response.headers["Location"] = f"/v1/contacts/{contact.id}"
-    return await _with_etag(session, response, contact)
+    location = f"/v1/contacts/{contact.id}"
+    return await _answer(session, contact, status.HTTP_201_CREATED, Location=location)
 
 
 def _external_ref(value: str | None) -> tuple[str, str] | None:
@@ -128,15 +132,14 @@ async def update_contact(
     request: Request,
     principal: WritePrincipal,
     session: SessionDep,
-    response: Response,
-) -> ContactRead:
+) -> Response:
     """Change the fields sent; honours If-Match."""
     contact = await service.get_contact(
         session, owner_id=principal.owner_id, contact_id=contact_id, for_update=True
     )
     check_if_match(request, service.contact_etag(contact))
     contact = await service.update_contact(session, contact=contact, changes=body)
-    return await _with_etag(session, response, contact)
+    return await _answer(session, contact)
 
 
 @router.delete("/{contact_id}", status_code=status.HTTP_204_NO_CONTENT)

@@ -17,8 +17,9 @@ from app.core.etag import make_etag
 from app.core.outbox import record_event
 from app.core.reads import Reader, Rows
 from app.core.repository import get_owned_or_404
+from app.core.responses import json_values
 from app.core.types import new_id, utcnow
-from app.ledger.reciprocity import summary_values
+from app.ledger.reciprocity import contact_reciprocity
 from app.settings.service import owner_ratio, reciprocity_ratio
 
 
@@ -35,48 +36,35 @@ _ROW_FIELDS = [*_STORED_FIELDS, "ledger_deposits", "ledger_withdrawals", "due_at
 _CHANNEL_FIELDS = list(ChannelRead.model_fields)
 
 
-def _document(source: Mapping[str, Any], ratio: int, now: datetime) -> dict[str, Any]:
-    """ContactRead's fields, in its order, as plain values (see `contact_documents`)."""
+def contact_document(
+    source: Contact | Mapping[str, Any], ratio: int, now: datetime | None = None
+) -> dict[str, Any]:
+    """A contact as clients see it, from a row of `DOCUMENT_COLUMNS` or an entity: the one
+    presenter of a contact, for every answer (GET, list pages, create, update, export) and
+    every event. ContactRead's fields, in its order, as plain values, not the model: the
+    hot reads send rows the database already holds in shape, and pydantic's validation and
+    serialisation were a third of a page's CPU
+    (docs/decisions/2026-11-22-contact-documents-from-rows.md). Serialised with orjson
+    (`ORJSONResponse`), the bytes are ContactRead's own: tests/contacts/test_documents.py
+    checks it."""
+    if isinstance(source, Contact):
+        # Attributes, not __dict__: a flush may have expired some, to be loaded again.
+        source = {name: getattr(source, name) for name in _ROW_FIELDS}
     data = {name: source[name] for name in _STORED_FIELDS}
     data["channels"] = [{k: ch[k] for k in _CHANNEL_FIELDS} for ch in data["channels"]]
-    due_at = source["due_at"]
-    data["reciprocity"] = summary_values(
-        source["ledger_deposits"],
-        source["ledger_withdrawals"],
-        ratio,
-        stale=due_at is not None and due_at < now,
-    )
+    data["reciprocity"] = contact_reciprocity(source, ratio, now or utcnow())
     return data
 
 
-def to_read(contact: Contact, ratio: int) -> ContactRead:
-    """A contact as clients see it (rows of `DOCUMENT_COLUMNS` go out as `contact_documents`)."""
-    # Attributes, not __dict__: a flush may have expired some, to be loaded again.
-    source = {name: getattr(contact, name) for name in _ROW_FIELDS}
-    return ContactRead.model_validate(_document(source, ratio, utcnow()))
-
-
 def contact_documents(rows: Rows, ratio: int) -> list[dict[str, Any]]:
-    """What `to_read` gives for the contacts in `rows` (rows of `DOCUMENT_COLUMNS`), without
-    building and validating the model: the hot reads (GET by id, list pages) send rows the
-    database already holds in shape, and pydantic's validation and serialisation were a
-    third of a page's CPU (bench/README.md). Serialised with orjson (`ORJSONResponse`), the
-    bytes are the same as `to_read(...).model_dump_json()`: tests/contacts/test_documents.py
-    checks it."""
+    """`contact_document` for each row of a page, all at the same moment."""
     now = utcnow()
-    return [_document(row, ratio, now) for row in rows]
+    return [contact_document(row, ratio, now) for row in rows]
 
 
-async def present(session: AsyncSession, contacts: list[Contact]) -> list[ContactRead]:
-    """Contacts as clients see them, with their reciprocity under the owner's ratio."""
-    if not contacts:
-        return []
-    ratio = await reciprocity_ratio(session, owner_id=contacts[0].owner_id)
-    return [to_read(contact, ratio) for contact in contacts]
-
-
-async def present_one(session: AsyncSession, contact: Contact) -> ContactRead:
-    return (await present(session, [contact]))[0]
+async def present(session: AsyncSession, contact: Contact) -> dict[str, Any]:
+    """`contact_document` under its owner's ratio, looked up."""
+    return contact_document(contact, await reciprocity_ratio(session, owner_id=contact.owner_id))
 
 
 # The columns a contact's document is made of (and its version, for the ETag), for reads
@@ -201,7 +189,7 @@ async def _replace_external_refs(session: AsyncSession, contact: Contact) -> Non
 
 
 async def _record(
-    session: AsyncSession, contact: Contact, type_: str, read: ContactRead | None = None
+    session: AsyncSession, contact: Contact, type_: str, document: dict[str, Any] | None = None
 ) -> None:
     """The change-feed event of a write to `contact`, carrying what a client would read."""
     record_event(
@@ -211,7 +199,7 @@ async def _record(
         resource="contact",
         resource_id=contact.id,
         contact_id=contact.id,
-        data=read or await present_one(session, contact),
+        data=json_values(document or await present(session, contact)),
     )
 
 
@@ -271,7 +259,7 @@ async def create_contacts(
         ) from exc
     ratio = await reciprocity_ratio(session, owner_id=owner_id)
     for contact in contacts:
-        await _record(session, contact, "contact.created", to_read(contact, ratio))
+        await _record(session, contact, "contact.created", contact_document(contact, ratio))
     return contacts
 
 

@@ -14,7 +14,6 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
-import orjson
 from sqlalchemy import and_
 from sqlalchemy.orm import aliased
 from sqlmodel import SQLModel, col, select
@@ -23,8 +22,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from app.auth.models import ApiKey, Owner
 from app.auth.schemas import ApiKeyRead
 from app.contacts.models import Contact
-from app.contacts.service import to_read as contact_read
+from app.contacts.service import contact_document
 from app.core.db import SessionMaker, begin_snapshot
+from app.core.responses import dumps
 from app.core.types import utcnow
 from app.interactions.models import Interaction
 from app.interactions.service import to_read as interaction_read
@@ -108,11 +108,11 @@ async def export_json(sessionmaker: SessionMaker, owner_id: str) -> AsyncIterato
                 ApiKeyRead.model_validate(k, from_attributes=True).model_dump() for k in keys
             ],
         }
-        yield orjson.dumps(head, option=orjson.OPT_UTC_Z)[:-1]  # the object stays open
-        ratio = rules.reciprocity_ratio
+        yield dumps(head)[:-1]  # the object stays open
+        ratio, now = rules.reciprocity_ratio, utcnow()
         contacts = _pages(session, Contact, owner_id, col(Contact.erased_at).is_(None))
         async for chunk in _json_array(
-            "contacts", contacts, lambda c: contact_read(c, ratio).model_dump_json().encode()
+            "contacts", contacts, lambda c: dumps(contact_document(c, ratio, now))
         ):
             yield chunk
         interactions = _pages(session, Interaction, owner_id)

@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from app.contacts import service
+from app.contacts.models import Contact
 from app.contacts.schemas import ChannelType, ChannelUse, ContactRead, TrustStage
 from app.core.pagination import Page
 from app.core.responses import ORJSONResponse
@@ -94,7 +95,19 @@ def test_a_stored_channel_with_more_keys_shows_only_the_public_ones() -> None:
     assert channel == {"type": "email", "value": "a@x", "permitted_uses": []}
 
 
-async def test_get_and_list_answer_what_contact_read_would(
+def _as_contact_read(content: bytes) -> bytes:
+    return ContactRead.model_validate_json(content).model_dump_json().encode()
+
+
+@settings(max_examples=100)
+@given(row=rows, ratio=st.integers(1, 100))
+def test_an_entity_presents_as_its_row_does(row: dict[str, Any], ratio: int) -> None:
+    now = datetime.now(UTC)
+    entity = Contact(owner_id="ow", search_text="", channel_uses=",", version=1, **row)
+    assert service.contact_document(entity, ratio, now) == service.contact_document(row, ratio, now)
+
+
+async def test_create_update_get_and_list_answer_what_contact_read_would(
     client: Any, owner: Actor, app: FastAPI
 ) -> None:
     """Through the API, with what the database really returns (UTC re-attached on SQLite,
@@ -111,7 +124,19 @@ async def test_get_and_list_answer_what_contact_read_would(
         body["external_refs"] = {"hubspot": f"doc-{n}"} if body["external_refs"] else {}
         response = await client.post("/v1/contacts", json=body, headers=owner.headers)
         assert response.status_code == 201, response.text
+        assert response.content == _as_contact_read(response.content)
         created.append(response.json()["id"])
+    # An update answers from the entity the same document a read gives from the row.
+    current = await client.get(f"/v1/contacts/{created[2]}", headers=owner.headers)
+    response = await client.patch(
+        f"/v1/contacts/{created[2]}",
+        json={"title": "Zoë\u2028"},
+        headers={**owner.headers, "If-Match": current.headers["ETag"]},
+    )
+    assert response.status_code == 200, response.text
+    assert response.content == _as_contact_read(response.content)
+    again = await client.get(f"/v1/contacts/{created[2]}", headers=owner.headers)
+    assert (response.content, response.headers["ETag"]) == (again.content, again.headers["ETag"])
     # Met long ago: past its cadence (stale); a favour received: overdrawn.
     long_ago = (datetime.now(UTC) - timedelta(days=40)).isoformat()
     meeting = {"kind": "call", "occurred_at": long_ago}
