@@ -22,9 +22,11 @@ from sqlalchemy import (
     inspect,
 )
 
+from app import models as app_models
 from app.core.config import Settings
 from app.core.db import create_engine
 from app.core.migrations import downgrade, head_revision, upgrade
+from app.core.tenancy import OwnerScoped, OwnerScopedChild
 from app.models import include_object, metadata
 
 T = TypeVar("T")
@@ -129,6 +131,27 @@ def test_every_table_but_owner_has_a_required_owner_id() -> None:
     assert missing == [], f"tables without owner_id: {missing}"
     nullable = [t.name for t in TENANT_TABLES if t.columns["owner_id"].nullable]
     assert nullable == [], f"tables whose owner_id may be NULL: {nullable}"
+
+
+def test_every_tenant_table_is_owner_scoped_and_goes_with_its_owner() -> None:
+    """Each tenant table's model declares `owner_id` through the mixin, never by hand, and
+    its rows are deleted with their owner: by a reference to `owner` (OwnerScoped), or by
+    the reference to a parent that leads with `owner_id` (OwnerScopedChild)."""
+    tables = [getattr(app_models, name) for name in app_models.__all__]
+    models = {cls.__tablename__: cls for cls in tables if hasattr(cls, "__table__")}
+    offenders = []
+    for table in TENANT_TABLES:
+        model = models[table.name]
+        references = [fk for fk in table.foreign_key_constraints if fk.ondelete == "CASCADE"]
+        leading = [fk for fk in references if fk.column_keys[0] == "owner_id"]
+        if not issubclass(model, OwnerScoped):
+            offenders.append(f"{table.name}: {model.__name__} is not OwnerScoped")
+        elif issubclass(model, OwnerScopedChild):
+            if not any(fk.referred_table.name != "owner" for fk in leading):
+                offenders.append(f"{table.name}: a child with no (owner_id, ...) reference")
+        elif not any(fk.referred_table.name == "owner" for fk in leading):
+            offenders.append(f"{table.name}: no reference to owner")
+    assert offenders == []
 
 
 def test_owner_id_leads_every_index_and_key() -> None:

@@ -1,8 +1,9 @@
 from datetime import datetime
 
-from sqlalchemy import JSON, Column, ForeignKey, Index, String
+from sqlalchemy import JSON, Column, Index, String
 from sqlmodel import Field, SQLModel
 
+from app.core.tenancy import OwnerScoped
 from app.core.types import UTCDateTime, utcnow
 
 
@@ -17,14 +18,11 @@ class Owner(SQLModel, table=True):
     )
 
 
-class ApiKey(SQLModel, table=True):
+class ApiKey(OwnerScoped, table=True):
     __tablename__ = "api_key"
     __table_args__ = (Index("ix_api_key_owner_id_id", "owner_id", "id"),)
 
     id: str = Field(sa_column=Column(String(40), primary_key=True))
-    owner_id: str = Field(
-        sa_column=Column(String(40), ForeignKey("owner.id", ondelete="CASCADE"), nullable=False)
-    )
     name: str = Field(sa_column=Column(String(100), nullable=False))
     # SHA-256 of the secret. Keys are 256 random bits, so a fast hash is enough and lets a
     # request be authenticated with one indexed lookup.

@@ -4,7 +4,6 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     Column,
-    ForeignKey,
     ForeignKeyConstraint,
     Index,
     Integer,
@@ -13,12 +12,13 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field
 
+from app.core.tenancy import OwnerScoped, OwnerScopedChild
 from app.core.types import UTCDateTime
 
 
-class Contact(SQLModel, table=True):
+class Contact(OwnerScoped, table=True):
     __tablename__ = "contact"
     # The primary key leads with owner_id: every query filters on it, and a table keyed by
     # tenant can be distributed by tenant. Child tables reference (owner_id, id), so the
@@ -29,9 +29,6 @@ class Contact(SQLModel, table=True):
         Index("ix_contact_owner_id_due_at", "owner_id", "due_at"),
     )
 
-    owner_id: str = Field(
-        sa_column=Column(String(40), ForeignKey("owner.id", ondelete="CASCADE"), nullable=False)
-    )
     id: str = Field(sa_column=Column(String(40), nullable=False))
     display_name: str = Field(sa_column=Column(String(200), nullable=False))
     given_name: str | None = Field(default=None, sa_column=Column(String(100)))
@@ -74,7 +71,7 @@ class Contact(SQLModel, table=True):
     erased_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
 
 
-class ContactTag(SQLModel, table=True):
+class ContactTag(OwnerScopedChild, table=True):
     __tablename__ = "contact_tag"
     __table_args__ = (
         PrimaryKeyConstraint("owner_id", "tag", "contact_id"),
@@ -84,12 +81,11 @@ class ContactTag(SQLModel, table=True):
         Index("ix_contact_tag_owner_id_contact_id", "owner_id", "contact_id"),
     )
 
-    owner_id: str = Field(sa_column=Column(String(40), nullable=False))
     tag: str = Field(sa_column=Column(String(64), nullable=False))
     contact_id: str = Field(sa_column=Column(String(40), nullable=False))
 
 
-class ContactExternalRef(SQLModel, table=True):
+class ContactExternalRef(OwnerScopedChild, table=True):
     __tablename__ = "contact_external_ref"
     __table_args__ = (
         # One contact per CRM id, and one id per CRM on a contact.
@@ -100,13 +96,12 @@ class ContactExternalRef(SQLModel, table=True):
         ),
     )
 
-    owner_id: str = Field(sa_column=Column(String(40), nullable=False))
     system: str = Field(sa_column=Column(String(64), nullable=False))
     external_id: str = Field(sa_column=Column(String(200), nullable=False))
     contact_id: str = Field(sa_column=Column(String(40), nullable=False))
 
 
-class ContactIdentifier(SQLModel, table=True):
+class ContactIdentifier(OwnerScopedChild, table=True):
     """The contact's email addresses (lower-cased) and phone numbers (E.164), kept with its
     channels, so that an import finds the person behind an address in one indexed lookup."""
 
@@ -120,7 +115,6 @@ class ContactIdentifier(SQLModel, table=True):
         Index("ix_contact_identifier_owner_id_contact_id", "owner_id", "contact_id"),
     )
 
-    owner_id: str = Field(sa_column=Column(String(40), nullable=False))
     kind: str = Field(sa_column=Column(String(8), nullable=False))
     value: str = Field(sa_column=Column(String(320), nullable=False))
     contact_id: str = Field(sa_column=Column(String(40), nullable=False))

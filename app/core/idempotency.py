@@ -13,7 +13,6 @@ import orjson
 from fastapi import Request
 from sqlalchemy import (
     Column,
-    ForeignKey,
     Integer,
     PrimaryKeyConstraint,
     String,
@@ -22,7 +21,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Field, SQLModel, select
+from sqlmodel import Field, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.responses import Response
 
@@ -34,6 +33,7 @@ from app.core.errors import (
     GoodwillError,
     UnprocessableContent,
 )
+from app.core.tenancy import OwnerScoped
 from app.core.types import UTCDateTime, utcnow
 
 log = logging.getLogger("goodwill.idempotency")
@@ -42,13 +42,10 @@ HEADER = "idempotency-key"
 _REPLAYED_HEADERS = ("content-type", "location", "etag")
 
 
-class IdempotencyRecord(SQLModel, table=True):
+class IdempotencyRecord(OwnerScoped, table=True):
     __tablename__ = "idempotency_record"
     __table_args__ = (PrimaryKeyConstraint("owner_id", "key"),)
 
-    owner_id: str = Field(
-        sa_column=Column(String(40), ForeignKey("owner.id", ondelete="CASCADE"), nullable=False)
-    )
     key: str = Field(sa_column=Column(String(255), nullable=False))
     fingerprint: str = Field(sa_column=Column(String(64), nullable=False))
     status_code: int = Field(sa_column=Column(Integer, nullable=False))

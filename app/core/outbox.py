@@ -29,15 +29,16 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import JSON, BigInteger, Column, ForeignKey, Index, Integer, String, insert
+from sqlalchemy import JSON, BigInteger, Column, Index, Integer, String, insert
 from sqlalchemy.orm import Session
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from app.core.tenancy import OwnerScoped
 from app.core.types import UTCDateTime, new_id, utcnow
 
 
-class Event(SQLModel, table=True):
+class Event(OwnerScoped, table=True):
     __tablename__ = "event"
     __table_args__ = (
         Index("ix_event_owner_id_seq", "owner_id", "seq"),
@@ -52,9 +53,6 @@ class Event(SQLModel, table=True):
         ),
     )
     id: str = Field(sa_column=Column(String(40), nullable=False, unique=True))
-    owner_id: str = Field(
-        sa_column=Column(String(40), ForeignKey("owner.id", ondelete="CASCADE"), nullable=False)
-    )
     type: str = Field(sa_column=Column(String(64), nullable=False))
     resource: str = Field(sa_column=Column(String(32), nullable=False))
     resource_id: str = Field(sa_column=Column(String(40), nullable=False))

@@ -7,7 +7,6 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Column,
-    ForeignKey,
     ForeignKeyConstraint,
     Index,
     Integer,
@@ -15,21 +14,19 @@ from sqlalchemy import (
     String,
     text,
 )
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field
 
+from app.core.tenancy import OwnerScoped, OwnerScopedChild
 from app.core.types import UTCDateTime
 
 # A delivery waiting for its next attempt; the worker's claim scans only these rows.
 _PENDING = "status = 'pending'"
 
 
-class WebhookSubscription(SQLModel, table=True):
+class WebhookSubscription(OwnerScoped, table=True):
     __tablename__ = "webhook_subscription"
     __table_args__ = (PrimaryKeyConstraint("owner_id", "id"),)
 
-    owner_id: str = Field(
-        sa_column=Column(String(40), ForeignKey("owner.id", ondelete="CASCADE"), nullable=False)
-    )
     id: str = Field(sa_column=Column(String(40), nullable=False))
     url: str = Field(sa_column=Column(String(2048), nullable=False))
     description: str | None = Field(default=None, sa_column=Column(String(200)))
@@ -54,7 +51,7 @@ class WebhookSubscription(SQLModel, table=True):
     updated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
 
 
-class WebhookDelivery(SQLModel, table=True):
+class WebhookDelivery(OwnerScopedChild, table=True):
     """One event for one subscription, until it is delivered or given up on."""
 
     __tablename__ = "webhook_delivery"
@@ -77,7 +74,6 @@ class WebhookDelivery(SQLModel, table=True):
         ),
     )
 
-    owner_id: str = Field(sa_column=Column(String(40), nullable=False))
     id: str = Field(sa_column=Column(String(40), nullable=False))
     subscription_id: str = Field(sa_column=Column(String(40), nullable=False))
     event_id: str = Field(sa_column=Column(String(40), nullable=False))
@@ -91,7 +87,7 @@ class WebhookDelivery(SQLModel, table=True):
     finished_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
 
 
-class WebhookAttempt(SQLModel, table=True):
+class WebhookAttempt(OwnerScopedChild, table=True):
     """One HTTP request of a delivery, as it went."""
 
     __tablename__ = "webhook_attempt"
@@ -107,7 +103,6 @@ class WebhookAttempt(SQLModel, table=True):
         ),
     )
 
-    owner_id: str = Field(sa_column=Column(String(40), nullable=False))
     id: str = Field(sa_column=Column(String(40), nullable=False))
     delivery_id: str = Field(sa_column=Column(String(40), nullable=False))
     attempt: int = Field(sa_column=Column(Integer, nullable=False))

@@ -1,12 +1,13 @@
 from datetime import datetime
 
 from sqlalchemy import Column, ForeignKeyConstraint, Index, PrimaryKeyConstraint, String, Text
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field
 
+from app.core.tenancy import OwnerScopedChild
 from app.core.types import UTCDateTime
 
 
-class Interaction(SQLModel, table=True):
+class Interaction(OwnerScopedChild, table=True):
     __tablename__ = "interaction"
     __table_args__ = (
         PrimaryKeyConstraint("owner_id", "id"),
@@ -23,7 +24,6 @@ class Interaction(SQLModel, table=True):
         ),
     )
 
-    owner_id: str = Field(sa_column=Column(String(40), nullable=False))
     id: str = Field(sa_column=Column(String(40), nullable=False))
     contact_id: str = Field(sa_column=Column(String(40), nullable=False))
     kind: str = Field(sa_column=Column(String(16), nullable=False))

@@ -12,14 +12,15 @@ from sqlalchemy import (
     Text,
     text,
 )
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field
 
+from app.core.tenancy import OwnerScopedChild
 from app.core.types import UTCDateTime
 
 _OPEN = "state IN ('requested', 'awaiting_consent', 'consented', 'made')"
 
 
-class Introduction(SQLModel, table=True):
+class Introduction(OwnerScopedChild, table=True):
     __tablename__ = "introduction"
     __table_args__ = (
         PrimaryKeyConstraint("owner_id", "id"),
@@ -55,7 +56,6 @@ class Introduction(SQLModel, table=True):
         Index("ix_introduction_owner_id_requester_id", "owner_id", "requester_id"),
     )
 
-    owner_id: str = Field(sa_column=Column(String(40), nullable=False))
     id: str = Field(sa_column=Column(String(40), nullable=False))
     requester_id: str = Field(sa_column=Column(String(40), nullable=False))
     target_id: str = Field(sa_column=Column(String(40), nullable=False))
@@ -83,7 +83,7 @@ class Introduction(SQLModel, table=True):
     updated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
 
 
-class IntroductionEvent(SQLModel, table=True):
+class IntroductionEvent(OwnerScopedChild, table=True):
     """The timeline: one immutable row per transition (and per feedback)."""
 
     __tablename__ = "introduction_event"
@@ -103,7 +103,6 @@ class IntroductionEvent(SQLModel, table=True):
         ),
     )
 
-    owner_id: str = Field(sa_column=Column(String(40), nullable=False))
     id: str = Field(sa_column=Column(String(40), nullable=False))
     introduction_id: str = Field(sa_column=Column(String(40), nullable=False))
     occurred_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))

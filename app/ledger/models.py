@@ -11,12 +11,13 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field
 
+from app.core.tenancy import OwnerScopedChild
 from app.core.types import UTCDateTime
 
 
-class LedgerEntry(SQLModel, table=True):
+class LedgerEntry(OwnerScopedChild, table=True):
     """Append-only: rows are inserted, never updated or deleted, but by erasure
     (app/erasure.py), which deletes the erased person's entries and blanks the notes of
     entries that introductions with them credited to someone else."""
@@ -42,7 +43,6 @@ class LedgerEntry(SQLModel, table=True):
         Index("ix_ledger_entry_owner_id_occurred_at", "owner_id", "occurred_at", "id"),
     )
 
-    owner_id: str = Field(sa_column=Column(String(40), nullable=False))
     id: str = Field(sa_column=Column(String(40), nullable=False))
     contact_id: str = Field(sa_column=Column(String(40), nullable=False))
     direction: str = Field(sa_column=Column(String(8), nullable=False))

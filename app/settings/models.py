@@ -1,19 +1,19 @@
 from datetime import datetime
 
-from sqlalchemy import Column, ForeignKey, Integer, String
-from sqlmodel import Field, SQLModel
+from sqlalchemy import Column, Integer, PrimaryKeyConstraint
+from sqlmodel import Field
 
+from app.core.tenancy import OwnerScoped
 from app.core.types import UTCDateTime
 
 
-class OwnerSettings(SQLModel, table=True):
+class OwnerSettings(OwnerScoped, table=True):
     """The owner's rules. A missing row means every rule is at its default."""
 
     __tablename__ = "owner_settings"
+    # One row per owner.
+    __table_args__ = (PrimaryKeyConstraint("owner_id"),)
 
-    owner_id: str = Field(
-        sa_column=Column(String(40), ForeignKey("owner.id", ondelete="CASCADE"), primary_key=True)
-    )
     reciprocity_ratio: int = Field(sa_column=Column(Integer, nullable=False))
     consent_ttl_days: int = Field(sa_column=Column(Integer, nullable=False))
     decline_cooldown_days: int = Field(sa_column=Column(Integer, nullable=False))
