@@ -14,7 +14,7 @@ from app.contacts.service import DOCUMENT_COLUMNS
 from app.core.pagination import decode_cursor, encode_cursor
 from app.core.reads import Reader, Rows
 from app.core.types import UTCDateTime, utcnow
-from app.ledger.reciprocity import BALANCE_FLAGS, Flag, goodwill, is_stale
+from app.ledger.reciprocity import Flag, goodwill, is_one_sided, is_overdrawn, is_stale
 from app.settings.service import owner_ratio
 
 # Contacts never met sort as if last met at the epoch: first ascending, last descending.
@@ -58,10 +58,12 @@ def _sort_key(sort: ContactSort, ratio: Any) -> Any:
 
 def _flag_condition(flag: Flag, ratio: Any) -> ColumnElement[bool]:
     """The rule of app.ledger.reciprocity that decides `flag`, applied to the columns."""
-    if flag == Flag.stale:
-        return is_stale(col(Contact.due_at), bindparam("now", type_=UTCDateTime()))
-    rule = BALANCE_FLAGS[flag]
-    return rule(col(Contact.ledger_deposits), col(Contact.ledger_withdrawals), ratio)
+    deposits, withdrawals = col(Contact.ledger_deposits), col(Contact.ledger_withdrawals)
+    if flag == Flag.overdrawn:
+        return is_overdrawn(goodwill(deposits, withdrawals, ratio))
+    if flag == Flag.one_sided:
+        return is_one_sided(deposits, withdrawals, ratio)
+    return is_stale(col(Contact.due_at), bindparam("now", type_=UTCDateTime()))
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ from fastapi import Path, Query, Request, Response, status
 from app.auth.dependencies import CurrentPrincipal, WritePrincipal
 from app.core.pagination import Cursor, Limit, Page
 from app.core.reads import request_reader
+from app.core.responses import ORJSONResponse
 from app.core.unit_of_work import SessionDep, api_router
 from app.ledger import service
 from app.ledger.reciprocity import Reciprocity
@@ -89,11 +90,12 @@ async def read_reciprocity(
     ask_weight: Annotated[
         int, Query(ge=1, le=5, description="Weight of the favour you would ask.")
     ] = 1,
-) -> Reciprocity:
+) -> Response:
     """Is it fair to ask this contact for a favour of `ask_weight` now?"""
-    return await service.reciprocity(
+    summary = await service.reciprocity(
         request_reader(request),
         owner_id=principal.owner_id,
         contact_id=contact_id,
         ask_weight=ask_weight,
     )
+    return ORJSONResponse(summary)

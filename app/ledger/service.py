@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, insert, update
+from sqlalchemy import and_, bindparam, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 from sqlmodel import col, select
@@ -14,13 +14,13 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from app.contacts.models import Contact
 from app.contacts.service import ContactNotFound
 from app.core.errors import Conflict, NotFound, UnprocessableContent
-from app.core.outbox import EVENT_COLUMNS, Event, event_row, record_event
 from app.core.pagination import keyset_page
 from app.core.reads import Reader
 from app.core.repository import get_owned_or_404
 from app.core.types import new_id, utcnow
+from app.core.writes import insert_after_update
 from app.ledger.models import LedgerEntry
-from app.ledger.reciprocity import Reciprocity, summarize
+from app.ledger.reciprocity import contact_reciprocity
 from app.ledger.schemas import Direction, EntryKind, LedgerEntryCreate, LedgerEntryRead
 from app.settings.service import owner_ratio
 
@@ -74,7 +74,6 @@ def _read(values: Mapping[str, Any], reversed_by_id: str | None = None) -> Ledge
 
 _ENTRIES = LedgerEntry.__table__  # type: ignore[attr-defined]
 _CONTACTS = Contact.__table__  # type: ignore[attr-defined]
-_EVENTS = Event.__table__  # type: ignore[attr-defined]
 _ENTRY_COLUMNS = [column.key for column in _ENTRIES.columns]
 
 
@@ -93,69 +92,40 @@ def _add_to(column: Any) -> Any:
     )
 
 
-def _add_insert_and_record(column: Any) -> Any:
-    """PostgreSQL: the total moved, the entry inserted and its event written by one
-    statement, one round trip. The entry is selected from the updated contact row and the
-    event from the inserted entry, so no contact (or another owner's, or an erased one)
-    means neither: a rowcount of 0. The event needs no waiting for the commit here: its
-    `seq` is drawn at COMMIT whenever it was inserted (migration 0007)."""
-    moved = _add_to(column).returning(_CONTACTS.c.id).cte("moved")
-    # Prefixed: SQLAlchemy would take a parameter named after a contact column (owner_id,
-    # id, created_at) as a value for the UPDATE to SET.
-    fields = [bindparam(f"e_{name}", type_=_ENTRIES.c[name].type) for name in _ENTRY_COLUMNS]
-    entry = (
-        insert(_ENTRIES)
-        .from_select(_ENTRY_COLUMNS, select(*fields).select_from(moved))
-        .returning(_ENTRIES.c.id)
-        .cte("entry")
-    )
-    event = [bindparam(f"v_{name}", type_=_EVENTS.c[name].type) for name in EVENT_COLUMNS]
-    return insert(_EVENTS).from_select(EVENT_COLUMNS, select(*event).select_from(entry))
-
-
 _ADD = {
     Direction.gave: _add_to(_CONTACTS.c.ledger_deposits),
     Direction.received: _add_to(_CONTACTS.c.ledger_withdrawals),
-}
-_ADD_INSERT_AND_RECORD = {
-    Direction.gave: _add_insert_and_record(_CONTACTS.c.ledger_deposits),
-    Direction.received: _add_insert_and_record(_CONTACTS.c.ledger_withdrawals),
 }
 
 
 async def _insert(session: AsyncSession, values: dict[str, Any]) -> LedgerEntryRead:
     """Write one entry (a full row of `ledger_entry`) and move its contact's total, in the
     request's transaction, with its event. Entries are never changed afterwards, so this is
-    plain Core statements: no entity, no unit of work (bench/README.md)."""
-    direction = Direction(values["direction"])
-    move = {
-        "b_owner_id": values["owner_id"],
-        "b_contact_id": values["contact_id"],
-        "b_weight": values["weight"],
-    }
+    plain Core statements: no entity, no unit of work
+    (docs/decisions/2026-11-22-write-once-rows-as-plain-inserts.md). No contact (another
+    owner's, or an erased one) means no total moved, no entry and no event."""
     read = _read(values)
-    event = {
-        "owner_id": values["owner_id"],
-        "type": "ledger_entry.created",
-        "resource": "ledger_entry",
-        "resource_id": values["id"],
-        "contact_id": values["contact_id"],
-        "data": read,
-    }
-    # Core statements through the session: it flushes what is pending first.
-    if session.bind.dialect.name == "postgresql":
-        params = {f"e_{name}": value for name, value in values.items()}
-        params.update((f"v_{name}", value) for name, value in event_row(**event).items())
-        statement = _ADD_INSERT_AND_RECORD[direction]
-        result: Any = await session.exec(statement, params={**params, **move})
-        if result.rowcount != 1:
-            raise ContactNotFound(f"No contact {values['contact_id']}.")
-        return read
-    result = await session.exec(_ADD[direction], params=move)
-    if result.rowcount != 1:
+    moved = await insert_after_update(
+        session,
+        _ADD[Direction(values["direction"])],
+        {
+            "b_owner_id": values["owner_id"],
+            "b_contact_id": values["contact_id"],
+            "b_weight": values["weight"],
+        },
+        _ENTRIES,
+        values,
+        event={
+            "owner_id": values["owner_id"],
+            "type": "ledger_entry.created",
+            "resource": "ledger_entry",
+            "resource_id": values["id"],
+            "contact_id": values["contact_id"],
+            "data": read,
+        },
+    )
+    if not moved:
         raise ContactNotFound(f"No contact {values['contact_id']}.")
-    await session.exec(insert(_ENTRIES), params=values)
-    record_event(session, **event)
     return read
 
 
@@ -327,17 +297,11 @@ _READ_BALANCE = select(
 
 async def reciprocity(
     reader: Reader, *, owner_id: str, contact_id: str, ask_weight: int
-) -> Reciprocity:
-    """One indexed row read, whatever the length of the ledger."""
+) -> dict[str, Any]:
+    """The fields of `Reciprocity`, from the function that a contact's document embeds them
+    from. One indexed row read, whatever the length of the ledger."""
     rows = await reader.rows(_READ_BALANCE, {"owner_id": owner_id, "contact_id": contact_id})
     if not rows:
         raise ContactNotFound(f"No contact {contact_id}.")
     row = rows[0]
-    due_at = row["due_at"]
-    return summarize(
-        deposits=row["ledger_deposits"],
-        withdrawals=row["ledger_withdrawals"],
-        ratio=row["ratio"],
-        ask_weight=ask_weight,
-        stale=due_at is not None and due_at < utcnow(),
-    )
+    return contact_reciprocity(row, row["ratio"], utcnow(), ask_weight=ask_weight)

@@ -15,6 +15,7 @@ from app.contacts.models import Contact
 from app.contacts.schemas import ChannelType, ChannelUse, ContactRead, TrustStage
 from app.core.pagination import Page
 from app.core.responses import ORJSONResponse
+from app.ledger.reciprocity import Reciprocity, contact_reciprocity
 from tests.factories import Actor, contact_body
 
 text = st.text(max_size=30)  # any code point: escapes must match too
@@ -95,6 +96,22 @@ def test_a_stored_channel_with_more_keys_shows_only_the_public_ones() -> None:
     assert channel == {"type": "email", "value": "a@x", "permitted_uses": []}
 
 
+@settings(max_examples=100)
+@given(
+    totals=st.tuples(st.integers(0, 10**9), st.integers(0, 10**9)),
+    due_at=st.none() | moments,
+    ratio=st.integers(1, 100),
+    ask_weight=st.integers(1, 5),
+)
+def test_a_reciprocity_serialises_exactly_as_the_model(
+    totals: tuple[int, int], due_at: datetime | None, ratio: int, ask_weight: int
+) -> None:
+    row = {"ledger_deposits": totals[0], "ledger_withdrawals": totals[1], "due_at": due_at}
+    summary = contact_reciprocity(row, ratio, datetime.now(UTC), ask_weight=ask_weight)
+    fast = ORJSONResponse(summary).body
+    assert fast == Reciprocity.model_validate(summary).model_dump_json().encode()
+
+
 def _as_contact_read(content: bytes) -> bytes:
     return ContactRead.model_validate_json(content).model_dump_json().encode()
 
@@ -158,6 +175,13 @@ async def test_create_update_get_and_list_answer_what_contact_read_would(
         (await client.get(f"/v1/contacts/{created[1]}", headers=owner.headers)).content
     ).reciprocity.flags
     assert {f.value for f in flags} == {"stale", "overdrawn"}
+    # The reciprocity endpoint answers what the contact embeds, from the same function.
+    for contact_id in created:
+        embedded = (await client.get(f"/v1/contacts/{contact_id}", headers=owner.headers)).json()
+        response = await client.get(f"/v1/contacts/{contact_id}/reciprocity", headers=owner.headers)
+        assert response.json() == embedded["reciprocity"]
+        model = Reciprocity.model_validate_json(response.content)
+        assert response.content == model.model_dump_json().encode()
 
     response = await client.get("/v1/contacts", params={"limit": 2}, headers=owner.headers)
     page = Page[ContactRead].model_validate_json(response.content)
