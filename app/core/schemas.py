@@ -2,7 +2,7 @@
 
 import re
 import unicodedata
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from pydantic import (
@@ -16,6 +16,9 @@ from pydantic import (
     StringConstraints,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
+
+from app.core.types import utcnow
 
 
 def _has_nul(value: Any) -> bool:
@@ -108,6 +111,20 @@ def _in_range(value: datetime) -> datetime:
 
 
 Timestamp = Annotated[AwareDatetime, BeforeValidator(_rfc3339_text), AfterValidator(_in_range)]
+
+# How far ahead of ours a client's clock may run (phones' do) before "now" is the future.
+CLOCK_SLACK = timedelta(minutes=5)
+
+
+def _not_future(value: datetime) -> datetime:
+    if value - utcnow() > CLOCK_SLACK:
+        # A custom error, so that the message is this text alone, with no "Value error, ".
+        raise PydanticCustomError("future_timestamp", "must not be in the future")
+    return value
+
+
+# When something happened: a `Timestamp` that is not in the future.
+PastTimestamp = Annotated[Timestamp, AfterValidator(_not_future)]
 
 
 def strict_int(**constraints: Any) -> Any:

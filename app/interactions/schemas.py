@@ -4,7 +4,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, StringConstraints
 
-from app.core.schemas import InputModel, Timestamp
+from app.core.schemas import InputModel, PastTimestamp
 
 
 class InteractionKind(StrEnum):
@@ -23,7 +23,7 @@ class Initiator(StrEnum):
 
 class InteractionCreate(InputModel):
     kind: InteractionKind
-    occurred_at: Timestamp | None = None
+    occurred_at: PastTimestamp | None = None
     summary: Annotated[str, StringConstraints(max_length=5_000)] | None = None
     initiated_by: Initiator = Initiator.me
 

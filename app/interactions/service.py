@@ -1,23 +1,18 @@
 """Interactions: touchpoints with a contact, which drive its staleness."""
 
-from datetime import UTC
-
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.contacts import service as contacts
 from app.contacts.models import Contact
 from app.core.db import insert_row
-from app.core.errors import NotFound, UnprocessableContent
+from app.core.errors import NotFound
 from app.core.outbox import record_event
 from app.core.pagination import keyset_page
 from app.core.repository import get_owned_or_404
 from app.core.types import new_id, utcnow
 from app.interactions.models import Interaction
 from app.interactions.schemas import InteractionCreate, InteractionRead
-
-# A little slack for clocks on phones that run ahead.
-_FUTURE_SLACK_SECONDS = 300
 
 
 class InteractionNotFound(NotFound):
@@ -32,18 +27,12 @@ async def log_interaction(
     session: AsyncSession, *, contact: Contact, data: InteractionCreate
 ) -> Interaction:
     now = utcnow()
-    occurred_at = data.occurred_at.astimezone(UTC) if data.occurred_at else now
-    if (occurred_at - now).total_seconds() > _FUTURE_SLACK_SECONDS:
-        raise UnprocessableContent(
-            "An interaction cannot be in the future.",
-            errors=[{"field": "occurred_at", "message": "must not be in the future"}],
-        )
     interaction = Interaction(
         id=new_id("int"),
         owner_id=contact.owner_id,
         contact_id=contact.id,
         kind=data.kind.value,
-        occurred_at=occurred_at,
+        occurred_at=data.occurred_at or now,
         summary=data.summary,
         initiated_by=data.initiated_by.value,
         created_at=now,

@@ -4,7 +4,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, Field, StringConstraints
 
-from app.core.schemas import InputModel, Timestamp, strict_int
+from app.core.schemas import InputModel, PastTimestamp, strict_int
 
 
 class Direction(StrEnum):
@@ -33,7 +33,7 @@ class LedgerEntryCreate(InputModel):
     direction: Direction = Field(description="`gave` is a deposit, `received` a withdrawal.")
     kind: EntryKind
     weight: strict_int(ge=1, le=5)  # type: ignore[valid-type]
-    occurred_at: Timestamp | None = None
+    occurred_at: PastTimestamp | None = None
     note: Note | None = None
 
 

@@ -2,7 +2,7 @@
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, bindparam, update
@@ -13,7 +13,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.contacts.models import Contact
 from app.contacts.service import ContactNotFound
-from app.core.errors import Conflict, NotFound, UnprocessableContent
+from app.core.errors import Conflict, NotFound
 from app.core.pagination import keyset_page
 from app.core.reads import Reader
 from app.core.repository import get_owned_or_404
@@ -24,7 +24,6 @@ from app.ledger.reciprocity import contact_reciprocity
 from app.ledger.schemas import Direction, EntryKind, LedgerEntryCreate, LedgerEntryRead
 from app.settings.service import owner_ratio
 
-_FUTURE_SLACK_SECONDS = 300
 _Reversal = aliased(LedgerEntry)
 # Entries with the id of the reversal that cancels each, if any.
 _WITH_REVERSAL = select(LedgerEntry, _Reversal.id).outerjoin(
@@ -161,19 +160,13 @@ async def record_entry(
     session: AsyncSession, *, owner_id: str, data: LedgerEntryCreate
 ) -> LedgerEntryRead:
     now = utcnow()
-    occurred_at = data.occurred_at.astimezone(UTC) if data.occurred_at else now
-    if (occurred_at - now).total_seconds() > _FUTURE_SLACK_SECONDS:
-        raise UnprocessableContent(
-            "A ledger entry cannot be in the future.",
-            errors=[{"field": "occurred_at", "message": "must not be in the future"}],
-        )
     entry = _entry(
         owner_id=owner_id,
         contact_id=data.contact_id,
         direction=data.direction.value,
         kind=data.kind.value,
         weight=data.weight,
-        occurred_at=occurred_at,
+        occurred_at=data.occurred_at or now,
         note=data.note,
         created_at=now,
     )

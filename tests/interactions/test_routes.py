@@ -85,6 +85,29 @@ async def test_future_and_naive_times_are_refused(client, owner):
     assert listed.json()["data"] == []
 
 
+async def test_a_time_ahead_is_taken_within_the_clock_slack_and_refused_beyond(client, owner):
+    contact = await create_contact(client, owner)
+    url = f"/v1/contacts/{contact['id']}/interactions"
+    now = datetime.now(UTC)
+    ahead = await client.post(
+        url,
+        json={"kind": "call", "occurred_at": iso(now + timedelta(minutes=2))},
+        headers=owner.headers,
+    )
+    assert ahead.status_code == 201, ahead.text
+    future = await client.post(
+        url,
+        json={"kind": "call", "occurred_at": iso(now + timedelta(minutes=10))},
+        headers=owner.headers,
+    )
+    assert future.status_code == 422
+    assert future.json()["errors"] == [
+        {"field": "occurred_at", "message": "must not be in the future"}
+    ]
+    listed = await client.get(url, headers=owner.headers)
+    assert [i["id"] for i in listed.json()["data"]] == [ahead.json()["id"]]
+
+
 async def test_interactions_list_newest_first(client, owner):
     contact = await create_contact(client, owner)
     url = f"/v1/contacts/{contact['id']}/interactions"

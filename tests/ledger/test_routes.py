@@ -106,6 +106,28 @@ async def test_invalid_entries_are_refused(client, owner):
     assert (await reciprocity(client, owner, contact["id"]))["deposits"] == 0
 
 
+async def test_a_time_ahead_is_taken_within_the_clock_slack_and_refused_beyond(client, owner):
+    contact = await create_contact(client, owner)
+    body = {"contact_id": contact["id"], "direction": "gave", "kind": "advice", "weight": 1}
+    now = datetime.now(UTC)
+    ahead = await client.post(
+        "/v1/ledger",
+        json={**body, "occurred_at": (now + timedelta(minutes=2)).isoformat()},
+        headers=owner.headers,
+    )
+    assert ahead.status_code == 201, ahead.text
+    future = await client.post(
+        "/v1/ledger",
+        json={**body, "occurred_at": (now + timedelta(minutes=10)).isoformat()},
+        headers=owner.headers,
+    )
+    assert future.status_code == 422
+    assert future.json()["errors"] == [
+        {"field": "occurred_at", "message": "must not be in the future"}
+    ]
+    assert (await reciprocity(client, owner, contact["id"]))["deposits"] == 1
+
+
 async def test_entry_for_an_unknown_or_foreign_contact_is_404(client, owner, other_owner):
     theirs = await create_contact(client, other_owner)
     for contact_id in (theirs["id"], "ct_missing"):
