@@ -15,7 +15,8 @@ this is the one place where a hot path's SQL depends on the database:
 - SQLite, which has no data-modifying CTEs, runs the UPDATE, then the INSERT, and its event
   is written by the commit, as `record_event` does for every other write.
 
-Both leave the same rows; the ledger's tests run both.
+Both leave the same rows; the ledger's tests run both
+(docs/decisions/2026-12-07-one-data-path-per-kind-of-work.md).
 """
 
 from collections.abc import Mapping
