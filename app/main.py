@@ -11,7 +11,7 @@ from starlette.responses import Response
 
 from app import maintenance, models  # noqa: F401  (models registers every table)
 from app.auth.routes import router as auth_router
-from app.auth.service import KeyCache
+from app.auth.service import ApiKeys
 from app.contacts.routes import router as contacts_router
 from app.core import idempotency, signing
 from app.core.config import Settings, get_settings
@@ -92,7 +92,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = create_engine(settings)
     app.state.sessionmaker = create_sessionmaker(app.state.engine)
-    app.state.key_cache = KeyCache(settings.auth_cache_seconds)
+    # Checks callers' API keys for ApiKeyAuth (app/core/principal.py).
+    app.state.api_keys = ApiKeys(settings.auth_cache_seconds)
     app.state.rate_limiter = KeyRateLimiter(settings)
     app.state.migration_head = head_revision()
     # Resolves webhook hosts; tests put a resolver that never leaves the machine here.

@@ -3,10 +3,10 @@ from typing import Annotated
 from fastapi import Path, Request, Response, status
 
 from app.auth import service
-from app.auth.dependencies import CurrentPrincipal, WritePrincipal
 from app.auth.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyRead, MeRead
 from app.core.etag import check_if_match, make_etag
 from app.core.pagination import Cursor, Limit, Page
+from app.core.principal import CurrentPrincipal, WritePrincipal
 from app.core.unit_of_work import SessionDep, api_router
 
 router = api_router(prefix="/v1", tags=["owners and keys"])
@@ -69,5 +69,5 @@ async def revoke_api_key(
     key = await service.get_api_key(session, owner_id=principal.owner_id, key_id=key_id)
     check_if_match(request, make_etag(service.api_key_etag_version(key)))
     await service.revoke_api_key(session, owner_id=principal.owner_id, key=key)
-    request.app.state.key_cache.forget_key(key_id)
+    request.app.state.api_keys.cache.forget_key(key_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -4,7 +4,6 @@ import hashlib
 import hmac
 import secrets
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 
 from cachetools import TTLCache
 from sqlalchemy.exc import IntegrityError
@@ -16,6 +15,7 @@ from app.auth.schemas import ApiKeyCreated, ApiKeyRead, Scope
 from app.core.errors import Conflict, NotFound, Unauthenticated
 from app.core.outbox import record_event
 from app.core.pagination import keyset_page
+from app.core.principal import Principal
 from app.core.repository import get_owned_or_404
 from app.core.types import new_id, utcnow
 from app.settings.models import OwnerSettings
@@ -30,13 +30,6 @@ class ApiKeyNotFound(NotFound):
 
 class OwnerExists(Conflict):
     type, title = "owner-exists", "Owner already exists"
-
-
-@dataclass(frozen=True)
-class Principal:
-    owner_id: str
-    key_id: str
-    scopes: frozenset[str]
 
 
 class KeyCache:
@@ -64,6 +57,19 @@ class KeyCache:
 
 def hash_secret(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
+
+
+class ApiKeys:
+    """The app's `KeyVerifier` (app/core/principal.py): callers' keys, checked against the
+    database behind a cache."""
+
+    def __init__(self, cache_seconds: float) -> None:
+        self.cache = KeyCache(cache_seconds)
+
+    async def verify(
+        self, secret: str, open_session: Callable[[], Awaitable[AsyncSession]]
+    ) -> Principal:
+        return await authenticate(secret, self.cache, open_session)
 
 
 async def authenticate(

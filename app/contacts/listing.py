@@ -13,8 +13,8 @@ from app.contacts.schemas import ContactSort, TrustStage
 from app.contacts.service import DOCUMENT_COLUMNS
 from app.core.pagination import decode_cursor, encode_cursor
 from app.core.reads import Reader, Rows
+from app.core.reciprocity import Flag, goodwill, is_one_sided, is_overdrawn, is_stale
 from app.core.types import UTCDateTime, utcnow
-from app.ledger.reciprocity import Flag, goodwill, is_one_sided, is_overdrawn, is_stale
 from app.settings.service import owner_ratio
 
 # Contacts never met sort as if last met at the epoch: first ascending, last descending.
@@ -57,7 +57,7 @@ def _sort_key(sort: ContactSort, ratio: Any) -> Any:
 
 
 def _flag_condition(flag: Flag, ratio: Any) -> ColumnElement[bool]:
-    """The rule of app.ledger.reciprocity that decides `flag`, applied to the columns."""
+    """The rule of app.core.reciprocity that decides `flag`, applied to the columns."""
     deposits, withdrawals = col(Contact.ledger_deposits), col(Contact.ledger_withdrawals)
     if flag == Flag.overdrawn:
         return is_overdrawn(goodwill(deposits, withdrawals, ratio))

@@ -3,7 +3,6 @@ from typing import Annotated
 from fastapi import Path, Query, Request, Response, status
 
 from app import erasure
-from app.auth.dependencies import CurrentPrincipal, WritePrincipal
 from app.contacts import listing, service
 from app.contacts.models import Contact
 from app.contacts.schemas import (
@@ -17,11 +16,12 @@ from app.contacts.schemas import (
 from app.core.errors import UnprocessableContent
 from app.core.etag import check_if_match
 from app.core.pagination import Cursor, Limit, Page
+from app.core.principal import CurrentPrincipal, WritePrincipal
 from app.core.reads import request_reader
+from app.core.reciprocity import Flag
 from app.core.responses import ORJSONResponse
 from app.core.schemas import Timestamp
 from app.core.unit_of_work import SessionDep, api_router
-from app.ledger.reciprocity import Flag
 
 router = api_router(prefix="/v1/contacts", tags=["contacts"])
 

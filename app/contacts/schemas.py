@@ -14,8 +14,8 @@ from pydantic import (
     model_validator,
 )
 
+from app.core.reciprocity import Reciprocity
 from app.core.schemas import InputModel, strict_int, trimmed
-from app.ledger.reciprocity import Reciprocity
 
 
 class TrustStage(StrEnum):

@@ -16,10 +16,10 @@ from app.core.errors import Conflict, NotFound
 from app.core.etag import make_etag
 from app.core.outbox import record_event
 from app.core.reads import Reader, Rows
+from app.core.reciprocity import contact_reciprocity
 from app.core.repository import get_owned_or_404
 from app.core.responses import json_values
 from app.core.types import new_id, utcnow
-from app.ledger.reciprocity import contact_reciprocity
 from app.settings.service import owner_ratio, reciprocity_ratio
 
 

@@ -3,9 +3,9 @@ from typing import Annotated
 
 from fastapi import Path, Query, Request, Response, status
 
-from app.auth.dependencies import CurrentPrincipal, WritePrincipal
 from app.core.etag import check_if_match
 from app.core.pagination import Cursor, Limit, Page
+from app.core.principal import CurrentPrincipal, WritePrincipal
 from app.core.unit_of_work import SessionDep, api_router
 from app.events import feed, webhooks
 from app.events.schemas import (

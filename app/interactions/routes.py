@@ -2,9 +2,9 @@ from typing import Annotated
 
 from fastapi import Path, Response, status
 
-from app.auth.dependencies import CurrentPrincipal, WritePrincipal
 from app.contacts import service as contacts
 from app.core.pagination import Cursor, Limit, Page
+from app.core.principal import CurrentPrincipal, WritePrincipal
 from app.core.unit_of_work import SessionDep, api_router
 from app.interactions import service
 from app.interactions.schemas import InteractionCreate, InteractionRead

@@ -2,9 +2,9 @@ from typing import Annotated
 
 from fastapi import Path, Query, Request, Response, status
 
-from app.auth.dependencies import CurrentPrincipal, WritePrincipal
 from app.core.etag import check_if_match
 from app.core.pagination import Cursor, Limit, Page
+from app.core.principal import CurrentPrincipal, WritePrincipal
 from app.core.unit_of_work import SessionDep, api_router, writes
 from app.introductions import consent, listing, service
 from app.introductions.models import Introduction

@@ -2,13 +2,13 @@ from typing import Annotated
 
 from fastapi import Path, Query, Request, Response, status
 
-from app.auth.dependencies import CurrentPrincipal, WritePrincipal
 from app.core.pagination import Cursor, Limit, Page
+from app.core.principal import CurrentPrincipal, WritePrincipal
 from app.core.reads import request_reader
+from app.core.reciprocity import Reciprocity
 from app.core.responses import ORJSONResponse
 from app.core.unit_of_work import SessionDep, api_router
 from app.ledger import service
-from app.ledger.reciprocity import Reciprocity
 from app.ledger.schemas import (
     Direction,
     EntryKind,

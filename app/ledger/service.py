@@ -16,11 +16,11 @@ from app.contacts.service import ContactNotFound
 from app.core.errors import Conflict, NotFound
 from app.core.pagination import keyset_page
 from app.core.reads import Reader
+from app.core.reciprocity import contact_reciprocity
 from app.core.repository import get_owned_or_404
 from app.core.types import new_id, utcnow
 from app.core.writes import insert_after_update
 from app.ledger.models import LedgerEntry
-from app.ledger.reciprocity import contact_reciprocity
 from app.ledger.schemas import Direction, EntryKind, LedgerEntryCreate, LedgerEntryRead
 from app.settings.service import owner_ratio
 

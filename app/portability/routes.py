@@ -4,8 +4,8 @@ from fastapi import Query, Request
 from starlette.datastructures import UploadFile
 from starlette.responses import JSONResponse, StreamingResponse
 
-from app.auth.dependencies import CurrentPrincipal, WritePrincipal
 from app.core.errors import UnprocessableContent
+from app.core.principal import CurrentPrincipal, WritePrincipal
 from app.core.unit_of_work import SessionDep, api_router
 from app.portability import export, service
 from app.portability.schemas import ExportDocument, ImportFormat, ImportSummary, Region

@@ -1,7 +1,7 @@
 from fastapi import Request, Response
 
-from app.auth.dependencies import CurrentPrincipal, WritePrincipal
 from app.core.etag import check_if_match
+from app.core.principal import CurrentPrincipal, WritePrincipal
 from app.core.unit_of_work import SessionDep, api_router
 from app.settings import service
 from app.settings.schemas import SettingsRead, SettingsUpdate

@@ -14,8 +14,8 @@ from app.contacts import service
 from app.contacts.models import Contact
 from app.contacts.schemas import ChannelType, ChannelUse, ContactRead, TrustStage
 from app.core.pagination import Page
+from app.core.reciprocity import Reciprocity, contact_reciprocity
 from app.core.responses import ORJSONResponse
-from app.ledger.reciprocity import Reciprocity, contact_reciprocity
 from tests.factories import Actor, contact_body
 
 text = st.text(max_size=30)  # any code point: escapes must match too

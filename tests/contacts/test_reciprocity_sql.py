@@ -1,5 +1,5 @@
 """The list's reciprocity filters and its goodwill sort are the rules of
-app.ledger.reciprocity applied to columns (app/contacts/listing.py). Whatever the totals and
+app.core.reciprocity applied to columns (app/contacts/listing.py). Whatever the totals and
 the ratio, the database must then pick and order the contacts exactly as the Python rules
 do: on SQLite and on PostgreSQL, through the statements and the Reader the API itself uses."""
 
@@ -16,8 +16,8 @@ from app.contacts.listing import ContactFilters, list_contacts
 from app.contacts.models import Contact
 from app.contacts.schemas import ContactSort
 from app.core.reads import Reader
+from app.core.reciprocity import Flag, contact_reciprocity, goodwill, is_stale
 from app.core.types import new_id, utcnow
-from app.ledger.reciprocity import Flag, contact_reciprocity, goodwill, is_stale
 from app.settings.models import OwnerSettings
 from app.settings.schemas import DEFAULTS
 from tests.factories import Actor

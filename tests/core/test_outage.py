@@ -18,10 +18,11 @@ from sqlalchemy.dialects.postgresql.asyncpg import AsyncAdapt_asyncpg_dbapi
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app import main as app_main
-from app.auth.service import Principal, hash_secret
+from app.auth.service import hash_secret
 from app.core import signing
 from app.core.config import Settings
 from app.core.migrations import upgrade
+from app.core.principal import Principal
 from app.main import create_app
 from tests.factories import Actor, contact_body, make_actor
 from tests.faults import failing_statements, outage_error, statement_error
@@ -142,7 +143,7 @@ async def test_an_unreachable_database_answers_503_everywhere(unreachable_url: s
     app = create_app(Settings(database_url=unreachable_url, rate_limit="100000/minute"))
     uncached, cached = "gw_" + "a" * 40, "gw_" + "b" * 40
     principal = Principal(owner_id="own_x", key_id="key_x", scopes=frozenset({"read", "write"}))
-    app.state.key_cache.put(hash_secret(cached), principal)
+    app.state.api_keys.cache.put(hash_secret(cached), principal)
     auth = {"Authorization": f"Bearer {cached}"}
     try:
         async with client_for(app) as client:

@@ -6,8 +6,8 @@ from fastapi import APIRouter
 from sqlalchemy import insert
 from sqlmodel import col, select
 
-from app.auth.dependencies import CurrentPrincipal
 from app.core.outbox import EVENTS, Event, event_row, record_event
+from app.core.principal import CurrentPrincipal
 from app.core.unit_of_work import (
     EventsNotWritten,
     SessionDep,

@@ -20,7 +20,7 @@ operations = st.lists(operation, max_size=30)
 
 
 def expected_summary(entries: list[dict], ratio: int, ask_weight: int) -> dict[str, Any]:
-    """Recomputed from first principles, independently of app.ledger.reciprocity."""
+    """Recomputed from first principles, independently of app.core.reciprocity."""
     deposits = sum(e["weight"] for e in entries if e["direction"] == "gave")
     withdrawals = sum(e["weight"] for e in entries if e["direction"] == "received")
     goodwill = deposits - ratio * withdrawals

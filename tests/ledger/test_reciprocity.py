@@ -5,7 +5,7 @@ from typing import Any
 
 import pytest
 
-from app.ledger.reciprocity import Flag, contact_reciprocity
+from app.core.reciprocity import Flag, contact_reciprocity
 
 NOW = datetime(2026, 12, 7, tzinfo=UTC)
 

@@ -9,6 +9,9 @@ The rules that lists filter and sort by (`goodwill`, `is_one_sided`, `is_overdra
 expressions share (`-`, `*`, `<`, `>=`, `==`, `&`, never `and`), so the list's SQL
 (app/contacts/listing.py) is these same functions applied to columns.
 tests/contacts/test_reciprocity_sql.py holds the SQL to the Python on both databases.
+
+In app/core/ because two domains ask it: contacts embed a summary in every contact, and the
+ledger, which sits above contacts (its entries are a contact's), answers the full one.
 """
 
 from collections.abc import Mapping

@@ -1,13 +1,36 @@
-"""Who is calling: `CurrentPrincipal` for reads, `WritePrincipal` for writes."""
+"""Who is calling: `CurrentPrincipal` for reads, `WritePrincipal` for writes.
 
+Every domain's routes ask for the caller, so the dependency lives here, below the domains.
+It knows that an API key names a principal, not how keys are kept: that is the app's
+`KeyVerifier`, `app.state.api_keys` (app.auth.service.ApiKeys, set by create_app).
+"""
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import timedelta
-from typing import Annotated
+from typing import Annotated, Protocol
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPBearer
+from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.auth.service import Principal, authenticate
 from app.core.errors import Forbidden, Unauthenticated
+
+
+@dataclass(frozen=True)
+class Principal:
+    owner_id: str
+    key_id: str
+    scopes: frozenset[str]
+
+
+class KeyVerifier(Protocol):
+    async def verify(
+        self, secret: str, open_session: Callable[[], Awaitable[AsyncSession]]
+    ) -> Principal:
+        """The principal of the API key `secret`, or Unauthenticated. `open_session` opens
+        the request's session, for a key it has to look up."""
+        ...
 
 
 class ApiKeyAuth(HTTPBearer):
@@ -32,7 +55,8 @@ class ApiKeyAuth(HTTPBearer):
             raise Unauthenticated("Send an API key as `Authorization: Bearer <key>`.")
         state = request.app.state
         work = request.state.unit_of_work
-        principal = await authenticate(secret, state.key_cache, work.open)
+        api_keys: KeyVerifier = state.api_keys
+        principal = await api_keys.verify(secret, work.open)
         await state.rate_limiter.check(principal.key_id, request)
         if self.write and "write" not in principal.scopes:
             raise Forbidden("This API key is read-only; this request needs the `write` scope.")
