@@ -104,6 +104,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="goodwill-cpu-") as tmp:
         workdir = Path(tmp)
         lite = seed.Generator(seed.SQLITE_QUICK, seed=1122)
+        bench_run.use_signing_secret(url)
         files = bench_run.request_files(gen, lite, workdir)
         hello = servers.start("hello", args.workers, workdir)
         app = servers.start("postgresql", args.workers, workdir, database_url=url)

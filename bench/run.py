@@ -33,8 +33,11 @@ from urllib.parse import quote
 import asyncpg
 import httpx
 
+from app.core.config import Settings
+from app.core.db import create_engine
 from app.core.migrations import upgrade
 from app.core.pagination import encode_cursor
+from app.core.signing import load_secret
 from app.core.types import new_id
 from bench import seed, servers
 from bench.servers import RunFailed, Server
@@ -176,15 +179,29 @@ async def unbalanced_contacts(url: str, owner_id: str) -> int:
 # --- what wrk sends -----------------------------------------------------------------------
 
 
-def page_cursor(visible_ids: list[str], page: int) -> str | None:
-    """The cursor the API hands out for `page` (1-based) of the default order (by id)."""
+def use_signing_secret(url: str) -> None:
+    """Sign cursors here as the servers on database `url` do (app/core/signing.py)."""
+
+    async def load() -> None:
+        engine = create_engine(Settings(database_url=url), pooled=False)
+        try:
+            await load_secret(engine)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(load())
+
+
+def page_cursor(visible_ids: list[str], page: int, owner_id: str) -> str | None:
+    """The cursor the API hands out for `page` (1-based) of the default order (by id); the
+    signing secret must be loaded (`use_signing_secret`)."""
     if page == 1:
         return None
-    return encode_cursor("contact:created_at", [visible_ids[(page - 1) * PAGE - 1]])
+    return encode_cursor("contact:created_at", owner_id, [visible_ids[(page - 1) * PAGE - 1]])
 
 
-def list_path(visible_ids: list[str], page: int) -> str:
-    cursor = page_cursor(visible_ids, page)
+def list_path(visible_ids: list[str], page: int, owner_id: str) -> str:
+    cursor = page_cursor(visible_ids, page, owner_id)
     return f"/v1/contacts?limit={PAGE}" + (f"&cursor={cursor}" if cursor else "")
 
 
@@ -206,12 +223,15 @@ def request_files(gen: seed.Generator, lite: seed.Generator, workdir: Path) -> d
 
     write("hello", "GET", ["/"], k=None)
     write("get_contact", "GET", [f"/v1/contacts/{cid}" for cid in sample])
-    write("list_page_1", "GET", [list_path(visible, 1)])
-    write("list_page_deep", "GET", [list_path(visible, deep)])
+    write("list_page_1", "GET", [list_path(visible, 1, owner.id)])
+    write("list_page_deep", "GET", [list_path(visible, deep, owner.id)])
     write(
         "list_random_pages",
         "GET",
-        [list_path(visible, rng.randint(2, pages)) for _ in range(min(SAMPLE, pages * 4))],
+        [
+            list_path(visible, rng.randint(2, pages), owner.id)
+            for _ in range(min(SAMPLE, pages * 4))
+        ],
     )
     write("search_name", "GET", [f"/v1/contacts?q={quote(n)}" for n in owner.family_names])
     write("search_email", "GET", [f"/v1/contacts?q={quote(e)}" for e in owner.emails])
@@ -255,7 +275,7 @@ def check_seed(server: Server, gen: seed.Generator) -> None:
     with httpx.Client(base_url=server.base, headers=headers, timeout=30) as client:
         cursor = None
         for page in (1, 2, 3):
-            if cursor != page_cursor(visible, page):
+            if cursor != page_cursor(visible, page, owner.id):
                 raise RunFailed(f"page {page}: the API's cursor differs from the seeded order")
             params = {"limit": PAGE, **({"cursor": cursor} if cursor else {})}
             body = expect_ok(client.get("/v1/contacts", params=params))
@@ -434,6 +454,7 @@ def run(profile: Profile, base_url: str, workdir: Path, clock: Clock) -> dict:
         clock.check()
         deep = min(1_000, len(gen.large.visible_ids) // PAGE)
         rows = build_rows(profile, deep)
+        use_signing_secret(url)
         files = request_files(gen, lite, workdir)
         # Every server runs for the whole measurement, idle while another is loaded, so that
         # the rounds can go round all of them.
