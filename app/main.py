@@ -117,7 +117,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Added last, so it is outermost: every response, even a 413, carries the request id.
     app.add_middleware(RequestContextMiddleware)
     # Routes are matched one by one in this order, a few microseconds each: the busiest
-    # come first (bench/README.md).
+    # come first (docs/decisions/2026-11-22-busiest-routes-first.md).
     for router in (
         contacts_router,
         ledger_router,

@@ -70,7 +70,7 @@ def _flag_condition(flag: Flag, ratio: Any) -> ColumnElement[bool]:
 class _Shape:
     """Which filters a request uses (not their values): the statement for a shape is built
     once and reused with new parameters. Building a statement and its cache key per request
-    was a seventh of the CPU of a page (bench/README.md)."""
+    was a seventh of the CPU of a page (docs/decisions/2026-11-22-statements-built-once.md)."""
 
     sort: ContactSort
     q: bool
@@ -97,7 +97,7 @@ def _filtered(query: Any, shape: _Shape, ratio: Any) -> Any:
         # rendered into the SQL (literal_execute), not sent as a parameter: with a parameter,
         # PostgreSQL settles on a generic plan after five searches, one that cannot tell a
         # rare email from a common name, and scanned a large network's every contact
-        # (170 ms instead of 3 ms, bench/README.md).
+        # (170 ms instead of 3 ms, docs/decisions/2026-11-22-search-planned-per-text.md).
         pattern = bindparam("q", literal_execute=True)
         query = query.where(col(Contact.search_text).contains(pattern, escape="/"))
     if shape.tag:

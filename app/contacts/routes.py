@@ -38,7 +38,7 @@ async def _answer(
 
 
 # Routes are matched one by one in the order they are declared, and GET by id is the
-# busiest: it comes first (bench/README.md).
+# busiest: it comes first (docs/decisions/2026-11-22-busiest-routes-first.md).
 @router.get("/{contact_id}", response_model=ContactRead)
 async def read_contact(
     contact_id: ContactId, principal: CurrentPrincipal, request: Request

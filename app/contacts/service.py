@@ -72,14 +72,14 @@ async def present(session: AsyncSession, contact: Contact) -> dict[str, Any]:
 # The columns a contact's document is made of (and its version, for the ETag), for reads
 # that only present contacts: plain rows skip the ORM's identity map and instance state, and
 # the columns left out (search and filter helpers) cost decoding on every row
-# (bench/README.md).
+# (docs/decisions/2026-11-22-contact-documents-from-rows.md).
 DOCUMENT_COLUMNS = tuple(
     Contact.__table__.c[name]  # type: ignore[attr-defined]
     for name in [*_ROW_FIELDS, "version"]
 )
 
 # Built once: building a statement costs more than running it through SQLAlchemy's
-# compiled cache (bench/README.md), and this is the hottest read.
+# compiled cache (docs/decisions/2026-11-22-statements-built-once.md), the hottest read.
 _READ_CONTACT = select(*DOCUMENT_COLUMNS, owner_ratio(bindparam("owner_id")).label("ratio")).where(
     Contact.owner_id == bindparam("owner_id"),
     Contact.id == bindparam("contact_id"),

@@ -20,7 +20,8 @@ PREPARED_STATEMENTS = 32
 # Connections per process at most on SQLite. Each holds its own page cache (2 MiB) and an
 # aiosqlite thread, and more of them buy no throughput: one writer at a time, and every
 # connection's work runs under the same GIL. SQLAlchemy's default for aiosqlite, 5 + 10
-# overflow, cost 15 MB more per worker than 8 at the same rps (bench/README.md).
+# overflow, cost 15 MB more per worker than 8 at the same rps
+# (docs/decisions/2026-12-01-sqlite-pool-of-eight.md).
 SQLITE_POOL_SIZE = 8
 
 # Execution option that marks a session's transaction as one that will write.
@@ -74,7 +75,7 @@ def create_engine(settings: Settings, *, pooled: bool = True) -> AsyncEngine:
             # runs about twenty statements over and over, but every search is a statement of
             # its own (its text is in the SQL, app/contacts/listing.py): with 100 per
             # connection and 20 connections, a search-heavy load grew each worker by 40 MB
-            # (bench/README.md).
+            # (docs/decisions/2026-11-22-search-planned-per-text.md).
             "prepared_statement_cache_size": PREPARED_STATEMENTS,
             # Timestamps travel as text in this form, `2026-12-01 16:19:20.123456+00`, which
             # `_set_codecs` parses.
@@ -86,7 +87,8 @@ def create_engine(settings: Settings, *, pooled: bool = True) -> AsyncEngine:
             path.parent.mkdir(parents=True, exist_ok=True)
         kwargs["connect_args"] = {"timeout": 10}
     # JSON columns (tags, channels, ...) are read with orjson: the standard library's decoder
-    # was a seventh of the CPU of a page of contacts (bench/README.md). Writes keep the
+    # was a seventh of the CPU of a page of contacts
+    # (docs/decisions/2026-12-01-cheaper-row-decoding.md). Writes keep the
     # standard encoder.
     # hide_parameters: SQLAlchemy would otherwise put a failed statement's parameters (names,
     # emails, notes) into its error's message, and so into any log line that renders it.
@@ -110,8 +112,8 @@ def _configure_postgresql(engine: AsyncEngine) -> None:
 
 async def _set_codecs(connection: Any) -> None:
     """Decode the two types every contact row is made of more cheaply than asyncpg's and
-    SQLAlchemy's defaults, to the same values (bench/README.md: a page of 50 contacts holds
-    250 timestamps and 150 JSON values).
+    SQLAlchemy's defaults, to the same values: a page of 50 contacts holds 250 timestamps
+    and 150 JSON values (docs/decisions/2026-12-01-cheaper-row-decoding.md).
 
     Timestamps come as text and are parsed by `datetime.fromisoformat`, in C: asyncpg's
     binary decoder builds each one with Python datetime arithmetic, four times the CPU. With
@@ -178,7 +180,8 @@ def row_values(entity: SQLModel) -> dict[str, Any]:
 async def insert_row(session: AsyncSession, entity: SQLModel) -> None:
     """INSERT a new entity's row as one Core statement on the session's connection, without
     the unit of work: for rows written once and never changed in the same request (ledger
-    entries), where an ORM flush costs more than the statement (bench/README.md). Anything
+    entries), where an ORM flush costs more than the statement
+    (docs/decisions/2026-11-22-write-once-rows-as-plain-inserts.md). Anything
     pending in the session is flushed first, so the statements keep their order. The entity
     is not added to the session."""
     if session.new or session.dirty or session.deleted:

@@ -37,7 +37,8 @@ class ApiKeyAuth(HTTPBearer):
     """The caller, from `Authorization: Bearer <api key>`, rate-limited per key.
 
     One dependency with no sub-dependencies, because FastAPI's solving of each one costs
-    about as much as a cached key lookup and the rate limiter together (bench/README.md).
+    about as much as a cached key lookup and the rate limiter together
+    (docs/decisions/2026-12-01-auth-as-one-dependency.md).
     As an `HTTPBearer` it is documented in OpenAPI as that security scheme. The request's
     session is opened only when the key is not in the cache, or for a write."""
 

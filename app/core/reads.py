@@ -2,11 +2,12 @@
 
 A GET of one contact spent more CPU in SQLAlchemy's session and execution machinery (the
 session's life, an execution context, result processing, greenlet switches) than in
-everything else it does (bench/README.md). A `Reader` keeps SQLAlchemy for building the
-statements and compiles each of them once; on PostgreSQL it then runs it with asyncpg on a
-connection checked out of the engine's own pool: the same connections, with the codecs
-SQLAlchemy gave them (JSON decoded with orjson, timestamps aware and in UTC), so rows come
-back with the values SQLAlchemy would have produced (tests/core/test_reads.py checks it).
+everything else it does (docs/decisions/2026-12-01-reader-for-hot-reads.md). A `Reader`
+keeps SQLAlchemy for building the statements and compiles each of them once; on
+PostgreSQL it then runs it with asyncpg on a connection checked out of the engine's own
+pool: the same connections, with the codecs SQLAlchemy gave them (JSON decoded with orjson,
+timestamps aware and in UTC), so rows come back with the values SQLAlchemy would have
+produced (tests/core/test_reads.py checks it).
 
 Statements whose SQL depends on their values (literal_execute, expanding IN) and every
 statement on SQLite run through SQLAlchemy Core instead, on a connection of their own.
@@ -154,7 +155,7 @@ def request_reader(request: Request) -> Reader:
     holds one connection and not two, else on whatever the app's sessions are bound to (the
     engine; in the tests, the connection holding the test's transaction). A plain call
     rather than a dependency: FastAPI's solving of each dependency costs more than this
-    whole lookup (bench/README.md)."""
+    whole lookup (docs/decisions/2026-12-01-auth-as-one-dependency.md)."""
     session = request.state.unit_of_work.session
     if session is not None:
         return Reader(session)

@@ -36,7 +36,7 @@ def settle_heap() -> None:
     the app, SQLAlchemy's and pydantic's schemas) lives as long as the process, so the cyclic
     garbage collector stops walking it (`gc.freeze`), and collects the young generation less
     often. Measured with bench/cpu.py: CPU per page of 50 contacts 4.9 -> 3.5 ms, per GET of
-    one contact 1.08 -> 0.92 ms (bench/README.md)."""
+    one contact 1.08 -> 0.92 ms (docs/decisions/2026-11-22-settled-heap.md)."""
     gc.collect()
     gc.freeze()
     _, older, oldest = gc.get_threshold()

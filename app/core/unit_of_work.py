@@ -16,7 +16,7 @@ this order:
    POST with an `Idempotency-Key` is replayed, refused, or noted (app/core/idempotency.py),
    whatever else the endpoint depends on.
 3. The endpoint runs; FastAPI validates its input and serialises its answer.
-4. **Complete**, for an answer below 500: the idempotency record, then the outbox's events
+4. **Complete**: the idempotency record (for an answer below 500), then the outbox's events
    (app/core/outbox.py), then COMMIT. An error anywhere before the commit ends is rolled
    back, events and record with it, and the client is told it failed: a 2xx is only sent
    for a write that committed.

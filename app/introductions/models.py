@@ -44,8 +44,9 @@ class Introduction(OwnerScopedChild, table=True):
         Index("ix_introduction_owner_id_state_id", "owner_id", "state", "id"),
         # Pending consent requests by expiry: every read of introductions first expires the
         # owner's overdue ones, which without this was a scan of all of them
-        # (bench/README.md). Not a partial index: the state arrives as a parameter, and a
-        # generic plan cannot prove a partial index's condition from one.
+        # (docs/decisions/2026-12-01-index-pending-consents-by-expiry.md). Not a partial
+        # index: the state arrives as a parameter, and a generic plan cannot prove a partial
+        # index's condition from one.
         Index(
             "ix_introduction_owner_id_state_consent_expires_at",
             "owner_id",
