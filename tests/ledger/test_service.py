@@ -1,27 +1,24 @@
 """Ledger rules, where they live: the service, called on the test's session.
 
-tests/ledger/test_routes.py covers what a client sends (entries, reversals and their 409s);
-these cover what only the service writes (an introduction's deposit) and what a client's
-clock does to the rule that entries are not in the future.
+tests/ledger/test_routes.py covers what a client sends (entries, reversals and their 409s,
+the clock slack of `occurred_at`, which is the schema's); this covers what only the service
+writes: an introduction's deposit, and its reversal.
 """
 
 from collections.abc import AsyncIterator
-from datetime import timedelta
 
 import pytest
 from fastapi import FastAPI
-from pydantic import ValidationError
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.contacts import service as contacts
 from app.contacts.models import Contact
 from app.contacts.schemas import ContactCreate
-from app.core.types import utcnow
 from app.introductions import service as introductions
 from app.introductions.schemas import IntroductionCreate
 from app.ledger import service as ledger
-from app.ledger.schemas import Direction, EntryKind, LedgerEntryCreate
+from app.ledger.schemas import Direction, EntryKind
 from tests.factories import Actor
 
 
@@ -78,28 +75,3 @@ async def test_reversing_an_introductions_deposit_mirrors_it_and_zeroes_the_tota
     # Erasing Theo finds the reversal by its introduction too, and blanks its note.
     assert reversal.introduction_id == intro.id
     assert await totals(session, rita) == (0, 0)
-
-
-async def test_a_clock_a_few_minutes_fast_is_not_the_future(session, owner):
-    rita = await person(session, owner, "Rita")
-
-    def entry(occurred_at):
-        return LedgerEntryCreate(
-            contact_id=rita.id,
-            direction=Direction.received,
-            kind=EntryKind.advice,
-            weight=1,
-            occurred_at=occurred_at,
-        )
-
-    soon, later = utcnow() + timedelta(minutes=2), utcnow() + timedelta(minutes=10)
-    recorded = await ledger.record_entry(session, owner_id=owner.owner_id, data=entry(soon))
-    stored, _ = await ledger.get_entry(session, owner_id=owner.owner_id, entry_id=recorded.id)
-    assert stored.occurred_at == soon
-    # The rule is the schema's (PastTimestamp): a later time never reaches the service.
-    with pytest.raises(ValidationError) as refused:
-        entry(later)
-    assert [(e["loc"], e["msg"]) for e in refused.value.errors()] == [
-        (("occurred_at",), "must not be in the future")
-    ]
-    assert await totals(session, rita) == (0, 1)
