@@ -4,7 +4,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, delete, or_, tuple_
+from sqlalchemy import Update, bindparam, delete, or_, tuple_, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -19,7 +19,7 @@ from app.core.reads import Reader, Rows
 from app.core.reciprocity import contact_reciprocity
 from app.core.repository import get_owned_or_404
 from app.core.responses import json_values
-from app.core.types import new_id, utcnow
+from app.core.types import UTCDateTime, new_id, utcnow
 from app.settings.service import owner_ratio, reciprocity_ratio
 
 
@@ -117,10 +117,17 @@ def _derive(contact: Contact) -> None:
     contact.search_text = " ".join(p.lower() for p in parts if p)
     uses = sorted({use for c in contact.channels for use in c["permitted_uses"]})
     contact.channel_uses = "," + "".join(f"{u}," for u in uses)
-    baseline = contact.last_interaction_at or contact.created_at
-    contact.due_at = (
-        baseline + timedelta(days=contact.cadence_days) if contact.cadence_days else None
-    )
+    contact.due_at = due_at(contact.last_interaction_at, contact.created_at, contact.cadence_days)
+
+
+def due_at(
+    last_interaction_at: datetime | None, created_at: datetime, cadence_days: int | None
+) -> datetime | None:
+    """When a contact's keep-in-touch cadence runs out: its last interaction (or its
+    creation) plus the cadence; None without a cadence."""
+    if not cadence_days:
+        return None
+    return (last_interaction_at or created_at) + timedelta(days=cadence_days)
 
 
 # `new`: the contact was just created, so it has no rows to delete (a round trip saved;
@@ -318,11 +325,54 @@ async def archive_contact(session: AsyncSession, *, contact: Contact) -> None:
     await _record(session, contact, "contact.archived")
 
 
-async def touch_interaction(session: AsyncSession, *, contact: Contact, at: datetime) -> None:
-    """An interaction happened: staleness is measured from the latest one."""
-    if contact.last_interaction_at is None or at > contact.last_interaction_at:
-        contact.last_interaction_at = at
-    bump_version(contact)
-    _derive(contact)
-    session.add(contact)
-    await session.flush()
+# The contact an interaction is logged on, locked: two interactions logged at once cannot
+# lose each other's move, and the new due date is computed from what is locked.
+_LOCK_FOR_TOUCH = (
+    select(Contact.last_interaction_at, Contact.created_at, Contact.cadence_days)
+    .where(
+        Contact.owner_id == bindparam("owner_id"),
+        Contact.id == bindparam("contact_id"),
+        col(Contact.erased_at).is_(None),
+    )
+    .with_for_update()
+)
+_CONTACTS = Contact.__table__  # type: ignore[attr-defined]
+# Parameters not named after columns: an UPDATE reserves those names for its SET clause.
+_TOUCH = (
+    update(_CONTACTS)
+    .where(
+        _CONTACTS.c.owner_id == bindparam("b_owner_id"),
+        _CONTACTS.c.id == bindparam("b_contact_id"),
+    )
+    .values(
+        last_interaction_at=bindparam("b_last", type_=UTCDateTime()),
+        due_at=bindparam("b_due", type_=UTCDateTime()),
+        version=_CONTACTS.c.version + 1,
+        updated_at=bindparam("b_now", type_=UTCDateTime()),
+    )
+)
+
+
+async def touch_interaction(
+    session: AsyncSession, *, owner_id: str, contact_id: str, at: datetime, now: datetime
+) -> tuple[Update, dict[str, Any]]:
+    """An interaction happened at `at`: lock the contact and return the UPDATE (with its
+    parameters) that moves its last interaction, if `at` is later, its due date and its
+    version, for the caller to run with its own row (`insert_after_update`). Staleness is
+    measured from the latest interaction. ContactNotFound when there is no such contact."""
+    row = (
+        await session.exec(_LOCK_FOR_TOUCH, params={"owner_id": owner_id, "contact_id": contact_id})
+    ).first()
+    if row is None:
+        raise ContactNotFound(f"No contact {contact_id}.")
+    last, created_at, cadence_days = row
+    if last is None or at > last:
+        last = at
+    params = {
+        "b_owner_id": owner_id,
+        "b_contact_id": contact_id,
+        "b_last": last,
+        "b_due": due_at(last, created_at, cadence_days),
+        "b_now": now,
+    }
+    return _TOUCH, params

@@ -4,10 +4,9 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import event, insert
+from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import NullPool
-from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.core.config import Settings
@@ -164,28 +163,3 @@ async def begin_write(session: AsyncSession) -> None:
     """Begin the session's transaction as a writing one (matters on SQLite only)."""
     if isinstance(session.bind, AsyncEngine) and session.bind.dialect.name == "sqlite":
         await session.connection(execution_options={WRITE_OPTION: True})
-
-
-def row_values(entity: SQLModel) -> dict[str, Any]:
-    """An entity's column values, as a Core INSERT takes them; a key left None is left out,
-    for the database to fill (an autoincrement key)."""
-    table = entity.__table__  # type: ignore[attr-defined]
-    return {
-        column.key: value
-        for column in table.columns
-        if (value := getattr(entity, column.key)) is not None or not column.primary_key
-    }
-
-
-async def insert_row(session: AsyncSession, entity: SQLModel) -> None:
-    """INSERT a new entity's row as one Core statement on the session's connection, without
-    the unit of work: for rows written once and never changed in the same request (ledger
-    entries), where an ORM flush costs more than the statement
-    (docs/decisions/2026-11-22-write-once-rows-as-plain-inserts.md). Anything
-    pending in the session is flushed first, so the statements keep their order. The entity
-    is not added to the session."""
-    if session.new or session.dirty or session.deleted:
-        await session.flush()
-    connection = await session.connection()
-    table = entity.__table__  # type: ignore[attr-defined]
-    await connection.execute(insert(table), row_values(entity))

@@ -26,13 +26,11 @@ async def log_interaction(
     response: Response,
 ) -> InteractionRead:
     """Record a touchpoint; moves the contact's `last_interaction_at`."""
-    # Locked so that two interactions logged at once cannot lose each other's update.
-    contact = await contacts.get_contact(
-        session, owner_id=principal.owner_id, contact_id=contact_id, for_update=True
+    interaction = await service.log_interaction(
+        session, owner_id=principal.owner_id, contact_id=contact_id, data=body
     )
-    interaction = await service.log_interaction(session, contact=contact, data=body)
     response.headers["Location"] = f"/v1/contacts/{contact_id}/interactions/{interaction.id}"
-    return service.to_read(interaction)
+    return interaction
 
 
 @router.get("", response_model=Page[InteractionRead])

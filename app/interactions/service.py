@@ -1,16 +1,17 @@
 """Interactions: touchpoints with a contact, which drive its staleness."""
 
+from collections.abc import Mapping
+from typing import Any
+
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.contacts import service as contacts
-from app.contacts.models import Contact
-from app.core.db import insert_row
 from app.core.errors import NotFound
-from app.core.outbox import record_event
 from app.core.pagination import keyset_page
 from app.core.repository import get_owned_or_404
 from app.core.types import new_id, utcnow
+from app.core.writes import insert_after_update
 from app.interactions.models import Interaction
 from app.interactions.schemas import InteractionCreate, InteractionRead
 
@@ -19,37 +20,54 @@ class InteractionNotFound(NotFound):
     type, title = "interaction-not-found", "Interaction not found"
 
 
-def to_read(interaction: Interaction) -> InteractionRead:
-    return InteractionRead.model_validate(interaction, from_attributes=True)
+_INTERACTIONS = Interaction.__table__  # type: ignore[attr-defined]
+_FIELDS = list(InteractionRead.model_fields)
+
+
+def to_read(source: Interaction | Mapping[str, Any]) -> InteractionRead:
+    """The one presenter of an interaction, from an entity or a row of `interaction`."""
+    if isinstance(source, Interaction):
+        return InteractionRead.model_validate(source, from_attributes=True)
+    return InteractionRead(**{name: source[name] for name in _FIELDS})
 
 
 async def log_interaction(
-    session: AsyncSession, *, contact: Contact, data: InteractionCreate
-) -> Interaction:
+    session: AsyncSession, *, owner_id: str, contact_id: str, data: InteractionCreate
+) -> InteractionRead:
+    """Record a touchpoint and move the contact's last interaction (and so its due date):
+    the contact is locked, then one `insert_after_update` moves it, inserts the row and
+    records the event. Interactions are written once here, never changed in the request."""
     now = utcnow()
-    interaction = Interaction(
-        id=new_id("int"),
-        owner_id=contact.owner_id,
-        contact_id=contact.id,
-        kind=data.kind.value,
-        occurred_at=data.occurred_at or now,
-        summary=data.summary,
-        initiated_by=data.initiated_by.value,
-        created_at=now,
+    row = {
+        "id": new_id("int"),
+        "owner_id": owner_id,
+        "contact_id": contact_id,
+        "kind": data.kind.value,
+        "occurred_at": data.occurred_at or now,
+        "summary": data.summary,
+        "initiated_by": data.initiated_by.value,
+        "created_at": now,
+    }
+    touch, params = await contacts.touch_interaction(
+        session, owner_id=owner_id, contact_id=contact_id, at=row["occurred_at"], now=now
     )
-    # Written once, never changed in this request: one INSERT, not the unit of work.
-    await insert_row(session, interaction)
-    await contacts.touch_interaction(session, contact=contact, at=interaction.occurred_at)
-    record_event(
+    read = to_read(row)
+    await insert_after_update(
         session,
-        owner_id=contact.owner_id,
-        type="interaction.created",
-        resource="interaction",
-        resource_id=interaction.id,
-        contact_id=contact.id,
-        data=to_read(interaction),
+        touch,
+        params,
+        _INTERACTIONS,
+        row,
+        event={
+            "owner_id": owner_id,
+            "type": "interaction.created",
+            "resource": "interaction",
+            "resource_id": row["id"],
+            "contact_id": contact_id,
+            "data": read,
+        },
     )
-    return interaction
+    return read
 
 
 async def list_interactions(
