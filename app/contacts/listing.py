@@ -11,7 +11,7 @@ from sqlmodel import col, select
 from app.contacts.models import Contact, ContactExternalRef, ContactTag
 from app.contacts.schemas import ContactSort, TrustStage
 from app.contacts.service import DOCUMENT_COLUMNS
-from app.core.pagination import decode_cursor, encode_cursor
+from app.core.pagination import after, decode_cursor, page_of, sorted_by
 from app.core.reads import Reader, Rows
 from app.core.reciprocity import Flag, goodwill, is_one_sided, is_overdrawn, is_stale
 from app.core.types import UTCDateTime, utcnow
@@ -146,22 +146,13 @@ def _statement(shape: _Shape) -> Any:
     )
     query = query.where(Contact.owner_id == bindparam("owner_id"), col(Contact.erased_at).is_(None))
     query = _filtered(query, shape, ratio)
-    contact_id = col(Contact.id)
-    after_id = bindparam("after_id")
-    if key is None:
-        if shape.after:
-            query = query.where(contact_id < after_id if descending else contact_id > after_id)
-        order = [contact_id.desc() if descending else contact_id]
-    else:
-        expr = key
-        if shape.after:
-            value = bindparam("after_value", type_=expr.type)
-            if descending:
-                query = query.where((expr < value) | ((expr == value) & (contact_id < after_id)))
-            else:
-                query = query.where((expr > value) | ((expr == value) & (contact_id > after_id)))
-        order = [expr.desc(), contact_id.desc()] if descending else [expr, contact_id]
-    return query.order_by(*order).limit(bindparam("limit"))
+    order = [col(Contact.id)] if key is None else [key, col(Contact.id)]
+    if shape.after:
+        values = [bindparam("after_id")]
+        if key is not None:
+            values.insert(0, bindparam("after_value", type_=key.type))
+        query = query.where(after(order, values, descending))
+    return sorted_by(query, order, descending).limit(bindparam("limit"))
 
 
 async def list_contacts(
@@ -211,10 +202,16 @@ async def list_contacts(
         after=bool(cursor),
     )
     rows = await reader.rows(_statement(shape), params)
-    next_cursor = None
-    if len(rows) > limit:
-        last = rows[limit - 1]
-        key = [last["id"]] if key_type is None else [last["sort_value"], last["id"]]
-        next_cursor = encode_cursor(kind, owner_id, key)
+    page, next_cursor = page_of(
+        rows,
+        limit,
+        kind=kind,
+        owner_id=owner_id,
+        key=(lambda row: [row["id"]]) if key_type is None else _sort_and_id,
+    )
     # No rows, nothing to present: the ratio does not matter then.
-    return rows[:limit], rows[0]["ratio"] if rows else 0, next_cursor
+    return page, rows[0]["ratio"] if rows else 0, next_cursor
+
+
+def _sort_and_id(row: Any) -> list[Any]:
+    return [row["sort_value"], row["id"]]

@@ -102,20 +102,37 @@ async def keyset_page(
     and another column)."""
     if cursor:
         types = tuple(column.type.python_type for column in order)
-        query = query.where(_after(order, decode_cursor(cursor, kind, owner_id, types), descending))
-    sort = [column.desc() for column in order] if descending else list(order)
-    rows = list((await session.exec(query.order_by(*sort).limit(limit + 1))).all())
+        query = query.where(after(order, decode_cursor(cursor, kind, owner_id, types), descending))
+    rows = list((await session.exec(sorted_by(query, order, descending).limit(limit + 1))).all())
+    return page_of(
+        rows,
+        limit,
+        kind=kind,
+        owner_id=owner_id,
+        key=key or (lambda row: [getattr(row, column.key) for column in order]),
+    )
+
+
+def page_of(
+    rows: Sequence[T], limit: int, *, kind: str, owner_id: str, key: Callable[[T], Sequence[Any]]
+) -> tuple[list[T], str | None]:
+    """The page in `rows` (up to `limit + 1` of them, read in the sort's order) and the
+    cursor of the next page (after the last row shown, whose sort key `key` gives), or None
+    when there is no more. For lists whose statements are built once with the cursor's
+    values as parameters (`after` over bindparams)."""
     if len(rows) <= limit:
-        return rows, None
-    last = rows[limit - 1]
-    values = key(last) if key else [getattr(last, column.key) for column in order]
-    return rows[:limit], encode_cursor(kind, owner_id, list(values))
+        return list(rows), None
+    return list(rows[:limit]), encode_cursor(kind, owner_id, list(key(rows[limit - 1])))
 
 
-def _after(order: Sequence[Any], values: Sequence[Any], descending: bool) -> ColumnElement[bool]:
-    """Rows past `values` in the sort: for (a, b), `a > x OR (a = x AND b > y)`, as each list
-    spelled it before it shared this (a row value, `(a, b) > (x, y)`, would be a new plan to
-    check on both databases)."""
+def sorted_by(query: Select[Any], order: Sequence[Any], descending: bool) -> Select[Any]:
+    return query.order_by(*(column.desc() for column in order) if descending else order)
+
+
+def after(order: Sequence[Any], values: Sequence[Any], descending: bool) -> ColumnElement[bool]:
+    """Rows past `values` (values or bind parameters) in the sort: for (a, b),
+    `a > x OR (a = x AND b > y)`, as each list spelled it before it shared this (a row
+    value, `(a, b) > (x, y)`, would be a new plan to check on both databases)."""
     clause = _beyond(order[-1], values[-1], descending)
     for column, value in zip(reversed(order[:-1]), reversed(values[:-1]), strict=True):
         clause = _beyond(column, value, descending) | ((column == value) & clause)

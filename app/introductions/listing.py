@@ -2,19 +2,21 @@
 
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import lru_cache
+from typing import Any
 
-from sqlalchemy import or_
+from sqlalchemy import bindparam, or_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.core.pagination import keyset_page
-from app.core.types import utcnow
+from app.core.pagination import after, decode_cursor, keyset_page, page_of, sorted_by
+from app.core.reads import Reader
+from app.core.types import UTCDateTime, utcnow
 from app.introductions.models import Introduction, IntroductionEvent
 from app.introductions.schemas import TimelineEventRead
-from app.introductions.service import expire_due
+from app.introductions.service import DOCUMENT_COLUMNS, expire_due, introduction_document
 from app.introductions.workflow import State
-from app.settings.schemas import SettingsRead
-from app.settings.service import get_rules
+from app.settings.service import get_rules, owner_rule
 
 
 @dataclass(frozen=True)
@@ -24,6 +26,42 @@ class IntroductionFilters:
     needs_follow_up: bool | None = None
 
 
+@dataclass(frozen=True)
+class _Shape:
+    """Which filters a request uses: the statement for a shape is built once
+    (docs/decisions/2026-11-22-statements-built-once.md)."""
+
+    state: bool
+    contact: bool
+    needs_follow_up: bool | None
+    after: bool
+
+
+@lru_cache(maxsize=32)
+def _statement(shape: _Shape) -> Any:
+    owner_id = bindparam("owner_id")
+    query = select(
+        *DOCUMENT_COLUMNS,
+        owner_rule("follow_up_after_days", owner_id).label("follow_up_after_days"),
+    ).where(Introduction.owner_id == owner_id)
+    if shape.state:
+        query = query.where(Introduction.state == bindparam("state"))
+    if shape.contact:
+        contact_id = bindparam("contact_id")
+        query = query.where(
+            or_(Introduction.requester_id == contact_id, Introduction.target_id == contact_id)
+        )
+    if shape.needs_follow_up is not None:
+        due = (Introduction.state == State.made.value) & (
+            col(Introduction.made_at) < bindparam("follow_up_cutoff", type_=UTCDateTime())
+        )
+        query = query.where(due if shape.needs_follow_up else ~due)
+    order = [col(Introduction.id)]
+    if shape.after:
+        query = query.where(after(order, [bindparam("after_id")], descending=True))
+    return sorted_by(query, order, descending=True).limit(bindparam("limit"))
+
+
 async def list_introductions(
     session: AsyncSession,
     *,
@@ -31,36 +69,33 @@ async def list_introductions(
     filters: IntroductionFilters,
     limit: int,
     cursor: str | None,
-) -> tuple[list[Introduction], SettingsRead, str | None]:
-    """Newest first; with the owner's rules they were filtered by (for presenting them)."""
+) -> tuple[list[dict[str, Any]], str | None]:
+    """Newest first, as documents: overdue consent requests expire first, then one
+    statement reads the page with the owner's follow-up delay."""
     await expire_due(session, owner_id=owner_id)
-    rules = await get_rules(session, owner_id=owner_id)
-    query = select(Introduction).where(Introduction.owner_id == owner_id)
+    now = utcnow()
+    params: dict[str, Any] = {"owner_id": owner_id, "limit": limit + 1}
+    if cursor:
+        (params["after_id"],) = decode_cursor(cursor, "introduction", owner_id, (str,))
     if filters.state is not None:
-        query = query.where(Introduction.state == filters.state.value)
+        params["state"] = filters.state.value
     if filters.contact_id is not None:
-        query = query.where(
-            or_(
-                Introduction.requester_id == filters.contact_id,
-                Introduction.target_id == filters.contact_id,
-            )
-        )
+        params["contact_id"] = filters.contact_id
     if filters.needs_follow_up is not None:
-        due = (Introduction.state == State.made.value) & (
-            col(Introduction.made_at) < utcnow() - timedelta(days=rules.follow_up_after_days)
-        )
-        query = query.where(due if filters.needs_follow_up else ~due)
-    rows, next_cursor = await keyset_page(
-        session,
-        query,
-        order=[col(Introduction.id)],
-        descending=True,
-        kind="introduction",
-        owner_id=owner_id,
-        cursor=cursor,
-        limit=limit,
+        rules = await get_rules(session, owner_id=owner_id)
+        params["follow_up_cutoff"] = now - timedelta(days=rules.follow_up_after_days)
+    shape = _Shape(
+        state=filters.state is not None,
+        contact=filters.contact_id is not None,
+        needs_follow_up=filters.needs_follow_up,
+        after=bool(cursor),
     )
-    return rows, rules, next_cursor
+    rows = await Reader(session).rows(_statement(shape), params)
+    page, next_cursor = page_of(
+        rows, limit, kind="introduction", owner_id=owner_id, key=lambda row: [row["id"]]
+    )
+    documents = [introduction_document(row, row["follow_up_after_days"], now) for row in page]
+    return documents, next_cursor
 
 
 async def list_timeline(

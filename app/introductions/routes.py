@@ -5,6 +5,8 @@ from fastapi import Path, Query, Request, Response, status
 from app.core.etag import check_if_match
 from app.core.pagination import Cursor, Limit, Page
 from app.core.principal import CurrentPrincipal, WritePrincipal
+from app.core.responses import ORJSONResponse
+from app.core.types import utcnow
 from app.core.unit_of_work import SessionDep, api_router, writes
 from app.introductions import consent, listing, service
 from app.introductions.models import Introduction
@@ -28,11 +30,19 @@ IntroductionId = Annotated[str, Path()]
 
 
 async def _answer(
-    session: SessionDep, response: Response, intro: Introduction, consent_url: str | None = None
-) -> IntroductionRead:
-    response.headers["ETag"] = service.introduction_etag(intro)
+    session: SessionDep,
+    intro: Introduction,
+    consent_url: str | None = None,
+    status_code: int = 200,
+    **headers: str,
+) -> Response:
+    """The introduction's document, as every answer about one sends it, with its ETag."""
     rules = await get_rules(session, owner_id=intro.owner_id)
-    return service.to_read(intro, rules, consent_url)
+    document = service.introduction_document(
+        intro, rules.follow_up_after_days, utcnow(), consent_url
+    )
+    headers["ETag"] = service.introduction_etag(intro)
+    return ORJSONResponse(document, status_code=status_code, headers=headers)
 
 
 async def _locked(session: SessionDep, principal: WritePrincipal, introduction_id: str):
@@ -48,12 +58,12 @@ def consent_url(request: Request, token: str) -> str:
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=IntroductionRead)
 async def create_introduction(
-    body: IntroductionCreate, principal: WritePrincipal, session: SessionDep, response: Response
-) -> IntroductionRead:
+    body: IntroductionCreate, principal: WritePrincipal, session: SessionDep
+) -> Response:
     """Record that a requester wants to meet a target (state `requested`)."""
     intro = await service.create_introduction(session, owner_id=principal.owner_id, data=body)
-    response.headers["Location"] = f"/v1/introductions/{intro.id}"
-    return await _answer(session, response, intro)
+    location = f"/v1/introductions/{intro.id}"
+    return await _answer(session, intro, status_code=status.HTTP_201_CREATED, Location=location)
 
 
 @router.get("", response_model=Page[IntroductionRead])
@@ -70,15 +80,15 @@ async def list_introductions(
     needs_follow_up: Annotated[
         bool | None, Query(description="Made, with no feedback after the owner's delay.")
     ] = None,
-) -> Page[IntroductionRead]:
+) -> Response:
     """Introductions, newest first."""
     filters = listing.IntroductionFilters(
         state=state, contact_id=contact_id, needs_follow_up=needs_follow_up
     )
-    rows, rules, next_cursor = await listing.list_introductions(
+    documents, next_cursor = await listing.list_introductions(
         session, owner_id=principal.owner_id, filters=filters, limit=limit, cursor=cursor
     )
-    return Page(data=[service.to_read(row, rules) for row in rows], next_cursor=next_cursor)
+    return ORJSONResponse({"data": documents, "next_cursor": next_cursor})
 
 
 @router.get("/{introduction_id}", response_model=IntroductionRead)
@@ -87,13 +97,12 @@ async def read_introduction(
     introduction_id: IntroductionId,
     principal: CurrentPrincipal,
     session: SessionDep,
-    response: Response,
-) -> IntroductionRead:
+) -> Response:
     """One introduction."""
     intro = await service.get_introduction(
         session, owner_id=principal.owner_id, introduction_id=introduction_id
     )
-    return await _answer(session, response, intro)
+    return await _answer(session, intro)
 
 
 @router.patch("/{introduction_id}", response_model=IntroductionRead)
@@ -103,13 +112,12 @@ async def update_introduction(
     request: Request,
     principal: WritePrincipal,
     session: SessionDep,
-    response: Response,
-) -> IntroductionRead:
+) -> Response:
     """Edit reason, benefit or offer while `requested`; honours If-Match."""
     intro = await _locked(session, principal, introduction_id)
     check_if_match(request, service.introduction_etag(intro))
     await service.update_introduction(session, intro=intro, changes=body)
-    return await _answer(session, response, intro)
+    return await _answer(session, intro)
 
 
 @router.get("/{introduction_id}/events", response_model=Page[TimelineEventRead])
@@ -137,14 +145,13 @@ async def request_consent(
     request: Request,
     principal: WritePrincipal,
     session: SessionDep,
-    response: Response,
     body: ConsentRequestCreate | None = None,
-) -> IntroductionRead:
+) -> Response:
     """Ask the target: answers `consent_url`, a single-use link to send them yourself."""
     intro = await _locked(session, principal, introduction_id)
     rules = await get_rules(session, owner_id=principal.owner_id)
     token = await consent.request_consent(session, intro=intro, rules=rules)
-    return await _answer(session, response, intro, consent_url(request, token))
+    return await _answer(session, intro, consent_url(request, token))
 
 
 @router.post("/{introduction_id}/consent", response_model=IntroductionRead)
@@ -153,8 +160,7 @@ async def record_consent(
     body: ConsentRecord,
     principal: WritePrincipal,
     session: SessionDep,
-    response: Response,
-) -> IntroductionRead:
+) -> Response:
     """Record the target's answer given to you directly (say, by phone), with evidence."""
     intro = await _locked(session, principal, introduction_id)
     await consent.record_decision(
@@ -164,7 +170,7 @@ async def record_consent(
         via="owner",
         evidence=body.evidence,
     )
-    return await _answer(session, response, intro)
+    return await _answer(session, intro)
 
 
 @router.post("/{introduction_id}/make", response_model=IntroductionRead)
@@ -172,15 +178,14 @@ async def make_introduction(
     introduction_id: IntroductionId,
     principal: WritePrincipal,
     session: SessionDep,
-    response: Response,
     body: MakeCreate | None = None,
-) -> IntroductionRead:
+) -> Response:
     """Make the introduction; only once the target consented. Writes a deposit for the
     requester."""
     body = body or MakeCreate()
     intro = await _locked(session, principal, introduction_id)
     await service.make_introduction(session, intro=intro, note=body.note, weight=body.weight)
-    return await _answer(session, response, intro)
+    return await _answer(session, intro)
 
 
 @router.post("/{introduction_id}/feedback", response_model=IntroductionRead)
@@ -189,14 +194,13 @@ async def record_feedback(
     body: FeedbackCreate,
     principal: WritePrincipal,
     session: SessionDep,
-    response: Response,
-) -> IntroductionRead:
+) -> Response:
     """Record how it went, from either side; the first feedback completes it."""
     intro = await _locked(session, principal, introduction_id)
     await service.record_feedback(
         session, intro=intro, side=body.from_, outcome=body.outcome, note=body.note
     )
-    return await _answer(session, response, intro)
+    return await _answer(session, intro)
 
 
 @router.post("/{introduction_id}/withdraw", response_model=IntroductionRead)
@@ -204,10 +208,9 @@ async def withdraw(
     introduction_id: IntroductionId,
     principal: WritePrincipal,
     session: SessionDep,
-    response: Response,
     body: WithdrawCreate | None = None,
-) -> IntroductionRead:
+) -> Response:
     """Withdraw an introduction that is not made yet; a consent link stops working."""
     intro = await _locked(session, principal, introduction_id)
     await service.withdraw(session, intro=intro, reason=body.reason if body else None)
-    return await _answer(session, response, intro)
+    return await _answer(session, intro)

@@ -1,6 +1,7 @@
 """Introductions: requests, consent, making them, feedback. Every transition asks
 `workflow`, locks the row, and leaves an immutable timeline event and a change-feed event."""
 
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -18,9 +19,7 @@ from app.core.types import new_id, utcnow
 from app.introductions import workflow
 from app.introductions.models import Introduction, IntroductionEvent
 from app.introductions.schemas import (
-    FeedbackRead,
     IntroductionCreate,
-    IntroductionRead,
     IntroductionUpdate,
     Outcome,
     Side,
@@ -58,49 +57,65 @@ def introduction_etag(intro: Introduction) -> str:
     return make_etag(intro.version)
 
 
-def _follow_up_due(intro: Introduction, rules: SettingsRead, now: datetime) -> bool:
-    return (
-        intro.state == State.made
-        and intro.made_at is not None
-        and intro.made_at < now - timedelta(days=rules.follow_up_after_days)
-    )
+# The columns an introduction's document is made of, for reads that only present them
+# (the list): plain rows, without the consent token's hash.
+_ROW_FIELDS = [
+    name
+    for name in Introduction.__table__.c.keys()  # type: ignore[attr-defined]
+    if name not in ("owner_id", "consent_token_hash")
+]
+DOCUMENT_COLUMNS = tuple(Introduction.__table__.c[name] for name in _ROW_FIELDS)  # type: ignore[attr-defined]
 
 
-def to_read(
-    intro: Introduction, rules: SettingsRead, consent_url: str | None = None
-) -> IntroductionRead:
-    feedback = {
-        Side.requester: FeedbackRead(
-            outcome=intro.requester_outcome, at=intro.requester_feedback_at
-        )
-        if intro.requester_outcome and intro.requester_feedback_at
-        else None,
-        Side.target: FeedbackRead(outcome=intro.target_outcome, at=intro.target_feedback_at)
-        if intro.target_outcome and intro.target_feedback_at
-        else None,
+def _feedback(outcome: str | None, at: datetime | None) -> dict[str, Any] | None:
+    return {"outcome": outcome, "at": at} if outcome and at else None
+
+
+def introduction_document(
+    source: Introduction | Mapping[str, Any],
+    follow_up_after_days: int,
+    now: datetime,
+    consent_url: str | None = None,
+) -> dict[str, Any]:
+    """An introduction as clients see it, from an entity or a row of `DOCUMENT_COLUMNS`: the
+    one presenter of an introduction, for every answer (the list, GET, every transition) and
+    the export. IntroductionRead's fields, in its order, as plain values for orjson
+    (`ORJSONResponse`): building and validating the models was most of a page's CPU, as it
+    was for contacts (docs/decisions/2026-11-22-contact-documents-from-rows.md).
+    tests/introductions/test_documents.py checks the bytes are IntroductionRead's own."""
+    if type(source) is Introduction:
+        source = {name: getattr(source, name) for name in _ROW_FIELDS}
+    state, made_at = source["state"], source["made_at"]
+    return {
+        "id": source["id"],
+        "requester_id": source["requester_id"],
+        "target_id": source["target_id"],
+        "state": state,
+        "reason": source["reason"],
+        "benefit_to_target": source["benefit_to_target"],
+        "offer": source["offer"],
+        "consent_url": consent_url,
+        "consent_requested_at": source["consent_requested_at"],
+        "consent_expires_at": source["consent_expires_at"],
+        "decided_via": source["decided_via"],
+        "decided_at": source["decided_at"],
+        "evidence": source["evidence"],
+        "target_message": source["target_message"],
+        "made_at": made_at,
+        "feedback": {
+            Side.requester.value: _feedback(
+                source["requester_outcome"], source["requester_feedback_at"]
+            ),
+            Side.target.value: _feedback(source["target_outcome"], source["target_feedback_at"]),
+        },
+        # Made, and no feedback after the owner's delay.
+        "needs_follow_up": state == State.made.value
+        and made_at is not None
+        and made_at < now - timedelta(days=follow_up_after_days),
+        "ended_at": source["ended_at"],
+        "created_at": source["created_at"],
+        "updated_at": source["updated_at"],
     }
-    return IntroductionRead(
-        id=intro.id,
-        requester_id=intro.requester_id,
-        target_id=intro.target_id,
-        state=State(intro.state),
-        reason=intro.reason,
-        benefit_to_target=intro.benefit_to_target,
-        offer=intro.offer,
-        consent_url=consent_url,
-        consent_requested_at=intro.consent_requested_at,
-        consent_expires_at=intro.consent_expires_at,
-        decided_via=intro.decided_via,
-        decided_at=intro.decided_at,
-        evidence=intro.evidence,
-        target_message=intro.target_message,
-        made_at=intro.made_at,
-        feedback=feedback,
-        needs_follow_up=_follow_up_due(intro, rules, utcnow()),
-        ended_at=intro.ended_at,
-        created_at=intro.created_at,
-        updated_at=intro.updated_at,
-    )
 
 
 def _event_payload(intro: Introduction) -> dict[str, Any]:

@@ -30,7 +30,7 @@ from app.interactions.models import Interaction
 from app.interactions.service import to_read as interaction_read
 from app.introductions.models import Introduction, IntroductionEvent
 from app.introductions.schemas import TimelineEventRead
-from app.introductions.service import to_read as introduction_read
+from app.introductions.service import introduction_document
 from app.ledger.models import LedgerEntry
 from app.ledger.service import to_read as entry_read
 from app.portability.schemas import IntroductionExport, OwnerExport
@@ -189,9 +189,11 @@ async def _introduction_pages(
             timelines.setdefault(event.introduction_id, []).append(
                 TimelineEventRead.model_validate(event, from_attributes=True)
             )
+        now = utcnow()
         yield [
             IntroductionExport(
-                **introduction_read(intro, rules).model_dump(), timeline=timelines.get(intro.id, [])
+                **introduction_document(intro, rules.follow_up_after_days, now),
+                timeline=timelines.get(intro.id, []),
             )
             for intro in intros
         ]

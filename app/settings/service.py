@@ -33,11 +33,17 @@ async def get_rules(session: AsyncSession, *, owner_id: str) -> SettingsRead:
     return to_read(await get_settings(session, owner_id=owner_id))
 
 
+def owner_rule(name: str, owner_id: Any) -> Any:
+    """One of the owner's rules (a column of `owner_settings`, or its default) as a scalar
+    subquery, so that a read brings the rule along instead of asking for it in a second
+    round trip."""
+    rule = select(getattr(OwnerSettings, name)).where(OwnerSettings.owner_id == owner_id)
+    return func.coalesce(rule.scalar_subquery(), DEFAULTS[name])
+
+
 def owner_ratio(owner_id: Any) -> Any:
-    """The owner's reciprocity ratio as a scalar subquery, so that a read of contacts brings
-    the ratio along instead of asking for it in a second round trip."""
-    ratio = select(OwnerSettings.reciprocity_ratio).where(OwnerSettings.owner_id == owner_id)
-    return func.coalesce(ratio.scalar_subquery(), DEFAULTS["reciprocity_ratio"])
+    """The owner's reciprocity ratio (`owner_rule`), which every read of contacts needs."""
+    return owner_rule("reciprocity_ratio", owner_id)
 
 
 async def reciprocity_ratio(session: AsyncSession, *, owner_id: str) -> int:
