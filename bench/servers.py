@@ -14,6 +14,7 @@ import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
 GOODWILL = str(Path(sys.executable).with_name("goodwill"))
+GRANIAN = str(Path(sys.executable).with_name("granian"))
 LUA = ROOT / "bench" / "wrk" / "rotate.lua"
 READY_SECONDS = 60
 # Far above anything wrk can send here: the limiter still runs on every request, as it does
@@ -39,15 +40,16 @@ class Server:
     process: subprocess.Popen
     log: Path
     ready_path: str
+    http: str = "uvicorn"  # or "granian"
 
     @property
     def base(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
     def worker_pids(self) -> list[int]:
-        """uvicorn's worker processes: the server itself with one worker, its children
-        (spawned by multiprocessing) with more."""
-        if self.workers == 1:
+        """The worker processes: with uvicorn, the server itself with one worker, its
+        children (spawned by multiprocessing) with more; with Granian, always its children."""
+        if self.workers == 1 and self.http == "uvicorn":
             return [self.process.pid]
         children = []
         for entry in Path("/proc").iterdir():
@@ -64,27 +66,51 @@ class Server:
         return sorted(children)
 
     def libraries(self) -> dict[str, bool]:
-        """Whether the workers really run on uvloop and httptools (uvicorn's "auto")."""
+        """Whether the workers really run on uvloop, and on httptools (uvicorn's "auto") or
+        Granian's own Rust HTTP stack."""
         maps = ""
         for pid in self.worker_pids():
             try:
                 maps += Path(f"/proc/{pid}/maps").read_text()
             except OSError:
                 pass
-        return {"uvloop": "uvloop" in maps, "httptools": "httptools" in maps}
+        parser = "httptools" if self.http == "uvicorn" else "_granian"
+        return {"uvloop": "uvloop" in maps, parser: parser in maps}
 
     def log_tail(self, chars: int = 3000) -> str:
         return self.log.read_text(errors="replace")[-chars:] if self.log.exists() else ""
 
 
-def start(name: str, workers: int, workdir: Path, *, database_url: str | None = None) -> Server:
+def _granian(factory: str, port: int, workers: int) -> list[str]:
+    """Granian serving the same app factory as uvicorn does in app/core/server.py: its ASGI
+    interface, uvloop, no access log (Goodwill logs each request itself), failed workers
+    started again. For comparing the two servers in one run (`--compare-servers`)."""
+    return [
+        GRANIAN,
+        "--interface", "asgi", "--factory", "--loop", "uvloop", "--http", "1",
+        "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
+        "--no-access-log", "--log-level", "warning", "--respawn-failed-workers",
+        factory,
+    ]  # fmt: skip
+
+
+def start(
+    name: str,
+    workers: int,
+    workdir: Path,
+    *,
+    database_url: str | None = None,
+    http: str = "uvicorn",
+) -> Server:
     port = free_port()
-    log = workdir / f"{name}-{workers}.log"
+    log = workdir / f"{name}-{workers}-{http}.log"
     env = {**os.environ}
     if database_url is None:
+        factory = "bench.hello:create_app"
         command = [sys.executable, "-m", "bench.hello", "--port", str(port)]
         ready = "/"
     else:
+        factory = "app.main:create_app"
         # The Dockerfile's command line: `goodwill serve --host --port --workers`.
         command = [GOODWILL, "serve", "--host", "127.0.0.1", "--port", str(port)]
         env.update(GOODWILL_DATABASE_URL=database_url, GOODWILL_RATE_LIMIT=RATE_LIMIT)
@@ -92,9 +118,11 @@ def start(name: str, workers: int, workdir: Path, *, database_url: str | None = 
         env.pop("GOODWILL_REDIS_URL", None)
         ready = "/readyz"
     command += ["--workers", str(workers)]
+    if http == "granian":
+        command = _granian(factory, port, workers)
     with log.open("w") as out:  # a file, not a pipe that could fill up: every request is logged
         process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
-    return Server(name, workers, port, process, log, ready)
+    return Server(name, workers, port, process, log, ready, http)
 
 
 def wait_ready(server: Server) -> None:
