@@ -4,7 +4,8 @@ rps moves with whatever else the two cores are doing; the CPU time a worker spen
 answered request (utime + stime from /proc/<pid>/stat over a wrk run, divided by the
 requests) barely does. This seeds a PostgreSQL database once (kept between runs with
 `--state`), serves Goodwill with one worker, loads the rows asked for with wrk, and prints
-rps and CPU ms per request for each, next to the hello world's. `--py-spy` also records each
+rps and CPU ms per request for each (the worker's, and PostgreSQL's: every `postgres`
+process on the machine), next to the hello world's. `--py-spy` also records each
 row's stacks (`py-spy -f raw`, to bench/results/pyspy-<row>.txt) (py-spy must be on the PATH).
 
     .venv/bin/python -m bench.cpu get_contact list_page_1 post_ledger
@@ -53,10 +54,34 @@ def load_state(state: Path, base_url: str, quick: bool) -> tuple[str, seed.Gener
     return url, gen
 
 
+def postgres_pids() -> list[int]:
+    """Every PostgreSQL server process on the machine (the local cluster the rows load)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().strip() == "postgres":
+                    pids.append(int(entry.name))
+            except OSError:
+                pass
+    return pids
+
+
+def postgres_cpu_seconds() -> float:
+    total = 0.0
+    for pid in postgres_pids():
+        try:
+            total += cpu_seconds([pid])
+        except OSError:  # a backend that ended meanwhile
+            pass
+    return total
+
+
 def measure(
     server: servers.Server, data: Path, args: argparse.Namespace
-) -> tuple[float, float, float]:
-    """One wrk run: (rps, worker CPU ms per request, largest worker RSS in MB)."""
+) -> tuple[float, float, float, float]:
+    """One wrk run: (rps, worker CPU ms per request, PostgreSQL CPU ms per request, largest
+    worker RSS in MB)."""
     pids = server.worker_pids()
     servers.wrk(server, data, threads=2, connections=args.connections, seconds=1)  # warm-up
     spy = None
@@ -67,16 +92,18 @@ def measure(
              "-d", str(args.seconds), "--nonblocking", "-f", "raw"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
-    before = cpu_seconds(pids)
+    before, database_before = cpu_seconds(pids), postgres_cpu_seconds()
     result = servers.wrk(
         server, data, threads=2, connections=args.connections, seconds=args.seconds
     )
     used = cpu_seconds(pids) - before
+    database = postgres_cpu_seconds() - database_before
     if spy is not None:
         spy.wait(timeout=args.seconds + 30)
     if result["not_2xx"] + result["socket_errors"]:
         raise servers.RunFailed(f"{data.stem}: errors or non-2xx answers: {result}")
-    return result["rps"], 1000 * used / max(1, result["requests"]), max(result["rss_mb"])
+    requests = max(1, result["requests"])
+    return result["rps"], 1000 * used / requests, 1000 * database / requests, max(result["rss_mb"])
 
 
 def main() -> int:
@@ -111,19 +138,23 @@ def main() -> int:
         try:
             for server in (hello, app):
                 servers.wait_ready(server)
-            print(f"{'row':<28} {'rps':>8} {'CPU ms/req':>10} {'RSS MB':>7}")
+            print(f"{'row':<28} {'rps':>8} {'CPU ms/req':>10} {'DB ms/req':>9} {'RSS MB':>7}")
             rows = ["hello", *args.rows]
-            results: dict[str, list[tuple[float, float, float]]] = {row: [] for row in rows}
+            results: dict[str, list[tuple[float, float, float, float]]] = {r: [] for r in rows}
             for _ in range(args.rounds):  # round-robin, so drift falls on every row alike
                 for row in rows:
                     server = hello if row == "hello" else app
                     results[row].append(measure(server, files[row], args))
             for row in rows:
-                rps = statistics.median(r for r, _, _ in results[row])
-                cpus = [c for _, c, _ in results[row]]
-                rss = max(m for _, _, m in results[row])
+                rps = statistics.median(r[0] for r in results[row])
+                cpus = [r[1] for r in results[row]]
+                database = statistics.median(r[2] for r in results[row])
+                rss = max(r[3] for r in results[row])
                 spread = f"  ({min(cpus):.3f}-{max(cpus):.3f})" if args.rounds > 1 else ""
-                line = f"{row:<28} {rps:>8.0f} {statistics.median(cpus):>10.3f} {rss:>7.0f}"
+                line = (
+                    f"{row:<28} {rps:>8.0f} {statistics.median(cpus):>10.3f} {database:>9.3f} "
+                    f"{rss:>7.0f}"
+                )
                 print(line + spread, flush=True)
         finally:
             servers.stop(app)

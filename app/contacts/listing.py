@@ -93,13 +93,12 @@ def _filtered(query: Any, shape: _Shape, ratio: Any) -> Any:
     archived = col(Contact.archived_at)
     query = query.where(archived.is_not(None) if shape.archived else archived.is_(None))
     if shape.q:
-        # The value arrives escaped (_escape_like): '%' and '_' match themselves. It is
-        # rendered into the SQL (literal_execute), not sent as a parameter: with a parameter,
-        # PostgreSQL settles on a generic plan after five searches, one that cannot tell a
-        # rare email from a common name, and scanned a large network's every contact
-        # (170 ms instead of 3 ms, docs/decisions/2026-11-22-search-planned-per-text.md).
-        pattern = bindparam("q", literal_execute=True)
-        query = query.where(col(Contact.search_text).contains(pattern, escape="/"))
+        # The value arrives escaped (_escape_like): '%' and '_' match themselves. The
+        # statement is planned for each search text (`plan_for_values` in list_contacts): a
+        # generic plan cannot tell a rare email from a common name, and scanned a large
+        # network's every contact (170 ms instead of 3 ms,
+        # docs/decisions/2026-11-22-search-planned-per-text.md).
+        query = query.where(col(Contact.search_text).contains(bindparam("q"), escape="/"))
     if shape.tag:
         query = query.where(
             exists().where(
@@ -201,7 +200,7 @@ async def list_contacts(
         flags=filters.flags,
         after=bool(cursor),
     )
-    rows = await reader.rows(_statement(shape), params)
+    rows = await reader.rows(_statement(shape), params, plan_for_values=shape.q)
     page, next_cursor = page_of(
         rows,
         limit,

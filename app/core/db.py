@@ -71,10 +71,9 @@ def create_engine(settings: Settings, *, pooled: bool = True) -> AsyncEngine:
     if url.startswith("postgresql"):
         kwargs["connect_args"] = {
             # Prepared statements kept per connection (SQLAlchemy's default: 100). The app
-            # runs about twenty statements over and over, but every search is a statement of
-            # its own (its text is in the SQL, app/contacts/listing.py): with 100 per
-            # connection and 20 connections, a search-heavy load grew each worker by 40 MB
-            # (docs/decisions/2026-11-22-search-planned-per-text.md).
+            # runs a few dozen statements over and over; when every search was a statement
+            # of its own, 100 per connection and 20 connections grew a worker by 40 MB under
+            # a search-heavy load (docs/decisions/2026-11-22-search-planned-per-text.md).
             "prepared_statement_cache_size": PREPARED_STATEMENTS,
             # Timestamps travel as text in this form, `2026-12-01 16:19:20.123456+00`, which
             # `_set_codecs` parses.

@@ -10,7 +10,9 @@ timestamps aware and in UTC), so rows come back with the values SQLAlchemy would
 produced (tests/core/test_reads.py checks it).
 
 Statements whose SQL depends on their values (literal_execute, expanding IN) and every
-statement on SQLite run through SQLAlchemy Core instead, on a connection of their own.
+statement on SQLite run through SQLAlchemy Core instead, on a connection of their own. A
+statement whose best plan depends on its values (a search) is planned for them on every
+run (`plan_for_values`).
 
 A Reader runs single statements outside any transaction. On PostgreSQL at READ COMMITTED
 (the default, and ours) every statement takes its own snapshot anyway, so the answer is the
@@ -104,8 +106,17 @@ class Reader:
         self.dialect = dialect
         self._raw = dialect.name == "postgresql" and dialect.driver == "asyncpg"
 
-    async def rows(self, statement: Select[Any], params: Mapping[str, Any]) -> Rows:
-        """Run a SELECT; each row maps column labels to values."""
+    async def rows(
+        self, statement: Select[Any], params: Mapping[str, Any], *, plan_for_values: bool = False
+    ) -> Rows:
+        """Run a SELECT; each row maps column labels to values.
+
+        `plan_for_values`: PostgreSQL plans the statement for these values, every time. A
+        statement prepared once and run again may be given a generic plan, made without the
+        values, after five runs; for a search that plan cannot tell a rare email from a
+        common name (docs/decisions/2026-11-22-search-planned-per-text.md). Such a
+        statement is prepared afresh for each run (asyncpg's `prepare`, outside its
+        statement cache), so each run is the first of its statement."""
         bind = self.bind
         if isinstance(bind, AsyncSession):
             bind = await bind.connection()
@@ -115,14 +126,16 @@ class Reader:
         args = prepared.arguments(params)
         if isinstance(bind, AsyncConnection):
             raw = await bind.get_raw_connection()
-            return await raw.driver_connection.fetch(prepared.sql, *args)
-        return await self._pooled_fetch(bind, prepared.sql, args)
+            return await _fetch(raw.driver_connection, prepared.sql, args, plan_for_values)
+        return await self._pooled_fetch(bind, prepared.sql, args, plan_for_values)
 
     @staticmethod
-    async def _pooled_fetch(engine: AsyncEngine, sql: str, args: list[Any]) -> Rows:
+    async def _pooled_fetch(
+        engine: AsyncEngine, sql: str, args: list[Any], plan_for_values: bool
+    ) -> Rows:
         fairy = await engine.raw_connection()
         try:
-            rows = await fairy.driver_connection.fetch(sql, *args)
+            rows = await _fetch(fairy.driver_connection, sql, args, plan_for_values)
         except asyncpg.PostgresConnectionError as exc:
             fairy.invalidate(exc)
             raise
@@ -148,6 +161,15 @@ class Reader:
         async with bind.connect() as connection:
             result = await connection.execute(statement, params)
             return [row._mapping for row in result]
+
+
+async def _fetch(
+    connection: asyncpg.Connection, sql: str, args: list[Any], plan_for_values: bool
+) -> Rows:
+    if plan_for_values:
+        statement = await connection.prepare(sql)
+        return await statement.fetch(*args)
+    return await connection.fetch(sql, *args)
 
 
 def request_reader(request: Request) -> Reader:

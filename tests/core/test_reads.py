@@ -108,6 +108,39 @@ async def test_rows_are_the_values_sqlalchemy_returns(
     assert sizes == {0, 1, 3}
 
 
+async def test_a_statement_planned_for_its_values_returns_the_same_rows(
+    client: httpx.AsyncClient, owner: Actor, app: FastAPI
+) -> None:
+    """A search is prepared afresh on every run (`plan_for_values`), more than the five runs
+    after which PostgreSQL may keep a generic plan; the rows stay SQLAlchemy's."""
+    ids = await _network(client, owner)
+    bind = app.state.sessionmaker.kw["bind"]
+    reader = Reader(bind)
+    shape = listing._Shape(
+        sort=ContactSort.created_at,
+        q=True,
+        tag=False,
+        trust_stage=False,
+        updated_since=False,
+        stale=None,
+        channel_use=False,
+        external_ref=False,
+        archived=False,
+        flags=frozenset(),
+        after=False,
+    )
+    statement = listing._statement(shape)
+    found = set()
+    for text in ["zo", "ümit", "nobody", "%", "_", "/", '"quoted"'] * 2:
+        params = {"owner_id": owner.owner_id, "limit": 10, "now": datetime.now(UTC)}
+        params["q"] = listing._escape_like(text.lower())
+        fast = [dict(row) for row in await reader.rows(statement, params, plan_for_values=True)]
+        core = [dict(row._mapping) for row in await bind.execute(statement, params)]
+        assert fast == core
+        found.update(row["id"] for row in fast)
+    assert found == {ids[1], ids[2]}
+
+
 @pytest.mark.postgres
 async def test_the_pool_survives_refused_statements_and_broken_connections(
     fresh_database_url,  # type: ignore[no-untyped-def]
