@@ -139,6 +139,27 @@ async def admin(url: str, sql: str) -> str:
         await conn.close()
 
 
+async def check_connections(url: str, rows: list[Row]) -> None:
+    """Fail early, and say why, when the servers' pools would not fit in the database's
+    `max_connections` (100 by default: enough for the usual rows, not with
+    `--compare-servers`)."""
+    workers = sum(
+        w for s, w, _ in {(r.server, r.workers, r.http) for r in rows} if s == "postgresql"
+    )
+    needed = workers * Settings().db_pool_size + 10  # and the run's own connections
+    conn = await asyncpg.connect(url)
+    try:
+        available = int(await conn.fetchval("SHOW max_connections"))
+    finally:
+        await conn.close()
+    if needed > available:
+        raise RunFailed(
+            f"the servers' pools need about {needed} connections, the database allows "
+            f"{available}: raise max_connections (ALTER SYSTEM SET max_connections = "
+            f"{needed + 40}; then restart PostgreSQL)"
+        )
+
+
 def seed_postgres(url: str, spec: seed.NetworkSpec) -> tuple[seed.Generator, dict]:
     started = time.perf_counter()
     upgrade(url)
@@ -504,7 +525,8 @@ def run(
         use_signing_secret(url)
         files = request_files(gen, lite, workdir)
         # Every server runs for the whole measurement, idle while another is loaded, so that
-        # the rounds can go round all of them.
+        # the rounds can go round all of them; each PostgreSQL worker keeps its pool open.
+        asyncio.run(check_connections(url, rows))
         for key in sorted({(r.server, r.workers, r.http) for r in rows}):
             server_name, workers, http = key
             db = {"postgresql": url, "sqlite": f"sqlite:///{workdir / 'bench.db'}"}.get(server_name)

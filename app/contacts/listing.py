@@ -97,7 +97,7 @@ def _filtered(query: Any, shape: _Shape, ratio: Any) -> Any:
         # statement is planned for each search text (`plan_for_values` in list_contacts): a
         # generic plan cannot tell a rare email from a common name, and scanned a large
         # network's every contact (170 ms instead of 3 ms,
-        # docs/decisions/2026-11-22-search-planned-per-text.md).
+        # docs/decisions/2026-12-07-search-prepared-per-run.md).
         query = query.where(col(Contact.search_text).contains(bindparam("q"), escape="/"))
     if shape.tag:
         query = query.where(

@@ -114,7 +114,7 @@ class Reader:
         `plan_for_values`: PostgreSQL plans the statement for these values, every time. A
         statement prepared once and run again may be given a generic plan, made without the
         values, after five runs; for a search that plan cannot tell a rare email from a
-        common name (docs/decisions/2026-11-22-search-planned-per-text.md). Such a
+        common name (docs/decisions/2026-12-07-search-prepared-per-run.md). Such a
         statement is prepared afresh for each run (asyncpg's `prepare`, outside its
         statement cache), so each run is the first of its statement."""
         bind = self.bind

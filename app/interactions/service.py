@@ -36,7 +36,8 @@ async def log_interaction(
 ) -> InteractionRead:
     """Record a touchpoint and move the contact's last interaction (and so its due date):
     the contact is locked, then one `insert_after_update` moves it, inserts the row and
-    records the event. Interactions are written once here, never changed in the request."""
+    records the event. Interactions are written once here, never changed in the request
+    (docs/decisions/2026-12-07-interactions-and-introductions-on-the-hot-paths.md)."""
     now = utcnow()
     row = {
         "id": new_id("int"),

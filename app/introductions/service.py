@@ -81,7 +81,8 @@ def introduction_document(
     one presenter of an introduction, for every answer (the list, GET, every transition) and
     the export. IntroductionRead's fields, in its order, as plain values for orjson
     (`ORJSONResponse`): building and validating the models was most of a page's CPU, as it
-    was for contacts (docs/decisions/2026-11-22-contact-documents-from-rows.md).
+    was for contacts
+    (docs/decisions/2026-12-07-interactions-and-introductions-on-the-hot-paths.md).
     tests/introductions/test_documents.py checks the bytes are IntroductionRead's own."""
     if type(source) is Introduction:
         source = {name: getattr(source, name) for name in _ROW_FIELDS}

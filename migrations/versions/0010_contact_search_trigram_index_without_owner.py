@@ -6,7 +6,7 @@ that whole list to intersect it with the trigrams', 17-19 ms for one email among
 owner's 100,000 contacts. Indexed on search_text alone, the same search reads the trigrams'
 lists and filters the few matches by owner: 4.5 ms. Each search is planned for its own text
 (app/core/reads.py, `plan_for_values`), so a common text in a large network still takes the
-owner's primary key order instead (docs/decisions/2026-11-22-search-planned-per-text.md).
+owner's primary key order instead (docs/decisions/2026-12-07-search-prepared-per-run.md).
 
 That choice rests on PostgreSQL's estimate of how many contacts contain the text, which it
 reads from a sample of search_text. With the default sample (statistics target 100) a family
