@@ -115,8 +115,9 @@ class Reader:
         statement prepared once and run again may be given a generic plan, made without the
         values, after five runs; for a search that plan cannot tell a rare email from a
         common name (docs/decisions/2026-12-07-search-prepared-per-run.md). Such a
-        statement is prepared afresh for each run (asyncpg's `prepare`, outside its
-        statement cache), so each run is the first of its statement."""
+        statement is prepared afresh for each run as the unnamed statement (asyncpg's
+        `prepare` with the name ""), outside the statement cache: each run is the first of
+        its statement, and the next Parse replaces it, so there is nothing to close."""
         bind = self.bind
         if isinstance(bind, AsyncSession):
             bind = await bind.connection()
@@ -167,7 +168,7 @@ async def _fetch(
     connection: asyncpg.Connection, sql: str, args: list[Any], plan_for_values: bool
 ) -> Rows:
     if plan_for_values:
-        statement = await connection.prepare(sql)
+        statement = await connection.prepare(sql, name="")
         return await statement.fetch(*args)
     return await connection.fetch(sql, *args)
 
