@@ -412,15 +412,17 @@ def summarize(rows: list[Row], results: list[list[dict]]) -> list[dict]:
         if row.writes:
             entry["acknowledged_missing"] = sum(r["acknowledged_missing"] for r in runs)
         table.append(entry)
-    # The ceiling is the best hello world at those workers, whichever server served it: a
-    # faster server must not make Goodwill look closer to the ceiling than it is.
-    ceiling: dict[tuple[int, int], float] = {}
+    # Each row against the hello world served by the same server: a faster server makes its
+    # own ceiling higher too, so Goodwill on it never looks closer to the ceiling than it is.
+    ceiling = {
+        (e["http"], e["workers"], e["connections"]): e["rps"]
+        for e in table
+        if e["server"] == "hello"
+    }
     for e in table:
-        if e["server"] == "hello":
-            at = (e["workers"], e["connections"])
-            ceiling[at] = max(ceiling.get(at, 0), e["rps"])
-    for e in table:
-        hello = ceiling.get((e["workers"], e["connections"])) or ceiling.get((e["workers"], 64))
+        hello = ceiling.get((e["http"], e["workers"], e["connections"])) or ceiling.get(
+            (e["http"], e["workers"], 64)
+        )
         e["pct_of_hello"] = round(100 * e["rps"] / hello, 1) if hello else None
     return table
 
@@ -439,7 +441,7 @@ def print_table(report: dict) -> None:
     s = report["settings"]
     print(
         f"wrk -t{s['threads']} -d{s['seconds']}s, median of {s['runs']} run(s); "
-        f"% = rps / the best hello-world rps at the same workers and connections\n"
+        f"% = rps / hello-world rps on the same server, workers and connections\n"
     )
     head = (
         f"{'endpoint':<52} {'db':<6} {'server':<7} {'w':>1} {'conns':>5} {'rps':>8} {'p50 ms':>7} "
