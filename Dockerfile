@@ -9,20 +9,32 @@
 # With several replicas, migrate once as its own step and start the replicas without it:
 #   docker run --rm -e GOODWILL_DATABASE_URL=... goodwill goodwill migrate
 #   docker run -e GOODWILL_DATABASE_URL=... -e GOODWILL_MIGRATE_ON_START=false goodwill
-FROM python:3.11-slim-bookworm
+#
+# The base is an argument: any Debian-like image with python3 (3.11 or newer) and its venv
+# module will do. CI has no registry to pull from, so `make image-check` builds on a stand-in
+# debootstrapped from Debian's own python3 (docker/image-check.sh):
+#   docker build --build-arg BASE_IMAGE=localhost/goodwill-base:bookworm -t goodwill .
+ARG BASE_IMAGE=python:3.11-slim-bookworm
+FROM ${BASE_IMAGE}
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
-    PIP_ROOT_USER_ACTION=ignore
+    PIP_ROOT_USER_ACTION=ignore \
+    VIRTUAL_ENV=/opt/venv
+# Everything below, the entry point and the HEALTHCHECK find python, pip and goodwill here.
+ENV PATH=/opt/venv/bin:$PATH
 
 WORKDIR /app
 
 # Dependencies first, pinned and hash-checked, so this layer is reused until the lock changes.
-# The runtime lock: no test tools in the image.
+# The runtime lock: no test tools in the image. In a virtualenv, so that the same steps work on
+# the official image and on Debian's python3, which has no pip of its own and refuses installs
+# into the system's site-packages (PEP 668).
 COPY requirements-runtime.lock ./
-RUN pip install --require-hashes -r requirements-runtime.lock
+RUN python3 -m venv "$VIRTUAL_ENV" \
+    && pip install --require-hashes -r requirements-runtime.lock
 
 # The source stays in /app and is installed in editable mode: app/core/migrations.py finds
 # alembic.ini and migrations/ two directories above itself, which is /app here (a regular
