@@ -4,6 +4,9 @@ Every route is a `UnitOfWorkRoute` (routers are made by `api_router()`, and `cre
 any other route). FastAPI's own handler runs each request; around it the unit of work, in
 this order:
 
+0. **The contract** (app/core/contract.py): a query parameter the operation does not
+   declare, or a single-valued one given twice, is a 400, and a body that is not JSON where
+   the operation takes JSON a 415, before anything else of the request runs.
 1. **Begin**, when something first asks for the session (`SessionDep`): a write for any
    method but GET, HEAD and OPTIONS, or for a GET marked `@writes`; otherwise read-only.
    Read-only is checked, not promised: a read-only request that writes anything (a flush
@@ -20,6 +23,8 @@ this order:
    (app/core/outbox.py), then COMMIT. An error anywhere before the commit ends is rolled
    back, events and record with it, and the client is told it failed: a 2xx is only sent
    for a write that committed.
+5. **Conditional GET** (app/core/etag.py): a GET whose If-None-Match names the answer's
+   ETag is answered 304, without the body.
 
 Background code (the webhook worker, the CLI, the maintenance jobs) uses `session_scope`,
 which follows the same rules for the same reasons.
@@ -37,7 +42,8 @@ from sqlalchemy import event
 from sqlalchemy.orm import ORMExecuteState, Session
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.core import idempotency, outbox
+from app.core import etag, idempotency, outbox
+from app.core.contract import RouteContract
 from app.core.db import SessionMaker, begin_read_only, begin_write
 
 log = logging.getLogger("goodwill.transactions")
@@ -134,17 +140,32 @@ async def roll_back(session: AsyncSession) -> None:
 
 
 class UnitOfWorkRoute(APIRoute):
-    """Runs each request of the route in its own `UnitOfWork`, through FastAPI's handler."""
+    """Runs each request of the route in its own `UnitOfWork`, through FastAPI's handler,
+    once the request has passed the route's contract (app/core/contract.py), and answers a
+    GET whose If-None-Match names the answer's ETag with a 304 (app/core/etag.py)."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handle = super().get_route_handler()
         writes_ = bool(self.methods - _READS) or getattr(self.endpoint, _WRITES_ON_READ, False)
+        # A route left out of the OpenAPI document declares nothing to hold its requests
+        # to: the consent page (app/introductions/consent_page.py), read in a browser from
+        # a link sent by email, which mail systems and link trackers extend with parameters
+        # of their own (utm_source=...), and whose form posts form-encoded, by design.
+        contract = RouteContract(self) if self.include_in_schema else None
+        tag_representation = etag.tags_representation(self.endpoint)
+        conditional = "GET" in self.methods
 
         async def run_in_unit_of_work(request: Request) -> Response:
+            if contract is not None:
+                # Before anything of the request runs, the caller's key included: a request
+                # refused here has read and changed nothing.
+                await contract.check(request)
             work = UnitOfWork(request.app.state.sessionmaker, writes=writes_)
             request.state.unit_of_work = work
             try:
                 response = await handle(request)
+                if tag_representation:
+                    etag.tag_representation(response)  # before it is kept for a replay
                 await work.complete(response)
             except BaseException:
                 await work.fail()
@@ -152,7 +173,7 @@ class UnitOfWorkRoute(APIRoute):
             finally:
                 await work.close()
                 request.state.unit_of_work = None
-            return response
+            return etag.not_modified(request, response) if conditional else response
 
         return run_in_unit_of_work
 

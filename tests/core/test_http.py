@@ -10,6 +10,7 @@ import httpx
 import pytest
 import redis
 from fastapi import FastAPI
+from fastapi.routing import APIRoute, iter_route_contexts
 from sqlalchemy import update
 
 from app.core.config import Settings
@@ -159,6 +160,74 @@ async def test_operations_endpoints_need_no_key(client, owner):
     metrics = await client.get("/metrics")
     assert metrics.status_code == 200
     assert 'goodwill_http_requests_total{method="GET",route="/v1/me",status="200"}' in metrics.text
+
+
+@pytest.mark.parametrize("path", ["/healthz", "/readyz", "/metrics"])
+async def test_operations_endpoints_refuse_unknown_query_parameters(client, path):
+    response = await client.get(path, params={"verbose": "1"})
+    assert response.status_code == 400
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["errors"] == [{"field": "verbose", "message": "unknown query parameter"}]
+    assert "takes no query parameters" in response.json()["detail"]
+
+
+async def test_the_consent_page_alone_is_not_held_to_a_declared_query_string(app, client, owner):
+    """The consent link travels by email, where mail systems and link trackers add
+    parameters of their own; a person must still see the page."""
+    hidden = {
+        (route.path, method)
+        for route in iter_route_contexts(app.routes)
+        if isinstance(route.original_route, APIRoute) and not route.original_route.include_in_schema
+        for method in route.methods
+    }
+    assert hidden == {("/consent/{token}", "GET"), ("/consent/{token}", "POST")}
+    _, path = await consent_link(client, owner)
+    page = await client.get(path, params={"utm_source": "newsletter", "fbclid": "x"})
+    assert page.status_code == 200
+    assert page.headers["content-type"].startswith("text/html")
+
+
+async def test_unknown_query_parameters_are_named_whatever_they_are(client, owner):
+    long = "p" * 300
+    response = await client.get(
+        "/v1/contacts",
+        params=[("limt", "1"), ("", "x"), ("a b", "1"), (long, "1"), ("limt", "2")],
+        headers=owner.headers,
+    )
+    assert response.status_code == 400
+    problem = response.json()
+    assert [e["field"] for e in problem["errors"]] == ["limt", "", "a b", "p" * 100]
+    assert "Unknown query parameters: limt, '', a b, " + "p" * 100 + "." in problem["detail"]
+    many = await client.get(
+        "/v1/me", params={f"x{n}": "1" for n in range(30)}, headers=owner.headers
+    )
+    assert many.status_code == 400
+    assert len(many.json()["errors"]) == 10
+    assert "and 20 more" in many.json()["detail"]
+
+
+async def test_a_body_on_an_endpoint_without_one_is_left_alone(client, owner):
+    """415 is for operations that take JSON: a DELETE takes no body, whatever is sent."""
+    contact = await client.post("/v1/contacts", json={"display_name": "A"}, headers=owner.headers)
+    response = await client.request(
+        "DELETE",
+        f"/v1/contacts/{contact.json()['id']}",
+        content=b"hello",
+        headers={**owner.headers, "Content-Type": "text/plain"},
+    )
+    assert response.status_code == 204
+
+
+async def test_an_optional_body_may_be_left_out_whatever_the_content_type(client, owner):
+    webhook = await client.post(
+        "/v1/webhooks",
+        json={"url": "https://hooks.example.com/x", "events": ["*"]},
+        headers=owner.headers,
+    )
+    url = f"/v1/webhooks/{webhook.json()['id']}/enable"
+    for headers in ({}, {"Content-Type": "text/plain"}):
+        response = await client.post(url, headers={**owner.headers, **headers})
+        assert response.status_code == 200, response.text
 
 
 async def test_readyz_fails_on_an_unmigrated_database(fresh_database_url):

@@ -245,6 +245,30 @@ async def test_multipart_upload(client, owner):
     assert missing.json()["errors"] == [{"field": "file", "message": "missing"}]
 
 
+async def test_a_file_in_any_content_type_is_taken_but_not_an_unknown_parameter(client, owner):
+    """The file is the body whatever its type (or none): the import takes no JSON, so no
+    415; but its query string is held to what it declares, as everywhere."""
+    for content_type in (None, "text/vcard", "application/octet-stream", "text/plain"):
+        headers = {**owner.headers, **({"Content-Type": content_type} if content_type else {})}
+        response = await client.post(
+            "/v1/imports",
+            content=fixture("google_contacts.vcf"),
+            params={"dry_run": "true"},
+            headers=headers,
+        )
+        assert response.status_code == 200, (content_type, response.text)
+    for params in ({"dryrun": "true"}, [("format", "vcard"), ("format", "vcard")]):
+        refused = await client.post(
+            "/v1/imports",
+            content=fixture("google_contacts.vcf"),
+            params=params,
+            headers={**owner.headers, "Content-Type": "text/vcard"},
+        )
+        assert refused.status_code == 400, refused.text
+        assert refused.headers["content-type"] == "application/problem+json"
+    assert await all_contacts(client, owner) == []
+
+
 async def test_unknown_format_and_empty_file_are_422(client, owner):
     for content in (b"", b"just,some\ncsv,data\n"):
         response = await upload(client, owner, content)
