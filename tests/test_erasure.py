@@ -124,13 +124,12 @@ class Api:
         return response.json() if response.content else None
 
     async def every(self, path: str, **params: Any) -> list[dict[str, Any]]:
-        """All pages of a list; the change feed pages by `after` and always answers a
-        cursor to poll from, so it ends at its first empty page."""
+        """All pages of a list; the change feed always answers a cursor to poll from, so it
+        ends at its first empty page."""
         items: list[dict[str, Any]] = []
-        name = "after" if path == "/v1/events" else "cursor"
         cursor = None
         while True:
-            query = {**params, "limit": 200, **({name: cursor} if cursor else {})}
+            query = {**params, "limit": 200, **({"cursor": cursor} if cursor else {})}
             response = await self.call("GET", path, **query)
             assert response.status_code == 200, response.text
             page = response.json()

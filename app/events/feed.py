@@ -25,9 +25,9 @@ def _after_seq(cursor: str | None, owner_id: str) -> int:
 
 
 async def list_events(
-    session: AsyncSession, *, owner_id: str, after: str | None, limit: int
+    session: AsyncSession, *, owner_id: str, cursor: str | None, limit: int
 ) -> EventPage:
-    seq = _after_seq(after, owner_id)
+    seq = _after_seq(cursor, owner_id)
     rows = (
         await session.exec(
             select(Event)

@@ -3,6 +3,7 @@ from typing import Annotated
 
 from fastapi import Path, Query, Request, Response, status
 
+from app.core.contract import InvalidQuery
 from app.core.etag import check_if_match
 from app.core.pagination import Cursor, Limit, Page
 from app.core.principal import CurrentPrincipal, WritePrincipal
@@ -24,18 +25,31 @@ router = api_router(
 )
 
 WebhookId = Annotated[str, Path()]
+# The name the feed's cursor had before every list took `cursor`; still accepted.
 After = Annotated[
     str | None,
-    Query(max_length=512, description="`next_cursor` of the previous page; opaque."),
+    Query(max_length=512, deprecated=True, description="The same as `cursor`; use `cursor`."),
 ]
 
 
 @router.get("/events", response_model=EventPage, tags=["events"])
 async def list_events(
-    principal: CurrentPrincipal, session: SessionDep, limit: Limit = 50, after: After = None
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+    after: After = None,
 ) -> EventPage:
-    """Every change to the owner's data, oldest first, in the order it was committed."""
-    return await feed.list_events(session, owner_id=principal.owner_id, after=after, limit=limit)
+    """Every change to the owner's data, oldest first, in the order it was committed;
+    `next_cursor` is given on the last page too, to poll from."""
+    if cursor is not None and after is not None:
+        raise InvalidQuery(
+            "Give the cursor as `cursor` or as `after` (its old name), not both.",
+            errors=[{"field": "after", "message": "the same as cursor; give one of them"}],
+        )
+    return await feed.list_events(
+        session, owner_id=principal.owner_id, cursor=cursor or after, limit=limit
+    )
 
 
 @router.post(

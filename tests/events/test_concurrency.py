@@ -126,7 +126,7 @@ async def _poll(client: httpx.AsyncClient, bases: list[str], writing: asyncio.Ev
     deadline = time.monotonic() + SETTLE_SECONDS
     for n in range(1_000_000):
         assert time.monotonic() < deadline, "the poller did not catch up"
-        params = {"limit": PAGE, **({"after": cursor} if cursor else {})}
+        params = {"limit": PAGE, **({"cursor": cursor} if cursor else {})}
         page = await client.get(f"{bases[n % 2]}/v1/events", params=params)
         assert page.status_code == 200, page.text
         body = page.json()
@@ -143,7 +143,7 @@ async def _all_events(client: httpx.AsyncClient, base: str) -> list[dict]:
     events: list[dict] = []
     cursor = None
     for _ in range(100):
-        params = {"limit": 200, **({"after": cursor} if cursor else {})}
+        params = {"limit": 200, **({"cursor": cursor} if cursor else {})}
         body = (await client.get(f"{base}/v1/events", params=params)).json()
         if not body["data"]:
             return events

@@ -24,7 +24,7 @@ async def read_all(client, actor: Actor, after: str | None = None, limit: int = 
     """Every event after `after`, page by page, and the cursor to poll from next."""
     events: list[dict] = []
     for _ in range(100):
-        params = {"limit": limit, **({"after": after} if after else {})}
+        params = {"limit": limit, **({"cursor": after} if after else {})}
         page = await client.get("/v1/events", params=params, headers=actor.headers)
         assert page.status_code == 200, page.text
         body = page.json()
@@ -96,7 +96,7 @@ async def test_paging_while_writes_continue_sees_every_event_once(client, owner)
     for round_ in range(6):
         for n in range(3):
             await create_contact(client, owner, display_name=f"R{round_}N{n}", external_refs={})
-        params = {"limit": 2, **({"after": cursor} if cursor else {})}
+        params = {"limit": 2, **({"cursor": cursor} if cursor else {})}
         page = (await client.get("/v1/events", params=params, headers=owner.headers)).json()
         seen += [e["id"] for e in page["data"]]
         cursor = page["next_cursor"]
@@ -116,7 +116,7 @@ async def test_the_feed_shows_only_the_owners_events(client, owner, other_owner)
 
 
 @pytest.mark.parametrize(
-    "after",
+    "cursor",
     [
         "not-base64!!",
         "e30",  # {}
@@ -125,10 +125,36 @@ async def test_the_feed_shows_only_the_owners_events(client, owner, other_owner)
         "eyJrIjoid2ViaG9vayIsInYiOlsxXX0",  # {"k":"webhook","v":[1]}: another list's cursor
     ],
 )
-async def test_malformed_cursors_are_400(client, owner, after):
-    response = await client.get("/v1/events", params={"after": after}, headers=owner.headers)
+@pytest.mark.parametrize("name", ["cursor", "after"])
+async def test_malformed_cursors_are_400(client, owner, cursor, name):
+    response = await client.get("/v1/events", params={name: cursor}, headers=owner.headers)
     assert response.status_code == 400, response.text
     assert response.headers["content-type"] == "application/problem+json"
+
+
+async def test_after_is_the_old_name_of_cursor(client, owner):
+    """The feed paged by `after` before every list took `cursor`; clients that still send
+    it get the same pages."""
+    for n in range(3):
+        await create_contact(client, owner, display_name=f"N{n}", external_refs={})
+    first = (await client.get("/v1/events?limit=2", headers=owner.headers)).json()
+    cursor = first["next_cursor"]
+    by_cursor = await client.get(f"/v1/events?cursor={cursor}", headers=owner.headers)
+    by_after = await client.get(f"/v1/events?after={cursor}", headers=owner.headers)
+    assert by_cursor.status_code == by_after.status_code == 200
+    assert by_cursor.json() == by_after.json()
+    assert [e["type"] for e in by_cursor.json()["data"]] == ["contact.created"] * 3
+
+
+async def test_cursor_and_after_together_are_400(client, owner):
+    first = (await client.get("/v1/events?limit=1", headers=owner.headers)).json()
+    cursor = first["next_cursor"]
+    response = await client.get(
+        "/v1/events", params={"cursor": cursor, "after": cursor}, headers=owner.headers
+    )
+    assert response.status_code == 400, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["errors"][0]["field"] == "after"
 
 
 async def test_erasure_scrubs_the_feed(client, owner):
