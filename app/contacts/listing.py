@@ -24,7 +24,8 @@ _NEVER = datetime(1970, 1, 1, tzinfo=UTC)
 @dataclass(frozen=True)
 class ContactFilters:
     q: str | None = None
-    tag: str | None = None
+    # Contacts having every one of them.
+    tags: tuple[str, ...] = ()
     trust_stage: TrustStage | None = None
     updated_since: datetime | None = None
     stale: bool | None = None
@@ -74,7 +75,7 @@ class _Shape:
 
     sort: ContactSort
     q: bool
-    tag: bool
+    tags: int  # how many
     trust_stage: bool
     updated_since: bool
     stale: bool | None
@@ -99,11 +100,11 @@ def _filtered(query: Any, shape: _Shape, ratio: Any) -> Any:
         # network's every contact (170 ms instead of 3 ms,
         # docs/decisions/2026-12-07-search-prepared-per-run.md).
         query = query.where(col(Contact.search_text).contains(bindparam("q"), escape="/"))
-    if shape.tag:
+    for index in range(shape.tags):
         query = query.where(
             exists().where(
                 ContactTag.owner_id == bindparam("owner_id"),
-                ContactTag.tag == bindparam("tag"),
+                ContactTag.tag == bindparam(f"tag_{index}"),
                 ContactTag.contact_id == Contact.id,
             )
         )
@@ -177,8 +178,8 @@ async def list_contacts(
             )
     if filters.q:
         params["q"] = _escape_like(filters.q.lower())
-    if filters.tag:
-        params["tag"] = filters.tag
+    for index, tag in enumerate(filters.tags):
+        params[f"tag_{index}"] = tag
     if filters.trust_stage:
         params["trust_stage"] = filters.trust_stage.value
     if filters.updated_since:
@@ -190,7 +191,7 @@ async def list_contacts(
     shape = _Shape(
         sort=sort,
         q=bool(filters.q),
-        tag=bool(filters.tag),
+        tags=len(filters.tags),
         trust_stage=bool(filters.trust_stage),
         updated_since=bool(filters.updated_since),
         stale=filters.stale,

@@ -1,6 +1,7 @@
 from typing import Annotated
 
 from fastapi import Path, Query, Request, Response, status
+from pydantic import StringConstraints
 
 from app import erasure
 from app.contacts import listing, service
@@ -26,6 +27,9 @@ from app.core.unit_of_work import SessionDep, api_router
 router = api_router(prefix="/v1/contacts", tags=["contacts"])
 
 ContactId = Annotated[str, Path()]
+TagFilter = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+# Each tag is a condition of the statement: a few make a filter, hundreds a slow query.
+MAX_TAG_FILTERS = 20
 
 
 async def _answer(
@@ -82,7 +86,13 @@ async def list_contacts(
     q: Annotated[
         str | None, Query(min_length=1, max_length=200, description="Name, organisation or email.")
     ] = None,
-    tag: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
+    tag: Annotated[
+        list[TagFilter] | None,
+        Query(
+            max_length=MAX_TAG_FILTERS,
+            description="Only contacts with every tag given (repeat for several).",
+        ),
+    ] = None,
     trust_stage: TrustStage | None = None,
     updated_since: Timestamp | None = None,
     stale: Annotated[bool | None, Query(description="Past their keep-in-touch cadence.")] = None,
@@ -104,7 +114,7 @@ async def list_contacts(
     """The network, filtered and sorted; archived and erased contacts are left out."""
     filters = listing.ContactFilters(
         q=q,
-        tag=tag,
+        tags=tuple(sorted(set(tag or ()))),
         trust_stage=trust_stage,
         updated_since=updated_since,
         stale=stale,

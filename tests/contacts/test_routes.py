@@ -365,3 +365,25 @@ async def test_writes_record_events_in_the_same_transaction(client, owner, app):
     assert [e.type for e in events] == ["contact.created", "contact.updated", "contact.archived"]
     assert events[1].data["title"] == "T"
     assert all(e.resource_id == contact["id"] for e in events)
+
+
+async def test_tag_filters_repeat_for_contacts_with_every_tag(client, owner):
+    both = await create_contact(client, owner, tags=["math", "poetry"], external_refs={})
+    math = await create_contact(client, owner, tags=["math"], external_refs={})
+    await create_contact(client, owner, tags=["poetry"], external_refs={})
+
+    async def ids(*tags: str) -> list[str]:
+        params = [("tag", tag) for tag in tags]
+        response = await client.get("/v1/contacts", params=params, headers=owner.headers)
+        assert response.status_code == 200, response.text
+        return [c["id"] for c in response.json()["data"]]
+
+    assert await ids("math") == [both["id"], math["id"]]
+    assert await ids("math", "poetry") == [both["id"]]
+    assert await ids("poetry", "math", "math") == [both["id"]]
+    assert await ids("math", "chess") == []
+    too_many = await client.get(
+        "/v1/contacts", params=[("tag", f"t{n}") for n in range(21)], headers=owner.headers
+    )
+    assert too_many.status_code == 422
+    assert too_many.json()["errors"][0]["field"] == "tag"

@@ -72,7 +72,7 @@ def _cases(owner_id: str, ids: list[str]) -> list[tuple[Any, dict[str, Any]]]:
         shape = listing._Shape(
             sort=sort,
             q=False,
-            tag=False,
+            tags=0,
             trust_stage=False,
             updated_since=False,
             stale=None,
@@ -119,7 +119,7 @@ async def test_a_statement_planned_for_its_values_returns_the_same_rows(
     shape = listing._Shape(
         sort=ContactSort.created_at,
         q=True,
-        tag=False,
+        tags=0,
         trust_stage=False,
         updated_since=False,
         stale=None,
