@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-postgres fault-test lint openapi openapi-check docs lock bench bench-quick bench-tools clean
+.PHONY: run test test-postgres fault-test image-check lint openapi openapi-check docs lock bench bench-quick bench-tools clean
 
 $(STAMP): requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,14 @@ test-postgres: $(STAMP)
 ## root or as a user who can run initdb), never the one the tests use. About half a minute.
 fault-test: $(STAMP)
 	$(BIN)/python -m tests.fault.postgres_restart
+
+## The production image built and run for real with Debian's podman (docker/image-check.sh): on
+## a stand-in base debootstrapped from Debian's python3, started on a volume, /readyz, an owner
+## made inside it, one authenticated request, non-root and the database on the volume checked;
+## prints the image's size. Root, deb.debian.org and PyPI needed; a few minutes the first time
+## (the base is kept in podman's store), about a minute after.
+image-check:
+	docker/image-check.sh
 
 lint: $(STAMP)
 	$(BIN)/ruff check app tests migrations $(wildcard bench)
