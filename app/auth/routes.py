@@ -4,7 +4,7 @@ from fastapi import Path, Request, Response, status
 
 from app.auth import service
 from app.auth.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyRead, MeRead
-from app.core.etag import check_if_match, make_etag
+from app.core.etag import check_if_match, etag_from_representation, make_etag
 from app.core.pagination import Cursor, Limit, Page
 from app.core.principal import CurrentPrincipal, WritePrincipal
 from app.core.unit_of_work import SessionDep, api_router
@@ -15,6 +15,7 @@ KeyId = Annotated[str, Path()]
 
 
 @router.get("/me", response_model=MeRead)
+@etag_from_representation  # the owner and the calling key: no version of their own
 async def read_me(principal: CurrentPrincipal, session: SessionDep) -> MeRead:
     """The owner and the API key making this request."""
     owner = await service.get_owner(session, principal.owner_id)
@@ -36,6 +37,7 @@ async def create_api_key(
         session, owner_id=principal.owner_id, name=body.name, scopes=body.scopes
     )
     response.headers["Location"] = f"/v1/api-keys/{created.id}"
+    response.headers["ETag"] = make_etag(service.api_key_etag_version(created))
     return created
 
 

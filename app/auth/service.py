@@ -198,5 +198,5 @@ async def revoke_api_key(session: AsyncSession, *, owner_id: str, key: ApiKey) -
     )
 
 
-def api_key_etag_version(key: ApiKey) -> str:
+def api_key_etag_version(key: ApiKey | ApiKeyRead) -> str:
     return "revoked" if key.revoked_at else "active"

@@ -33,11 +33,14 @@ MAX_TAG_FILTERS = 20
 
 
 async def _answer(
-    session: SessionDep, contact: Contact, status_code: int = 200, **headers: str
+    session: SessionDep,
+    contact: Contact,
+    status_code: int = 200,
+    ratio: int | None = None,
+    **headers: str,
 ) -> Response:
     """The contact's document, as every contact answer sends it, with its ETag."""
-    document = await service.present(session, contact)
-    headers["ETag"] = service.contact_etag(contact)
+    document, headers["ETag"] = await service.present_with_etag(session, contact, ratio)
     return ORJSONResponse(document, status_code=status_code, headers=headers)
 
 
@@ -52,7 +55,8 @@ async def read_contact(
         request_reader(request), owner_id=principal.owner_id, contact_id=contact_id
     )
     (document,) = service.contact_documents([row], row["ratio"])
-    return ORJSONResponse(document, headers={"ETag": service.row_etag(row)})
+    etag = service.contact_etag(row["version"], document)
+    return ORJSONResponse(document, headers={"ETag": etag})
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=ContactRead)
@@ -105,7 +109,10 @@ async def list_contacts(
     archived: Annotated[bool, Query(description="List archived contacts instead.")] = False,
     flag: Annotated[
         list[Flag] | None,
-        Query(description="Only contacts with every flag given (repeat for several)."),
+        Query(
+            max_length=len(Flag),
+            description="Only contacts with every flag given (repeat for several).",
+        ),
     ] = None,
     sort: Annotated[
         ContactSort, Query(description="Order; `-` for descending. Ties go by id.")
@@ -147,9 +154,10 @@ async def update_contact(
     contact = await service.get_contact(
         session, owner_id=principal.owner_id, contact_id=contact_id, for_update=True
     )
-    check_if_match(request, service.contact_etag(contact))
+    current, ratio = await service.current_etag(session, contact)
+    check_if_match(request, current)
     contact = await service.update_contact(session, contact=contact, changes=body)
-    return await _answer(session, contact)
+    return await _answer(session, contact, ratio=ratio)
 
 
 @router.delete("/{contact_id}", status_code=status.HTTP_204_NO_CONTENT)
@@ -166,7 +174,8 @@ async def delete_contact(
     contact = await service.get_contact(
         session, owner_id=principal.owner_id, contact_id=contact_id, for_update=True
     )
-    check_if_match(request, service.contact_etag(contact))
+    if "if-match" in request.headers:  # its ETag needs the ratio: read only when asked
+        check_if_match(request, (await service.current_etag(session, contact))[0])
     if erase:
         await erasure.erase_contact(session, contact=contact)
     else:

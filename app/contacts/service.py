@@ -16,7 +16,7 @@ from app.core.errors import Conflict, NotFound
 from app.core.etag import make_etag
 from app.core.outbox import record_event
 from app.core.reads import Reader, Rows
-from app.core.reciprocity import contact_reciprocity
+from app.core.reciprocity import Flag, contact_reciprocity
 from app.core.repository import get_owned_or_404
 from app.core.responses import json_values
 from app.core.types import UTCDateTime, new_id, utcnow
@@ -96,12 +96,35 @@ async def read_contact(reader: Reader, *, owner_id: str, contact_id: str) -> Map
     return rows[0]
 
 
-def contact_etag(contact: Contact) -> str:
-    return make_etag(contact.version)
+def contact_etag(version: int, document: Mapping[str, Any]) -> str:
+    """The ETag of a contact's `document` at `version`. The version moves with every write to
+    the contact, but the document also shows what it does not: the ledger totals (an entry
+    moves them, not the version), the owner's ratio, and whether the contact is stale, which
+    time alone changes. The ETag carries them too, so it changes whenever the document does
+    and a 304 never hides a change."""
+    reciprocity = document["reciprocity"]
+    stale = ".stale" if Flag.stale in reciprocity["flags"] else ""
+    return make_etag(
+        f"{version}.{reciprocity['deposits']}.{reciprocity['withdrawals']}"
+        f".{reciprocity['ratio']}{stale}"
+    )
 
 
-def row_etag(row: Mapping[str, Any]) -> str:
-    return make_etag(row["version"])
+async def present_with_etag(
+    session: AsyncSession, contact: Contact, ratio: int | None = None
+) -> tuple[dict[str, Any], str]:
+    """The contact's document and its ETag, under `ratio` or its owner's, looked up."""
+    if ratio is None:
+        ratio = await reciprocity_ratio(session, owner_id=contact.owner_id)
+    document = contact_document(contact, ratio)
+    return document, contact_etag(contact.version, document)
+
+
+async def current_etag(session: AsyncSession, contact: Contact) -> tuple[str, int]:
+    """The ETag of the contact's document as it stands (for If-Match), and the owner's ratio
+    it was made under, which the request's answer can reuse: no request changes both."""
+    ratio = await reciprocity_ratio(session, owner_id=contact.owner_id)
+    return contact_etag(contact.version, contact_document(contact, ratio)), ratio
 
 
 def _derive(contact: Contact) -> None:

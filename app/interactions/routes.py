@@ -3,6 +3,7 @@ from typing import Annotated
 from fastapi import Path, Response, status
 
 from app.contacts import service as contacts
+from app.core.etag import etag_from_representation
 from app.core.pagination import Cursor, Limit, Page
 from app.core.principal import CurrentPrincipal, WritePrincipal
 from app.core.unit_of_work import SessionDep, api_router
@@ -17,7 +18,9 @@ router = api_router(
 ContactId = Annotated[str, Path()]
 
 
+# An interaction keeps no version (it is never edited): its ETag is a digest of the answer.
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=InteractionRead)
+@etag_from_representation
 async def log_interaction(
     contact_id: ContactId,
     body: InteractionCreate,
@@ -50,6 +53,7 @@ async def list_interactions(
 
 
 @router.get("/{interaction_id}", response_model=InteractionRead)
+@etag_from_representation
 async def read_interaction(
     contact_id: ContactId,
     interaction_id: Annotated[str, Path()],

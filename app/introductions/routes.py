@@ -22,6 +22,7 @@ from app.introductions.schemas import (
     WithdrawCreate,
 )
 from app.introductions.workflow import State
+from app.settings.schemas import SettingsRead
 from app.settings.service import get_rules
 
 router = api_router(prefix="/v1/introductions", tags=["introductions"])
@@ -34,14 +35,15 @@ async def _answer(
     intro: Introduction,
     consent_url: str | None = None,
     status_code: int = 200,
+    rules: SettingsRead | None = None,
     **headers: str,
 ) -> Response:
     """The introduction's document, as every answer about one sends it, with its ETag."""
-    rules = await get_rules(session, owner_id=intro.owner_id)
+    rules = rules or await get_rules(session, owner_id=intro.owner_id)
     document = service.introduction_document(
         intro, rules.follow_up_after_days, utcnow(), consent_url
     )
-    headers["ETag"] = service.introduction_etag(intro)
+    headers["ETag"] = service.introduction_etag(intro.version, document)
     return ORJSONResponse(document, status_code=status_code, headers=headers)
 
 
@@ -115,9 +117,11 @@ async def update_introduction(
 ) -> Response:
     """Edit reason, benefit or offer while `requested`; honours If-Match."""
     intro = await _locked(session, principal, introduction_id)
-    check_if_match(request, service.introduction_etag(intro))
+    rules = await get_rules(session, owner_id=principal.owner_id)
+    current = service.introduction_document(intro, rules.follow_up_after_days, utcnow())
+    check_if_match(request, service.introduction_etag(intro.version, current))
     await service.update_introduction(session, intro=intro, changes=body)
-    return await _answer(session, intro)
+    return await _answer(session, intro, rules=rules)
 
 
 @router.get("/{introduction_id}/events", response_model=Page[TimelineEventRead])

@@ -53,8 +53,11 @@ class FeedbackAlreadyGiven(Conflict):
     type, title = "feedback-already-given", "Feedback already recorded"
 
 
-def introduction_etag(intro: Introduction) -> str:
-    return make_etag(intro.version)
+def introduction_etag(version: int, document: Mapping[str, Any]) -> str:
+    """The ETag of an introduction's `document` at `version`: every transition and edit moves
+    the version, but `needs_follow_up` turns true with time alone (and the owner's delay), so
+    it is in the ETag too and a 304 never hides it."""
+    return make_etag(f"{version}.follow-up" if document["needs_follow_up"] else version)
 
 
 # The columns an introduction's document is made of, for reads that only present them

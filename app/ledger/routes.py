@@ -2,6 +2,7 @@ from typing import Annotated
 
 from fastapi import Path, Query, Request, Response, status
 
+from app.core.etag import etag_from_representation
 from app.core.pagination import Cursor, Limit, Page
 from app.core.principal import CurrentPrincipal, WritePrincipal
 from app.core.reads import request_reader
@@ -22,7 +23,11 @@ router = api_router(prefix="/v1", tags=["ledger"])
 EntryId = Annotated[str, Path()]
 
 
+# An entry keeps no version: it is never edited. Its representation still changes, once
+# reversed (`reversed_by_id`) or once an erasure drops its note, so its ETag is a digest of
+# the answer.
 @router.post("/ledger", status_code=status.HTTP_201_CREATED, response_model=LedgerEntryRead)
+@etag_from_representation
 async def record_entry(
     body: LedgerEntryCreate, principal: WritePrincipal, session: SessionDep, response: Response
 ) -> LedgerEntryRead:
@@ -52,6 +57,7 @@ async def list_entries(
 
 
 @router.get("/ledger/{entry_id}", response_model=LedgerEntryRead)
+@etag_from_representation
 async def read_entry(
     entry_id: EntryId, principal: CurrentPrincipal, session: SessionDep
 ) -> LedgerEntryRead:
@@ -67,6 +73,7 @@ async def read_entry(
     status_code=status.HTTP_201_CREATED,
     response_model=LedgerEntryRead,
 )
+@etag_from_representation
 async def reverse_entry(
     entry_id: EntryId,
     body: ReversalCreate,
@@ -83,6 +90,7 @@ async def reverse_entry(
 
 
 @router.get("/contacts/{contact_id}/reciprocity", response_model=Reciprocity)
+@etag_from_representation  # derived from the contact, the ledger, the settings and the time
 async def read_reciprocity(
     contact_id: Annotated[str, Path()],
     principal: CurrentPrincipal,

@@ -1,8 +1,11 @@
 from datetime import UTC, datetime, timedelta
 
+from sqlalchemy import update
 from sqlmodel import select
 
+from app.contacts.models import Contact
 from app.core.outbox import Event
+from app.core.unit_of_work import commit
 from tests.factories import contact_body, create_contact
 
 
@@ -365,6 +368,54 @@ async def test_writes_record_events_in_the_same_transaction(client, owner, app):
     assert [e.type for e in events] == ["contact.created", "contact.updated", "contact.archived"]
     assert events[1].data["title"] == "T"
     assert all(e.resource_id == contact["id"] for e in events)
+
+
+async def test_the_etag_changes_with_all_the_document_shows(client, owner, app):
+    """A contact's document also shows its ledger totals, the owner's ratio and whether it
+    is stale: none moves its version, and each changes its ETag, so a client's copy is never
+    answered 304 once it is out of date, and a write against it is refused."""
+    contact = await create_contact(client, owner, cadence_days=30)
+    url = f"/v1/contacts/{contact['id']}"
+    etags = [(await client.get(url, headers=owner.headers)).headers["etag"]]
+
+    async def read_changed() -> dict:
+        response = await client.get(url, headers={**owner.headers, "If-None-Match": etags[-1]})
+        assert response.status_code == 200
+        assert response.headers["etag"] not in etags
+        etags.append(response.headers["etag"])
+        return response.json()["reciprocity"]
+
+    assert (
+        await client.get(url, headers={**owner.headers, "If-None-Match": etags[0]})
+    ).status_code == 304
+    entry = {"contact_id": contact["id"], "direction": "gave", "kind": "advice", "weight": 1}
+    assert (await client.post("/v1/ledger", json=entry, headers=owner.headers)).status_code == 201
+    assert (await read_changed())["deposits"] == 1
+    await client.patch("/v1/settings", json={"reciprocity_ratio": 3}, headers=owner.headers)
+    assert (await read_changed())["ratio"] == 3
+    async with app.state.sessionmaker() as session:  # a day past its cadence: time passed
+        await session.exec(
+            update(Contact)
+            .where(Contact.owner_id == owner.owner_id, Contact.id == contact["id"])
+            .values(due_at=datetime.now(UTC) - timedelta(days=1))
+        )
+        await commit(session)
+    assert "stale" in (await read_changed())["flags"]
+    # A write is held to the same ETag: the copy from before the time passed is stale.
+    outdated = await client.patch(
+        url, json={"title": "A"}, headers={**owner.headers, "If-Match": etags[-2]}
+    )
+    assert outdated.status_code == 412
+    erase = await client.delete(url, headers={**owner.headers, "If-Match": etags[-2]})
+    assert erase.status_code == 412
+    current = await client.patch(
+        url, json={"title": "A"}, headers={**owner.headers, "If-Match": etags[-1]}
+    )
+    assert current.status_code == 200
+    deleted = await client.delete(
+        url, headers={**owner.headers, "If-Match": current.headers["etag"]}
+    )
+    assert deleted.status_code == 204
 
 
 async def test_tag_filters_repeat_for_contacts_with_every_tag(client, owner):

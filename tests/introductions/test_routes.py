@@ -357,3 +357,27 @@ async def test_the_sweep_expires_links_nobody_reads(client, owner, app):
         ).all()
     assert row.state == "expired" and row.ended_at is not None
     assert "introduction.expired" in types
+
+
+async def test_the_etag_changes_when_a_follow_up_falls_due(client, owner, app):
+    """`needs_follow_up` turns true with time alone, not with a new version: the ETag
+    changes with it, so a client's copy is not answered 304 once it is out of date."""
+    requester, target = await create_pair(client, owner)
+    intro = await create_introduction(client, owner, requester["id"], target["id"])
+    await post(client, owner, intro["id"], "consent", {"decision": "accept", "evidence": "yes"})
+    made = await post(client, owner, intro["id"], "make")
+    url = f"/v1/introductions/{intro['id']}"
+    etag = made.headers["etag"]
+    conditional = {**owner.headers, "If-None-Match": etag}
+    assert (await client.get(url, headers=conditional)).status_code == 304
+    async with app.state.sessionmaker() as session:
+        await session.exec(
+            update(Introduction)
+            .where(Introduction.id == intro["id"])
+            .values(made_at=datetime.now(UTC) - timedelta(days=15))
+        )
+        await commit(session)
+    due = await client.get(url, headers=conditional)
+    assert due.status_code == 200
+    assert due.json()["needs_follow_up"] is True
+    assert due.headers["etag"] != etag

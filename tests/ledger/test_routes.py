@@ -369,3 +369,48 @@ async def test_an_entry_moves_only_its_contacts_total(client, owner, other_owner
     for untouched, actor in ((bystander, owner), (others, other_owner)):
         now = (await client.get(f"/v1/contacts/{untouched['id']}", headers=actor.headers)).json()
         assert now == untouched
+
+
+async def test_an_entrys_etag_changes_only_with_its_representation(client, owner):
+    """Entries keep no version; their ETag is a digest of the entry as read, so it stays put
+    while nothing changes, and changes once the entry is reversed."""
+    contact = await create_contact(client, owner)
+    created = await client.post(
+        "/v1/ledger",
+        json={"contact_id": contact["id"], "direction": "gave", "kind": "advice", "weight": 2},
+        headers=owner.headers,
+    )
+    url = created.headers["location"]
+    etag = created.headers["etag"]
+    read = await client.get(url, headers=owner.headers)
+    assert read.headers["etag"] == etag
+    unchanged = await client.get(url, headers={**owner.headers, "If-None-Match": etag})
+    assert unchanged.status_code == 304 and unchanged.content == b""
+    other = await record(client, owner, contact["id"])
+    other_etag = (await client.get(f"/v1/ledger/{other['id']}", headers=owner.headers)).headers[
+        "etag"
+    ]
+    assert other_etag != etag  # an ETag names one entry's representation
+    reversal = await client.post(
+        f"/v1/ledger/{read.json()['id']}/reversal", json={}, headers=owner.headers
+    )
+    assert reversal.status_code == 201
+    reversed_ = await client.get(url, headers={**owner.headers, "If-None-Match": etag})
+    assert reversed_.status_code == 200
+    assert reversed_.json()["reversed_by_id"] == reversal.json()["id"]
+    assert reversed_.headers["etag"] != etag
+
+
+async def test_a_balance_is_answered_304_until_it_changes(client, owner):
+    contact = await create_contact(client, owner)
+    url = f"/v1/contacts/{contact['id']}/reciprocity"
+    first = await client.get(url, headers=owner.headers)
+    etag = first.headers["etag"]
+    conditional = {**owner.headers, "If-None-Match": etag}
+    assert (await client.get(url, headers=conditional)).status_code == 304
+    # Another ask is another resource, with its own representation.
+    heavier = await client.get(url, params={"ask_weight": 3}, headers=conditional)
+    assert heavier.status_code == 200
+    await record(client, owner, contact["id"])
+    moved = await client.get(url, headers=conditional)
+    assert moved.status_code == 200 and moved.json()["deposits"] == 1
