@@ -94,8 +94,6 @@ class Endpoint:
     lists: bool = False
     # False where the world's resource is in a state the request is refused in (409).
     succeeds: bool = True
-    # The query parameter that takes `next_cursor` (the change feed calls it `after`).
-    cursor_param: str = "cursor"
 
     @property
     def operation(self) -> tuple[str, str]:
@@ -171,7 +169,7 @@ TABLE = [
     ),
     Endpoint("GET", "/v1/export"),
     Endpoint("GET", "/v1/export.vcf"),
-    Endpoint("GET", "/v1/events", lists=True, cursor_param="after"),
+    Endpoint("GET", "/v1/events", lists=True),
     Endpoint("POST", "/v1/webhooks", WEBHOOK, write=True),
     Endpoint("GET", "/v1/webhooks", lists=True),
     Endpoint("GET", "/v1/webhooks/{webhook_id}"),
@@ -197,7 +195,8 @@ def app_operations(app: FastAPI) -> list[tuple[str, str]]:
 
 
 # An app built only to read its routes: nothing here opens the database.
-APP_OPERATIONS = app_operations(create_app(Settings(database_url="sqlite:///matrix-unused.db")))
+MATRIX_APP = create_app(Settings(database_url="sqlite:///matrix-unused.db"))
+APP_OPERATIONS = app_operations(MATRIX_APP)
 ENDPOINTS = [DESCRIBED[op] for op in APP_OPERATIONS if op in DESCRIBED]
 # Endpoints that name an existing resource, in the path or (POST /v1/ledger) in the body.
 BY_ID = [e for e in ENDPOINTS if "{" in e.path or "{contact}" in str(e.body)]
@@ -205,6 +204,12 @@ WRITES = [e for e in ENDPOINTS if e.write]
 LISTS = [e for e in ENDPOINTS if e.lists]
 POSTS = [e for e in ENDPOINTS if e.method == "POST" and e.succeeds]
 IF_MATCH = [e for e in ENDPOINTS if e.method in ("PATCH", "DELETE")]
+# GETs of one resource, each answered with an ETag and honouring If-None-Match; but not the
+# exports, documents streamed as they are read, whose ETag could only come after the last byte.
+NOT_CONDITIONAL = {"/v1/export", "/v1/export.vcf"}
+SINGLE_GETS = [
+    e for e in ENDPOINTS if e.method == "GET" and not e.lists and e.path not in NOT_CONDITIONAL
+]
 
 
 def test_the_matrix_describes_every_operation_of_the_app(app: FastAPI) -> None:
@@ -489,7 +494,7 @@ async def test_idempotency_keys_are_scoped_to_the_owner(client, owner, other_own
 async def test_bad_cursors_are_400(client, owner, endpoint, cursor):
     world = await build_world(client, owner)
     response = await client.get(
-        endpoint.url(world), params={endpoint.cursor_param: cursor}, headers=owner.headers
+        endpoint.url(world), params={"cursor": cursor}, headers=owner.headers
     )
     assert_problem(response, 400)
 
@@ -552,7 +557,7 @@ async def test_an_edited_cursor_is_400(app, client, owner, endpoint):
         flipped = "A" if cursor[position] != "A" else "B"
         edited = cursor[:position] + flipped + cursor[position + 1 :]
         response = await client.get(
-            endpoint.url(world), params={endpoint.cursor_param: edited}, headers=owner.headers
+            endpoint.url(world), params={"cursor": edited}, headers=owner.headers
         )
         assert_problem(response, 400)
 
@@ -563,7 +568,7 @@ async def test_another_owners_cursor_is_400(app, client, owner, other_owner, end
     await grow_world(app, client, other_owner, theirs)
     cursor = await first_cursor(client, other_owner, endpoint, theirs)
     response = await client.get(
-        endpoint.url(mine), params={endpoint.cursor_param: cursor}, headers=owner.headers
+        endpoint.url(mine), params={"cursor": cursor}, headers=owner.headers
     )
     assert_problem(response, 400)
 
@@ -577,7 +582,7 @@ async def test_a_cursor_from_another_list_is_400(app, client, owner):
             if issued_by == str(endpoint):
                 continue
             response = await client.get(
-                endpoint.url(world), params={endpoint.cursor_param: cursor}, headers=owner.headers
+                endpoint.url(world), params={"cursor": cursor}, headers=owner.headers
             )
             assert_problem(response, 400)
 
@@ -601,7 +606,7 @@ async def test_forged_cursors_are_400(client, owner, endpoint, payload):
     world = await build_world(client, owner)
     response = await client.get(
         endpoint.url(world),
-        params={endpoint.cursor_param: _unsigned(payload)},
+        params={"cursor": _unsigned(payload)},
         headers=owner.headers,
     )
     assert_problem(response, 400)
@@ -616,7 +621,7 @@ async def test_pages_cover_every_row_once(app, client, owner, endpoint):
     assert len(expected) >= 5
     seen, cursor = [], None
     while True:
-        params = {"limit": 2, **({endpoint.cursor_param: cursor} if cursor else {})}
+        params = {"limit": 2, **({"cursor": cursor} if cursor else {})}
         page = await client.get(endpoint.url(world), params=params, headers=owner.headers)
         assert page.status_code == 200
         seen += [row["id"] for row in page.json()["data"]]
@@ -625,3 +630,209 @@ async def test_pages_cover_every_row_once(app, client, owner, endpoint):
         if cursor is None or not page.json()["data"]:
             break
     assert seen == expected
+
+
+# --- The query string: only declared parameters, single-valued ones once -------------------
+
+
+def query_parameters(endpoint: Endpoint) -> dict[str, dict[str, Any]]:
+    """The endpoint's query parameters, by name, with their schemas (the app's document)."""
+    operation = MATRIX_APP.openapi()["paths"][endpoint.path][endpoint.method.lower()]
+    return {
+        p["name"]: p["schema"] for p in operation.get("parameters", []) if p.get("in") == "query"
+    }
+
+
+def takes_many(schema: dict[str, Any]) -> bool:
+    return schema.get("type") == "array" or any(takes_many(s) for s in schema.get("anyOf", []))
+
+
+def some_value(schema: dict[str, Any]) -> str:
+    """A value the parameter accepts, as text."""
+    for option in [schema, *schema.get("anyOf", [])]:
+        if "$ref" in option:
+            option = MATRIX_APP.openapi()["components"]["schemas"][option["$ref"].split("/")[-1]]
+        if "items" in option:
+            return some_value(option["items"])
+        if "enum" in option:
+            return str(option["enum"][0])
+        if option.get("type") == "boolean":
+            return "true"
+        if option.get("type") == "integer":
+            return str(option.get("minimum", 1))
+        if option.get("format") == "date-time":
+            return "2026-01-01T00:00:00Z"
+    return "x"
+
+
+WITH_SINGLE_VALUED = [
+    e for e in ENDPOINTS if any(not takes_many(s) for s in query_parameters(e).values())
+]
+WITH_REPEATABLE = [e for e in ENDPOINTS if any(takes_many(s) for s in query_parameters(e).values())]
+
+
+def test_the_matrix_has_query_parameters_of_both_kinds_to_check() -> None:
+    assert len(WITH_SINGLE_VALUED) >= len(LISTS)  # every list takes limit and cursor
+    assert "GET /v1/contacts" in {str(e) for e in WITH_REPEATABLE}  # flag and tag
+
+
+@pytest.mark.parametrize("endpoint", ENDPOINTS, ids=str)
+async def test_unknown_query_parameters_are_400_and_change_nothing(client, owner, endpoint):
+    world = await build_world(client, owner)
+    before = await snapshot(client, owner, world)
+    # A typo beside a parameter the endpoint takes, where it takes one.
+    params = {"limt": "10"}
+    declared = query_parameters(endpoint)
+    if declared:
+        name, schema = next(iter(declared.items()))
+        params[name] = some_value(schema)
+    response = await send(client, endpoint, world, owner.headers, params=params)
+    problem = assert_problem(response, 400)
+    assert problem["errors"] == [{"field": "limt", "message": "unknown query parameter"}]
+    assert "Unknown query parameter: limt." in problem["detail"]
+    # The detail says what the endpoint does take, so the typo is easy to fix.
+    assert all(name in problem["detail"] for name in declared)
+    assert await snapshot(client, owner, world) == before
+
+
+@pytest.mark.parametrize("endpoint", WITH_SINGLE_VALUED, ids=str)
+async def test_a_single_valued_query_parameter_given_twice_is_400(client, owner, endpoint):
+    world = await build_world(client, owner)
+    before = await snapshot(client, owner, world)
+    for name, schema in query_parameters(endpoint).items():
+        if takes_many(schema):
+            continue
+        value = some_value(schema)
+        response = await send(client, endpoint, world, owner.headers, params=[(name, value)] * 2)
+        problem = assert_problem(response, 400)
+        assert problem["errors"] == [{"field": name, "message": "given 2 times; takes one value"}]
+        assert f"given more than once: {name};" in problem["detail"]
+    assert await snapshot(client, owner, world) == before
+
+
+@pytest.mark.parametrize("endpoint", WITH_REPEATABLE, ids=str)
+async def test_a_repeatable_query_parameter_may_repeat(client, owner, endpoint):
+    world = await build_world(client, owner)
+    for name, schema in query_parameters(endpoint).items():
+        if takes_many(schema):
+            response = await send(
+                client, endpoint, world, owner.headers, params=[(name, some_value(schema))] * 2
+            )
+            assert response.status_code == 200, (name, response.text)
+
+
+# --- ETags and If-None-Match -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("endpoint", SINGLE_GETS, ids=str)
+async def test_if_none_match_naming_the_etag_is_304_without_a_body(client, owner, endpoint):
+    world = await build_world(client, owner)
+    url = endpoint.url(world)
+    first = await client.get(url, headers=owner.headers)
+    assert first.status_code == 200, first.text
+    etag = first.headers["etag"]
+    assert re.fullmatch(r'"[^"]+"', etag), f"a strong ETag, not {etag}"
+    again = await client.get(url, headers=owner.headers)
+    assert again.headers["etag"] == etag, "an unchanged resource keeps its ETag"
+    # The tag itself, its weak form (If-None-Match compares weakly), any, one in a list.
+    for names in (etag, f"W/{etag}", "*", f'"stale", {etag}', f'W/"x,y", {etag}'):
+        headers = {**owner.headers, "If-None-Match": names, "X-Request-ID": "conditional-1"}
+        unchanged = await client.get(url, headers=headers)
+        assert unchanged.status_code == 304, (names, unchanged.text)
+        assert unchanged.content == b""
+        assert unchanged.headers["etag"] == etag
+        assert unchanged.headers["x-request-id"] == "conditional-1"
+        assert "content-type" not in unchanged.headers
+    for names in ('"stale"', f"{etag[:-1]}x{etag[-1]}", "garbage"):
+        other = await client.get(url, headers={**owner.headers, "If-None-Match": names})
+        assert other.status_code == 200, names
+        assert other.content == first.content
+
+
+# An answer of one resource, and the URL at which it is read.
+ANSWERS_ONE = [
+    e for e in ENDPOINTS if e.method in ("POST", "PATCH") and e.succeeds and e.path != "/v1/imports"
+]
+_ACTION = re.compile(r"/(?!\{)[a-z-]+$")
+
+
+@pytest.mark.parametrize("endpoint", ANSWERS_ONE, ids=str)
+async def test_a_write_answers_the_etag_a_read_of_the_resource_gives(client, owner, endpoint):
+    world = await build_world(client, owner)
+    response = await send(client, endpoint, world, owner.headers)
+    assert response.status_code in (200, 201), response.text
+    etag = response.headers["etag"]
+    # The created resource, or the one written (`POST /v1/introductions/{id}/make`: the
+    # introduction), read back.
+    url = response.headers.get("location")
+    if url is None:
+        url = endpoint.url(world)
+        url = _ACTION.sub("", url) if endpoint.method == "POST" else url
+    read = await client.get(url, headers=owner.headers)
+    assert read.status_code == 200, read.text
+    assert read.headers["etag"] == etag
+    unchanged = await client.get(url, headers={**owner.headers, "If-None-Match": etag})
+    assert unchanged.status_code == 304
+
+
+# --- Bodies: JSON or 415 -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("endpoint", WITH_BODY, ids=str)
+@pytest.mark.parametrize(
+    "content_type",
+    [None, "text/plain", "application/x-www-form-urlencoded", "application/xml"],
+    ids=["missing", "text", "form", "xml"],
+)
+async def test_a_body_that_is_not_json_is_415_and_changes_nothing(
+    client, owner, endpoint, content_type
+):
+    world = await build_world(client, owner)
+    before = await snapshot(client, owner, world)
+    # The endpoint's own valid body, sent as something other than JSON.
+    headers = {**owner.headers, **({"Content-Type": content_type} if content_type else {})}
+    content = json.dumps(endpoint.payload(world)).encode()
+    response = await client.request(
+        endpoint.method, endpoint.url(world), content=content, headers=headers
+    )
+    problem = assert_problem(response, 415)
+    assert "JSON" in problem["detail"]
+    if endpoint.method == "PATCH":
+        assert response.headers["accept-patch"] == "application/json"
+    assert await snapshot(client, owner, world) == before
+
+
+@pytest.mark.parametrize("endpoint", [e for e in WITH_BODY if e.succeeds], ids=str)
+@pytest.mark.parametrize(
+    "content_type", ["application/json; charset=utf-8", "application/merge-patch+json"]
+)
+async def test_json_bodies_are_taken_under_any_json_media_type(
+    client, owner, endpoint, content_type
+):
+    world = await build_world(client, owner)
+    content = json.dumps(endpoint.payload(world)).encode()
+    response = await client.request(
+        endpoint.method,
+        endpoint.url(world),
+        content=content,
+        headers={**owner.headers, "Content-Type": content_type},
+    )
+    assert response.status_code in (200, 201), response.text
+
+
+# --- Methods: 405 with every method of the path --------------------------------------------
+
+PATH_METHODS: dict[str, set[str]] = {}
+for _method, _path in APP_OPERATIONS:
+    PATH_METHODS.setdefault(_path, set()).add(_method)
+
+
+@pytest.mark.parametrize("path", sorted(PATH_METHODS))
+async def test_a_method_the_path_lacks_is_405_with_a_complete_allow(client, owner, path):
+    nobody = World("ct_x", "int_x", "key_x", "le_x", "ct_y", "intro_x")
+    url = path.format(**nobody.path_ids())
+    allowed = PATH_METHODS[path]
+    for method in {"GET", "POST", "PUT", "PATCH", "DELETE"} - allowed:
+        response = await client.request(method, url, headers=owner.headers)
+        assert_problem(response, 405)
+        assert {m.strip() for m in response.headers["allow"].split(",")} == allowed, method
