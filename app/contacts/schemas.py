@@ -8,6 +8,7 @@ from email_validator import EmailNotValidError, validate_email
 from pydantic import (
     AfterValidator,
     BaseModel,
+    ConfigDict,
     Field,
     StringConstraints,
     field_validator,
@@ -15,7 +16,7 @@ from pydantic import (
 )
 
 from app.core.reciprocity import Reciprocity
-from app.core.schemas import InputModel, strict_int, trimmed
+from app.core.schemas import Id, InputModel, bounded, bounded_int, strict_int, trimmed
 
 
 class TrustStage(StrEnum):
@@ -75,9 +76,9 @@ ExternalRefs = Annotated[
 class Channel(InputModel):
     type: ChannelType
     value: trimmed(320, required=True)  # type: ignore[valid-type]
-    permitted_uses: Annotated[list[ChannelUse], AfterValidator(_unique)] = Field(
-        default_factory=list, description="What this channel may be used for."
-    )
+    permitted_uses: Annotated[
+        list[ChannelUse], Field(max_length=len(ChannelUse)), AfterValidator(_unique)
+    ] = Field(default_factory=list, description="What this channel may be used for.")
 
     @model_validator(mode="after")
     def _valid_email(self) -> "Channel":
@@ -95,11 +96,34 @@ Channels = Annotated[list[Channel], Field(max_length=50)]
 
 class ChannelRead(BaseModel):
     type: ChannelType
-    value: str
-    permitted_uses: list[ChannelUse]
+    value: bounded(320)  # type: ignore[valid-type]
+    permitted_uses: Annotated[list[ChannelUse], Field(max_length=len(ChannelUse))]
 
 
 class ContactCreate(InputModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "display_name": "Ada Lovelace",
+                    "organization": "Analytical Engines Ltd",
+                    "timezone": "Europe/London",
+                    "trust_stage": "known",
+                    "cadence_days": 30,
+                    "tags": ["math"],
+                    "channels": [
+                        {
+                            "type": "email",
+                            "value": "ada@example.com",
+                            "permitted_uses": ["personal", "introductions"],
+                        }
+                    ],
+                    "external_refs": {"hubspot": "123"},
+                }
+            ]
+        }
+    )
+
     display_name: DisplayName
     given_name: PartName | None = None
     family_name: PartName | None = None
@@ -116,6 +140,10 @@ class ContactCreate(InputModel):
 
 class ContactUpdate(InputModel):
     """Fields sent are set (null clears them); fields left out are unchanged."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"title": "Countess of Lovelace", "cadence_days": 14}]}
+    )
 
     display_name: DisplayName | None = None
     given_name: PartName | None = None
@@ -138,20 +166,21 @@ class ContactUpdate(InputModel):
         return value
 
 
+# The bounds of what a contact's fields hold: those of the fields they are sent in.
 class ContactRead(BaseModel):
-    id: str
-    display_name: str
-    given_name: str | None
-    family_name: str | None
-    organization: str | None
-    title: str | None
-    timezone: str | None
+    id: Id
+    display_name: bounded(200)  # type: ignore[valid-type]
+    given_name: bounded(100) | None  # type: ignore[valid-type]
+    family_name: bounded(100) | None  # type: ignore[valid-type]
+    organization: bounded(200) | None  # type: ignore[valid-type]
+    title: bounded(200) | None  # type: ignore[valid-type]
+    timezone: bounded(64) | None  # type: ignore[valid-type]
     trust_stage: TrustStage
-    cadence_days: int | None
-    tags: list[str]
-    notes: str | None
-    channels: list[ChannelRead]
-    external_refs: dict[str, str]
+    cadence_days: bounded_int(1, 3650) | None  # type: ignore[valid-type]
+    tags: Annotated[list[bounded(64)], Field(max_length=50)]  # type: ignore[valid-type]
+    notes: bounded(10_000) | None  # type: ignore[valid-type]
+    channels: Annotated[list[ChannelRead], Field(max_length=50)]
+    external_refs: Annotated[dict[bounded(64), bounded(200)], Field(max_length=20)]  # type: ignore[valid-type]
     last_interaction_at: datetime | None
     created_at: datetime
     updated_at: datetime

@@ -1,11 +1,13 @@
 """RFC 9457 problem details: one error base class, rendered by one set of handlers."""
 
+from collections.abc import Iterable
+from itertools import islice
 from typing import Any
 
 import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
@@ -150,19 +152,38 @@ def database_unavailable(exc: BaseException) -> bool:
     return False
 
 
+# What a problem repeats of a request is cut to these, so that its size never follows the
+# request's: a body with ten thousand unknown fields is told of the first hundred.
+DETAIL_MAX_LENGTH = 2_000
+FIELD_ERRORS_MAX = 100
+FIELD_MAX_LENGTH = 300
+MESSAGE_MAX_LENGTH = 1_000
+
+
 class FieldError(BaseModel):
-    field: str
-    message: str
+    field: str = Field(max_length=FIELD_MAX_LENGTH)
+    message: str = Field(max_length=MESSAGE_MAX_LENGTH)
 
 
 class Problem(BaseModel):
     """An RFC 9457 problem details object."""
 
-    type: str
-    title: str
-    status: int
-    detail: str
-    errors: list[FieldError] | None = None
+    type: str = Field(max_length=200)
+    title: str = Field(max_length=100)
+    status: int = Field(ge=400, le=599)
+    detail: str = Field(max_length=DETAIL_MAX_LENGTH)
+    errors: list[FieldError] | None = Field(default=None, max_length=FIELD_ERRORS_MAX)
+
+
+def bounded_field_errors(errors: Iterable[dict[str, str]]) -> list[dict[str, str]]:
+    """The first FIELD_ERRORS_MAX errors, each cut to the lengths FieldError declares."""
+    return [
+        {
+            "field": error["field"][:FIELD_MAX_LENGTH],
+            "message": error["message"][:MESSAGE_MAX_LENGTH],
+        }
+        for error in islice(errors, FIELD_ERRORS_MAX)
+    ]
 
 
 def _problem(description: str) -> dict[str, Any]:
@@ -204,12 +225,12 @@ def problem_response(
         "type": type_ if type_.startswith(("http", "about:")) else PROBLEM_TYPE_BASE + type_,
         "title": title,
         "status": status,
-        "detail": detail,
+        "detail": detail[:DETAIL_MAX_LENGTH],
     }
     if instance:
         body["instance"] = instance
     if errors is not None:
-        body["errors"] = errors
+        body["errors"] = bounded_field_errors(errors)
     if extra:
         body.update(extra)
     return ORJSONResponse(body, status_code=status, headers=headers, media_type=PROBLEM_JSON)

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Query
-from pydantic import BaseModel
+from pydantic import BaseModel, Field, StringConstraints
 from sqlalchemy import ColumnElement, Select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -21,10 +21,15 @@ from app.core.errors import InvalidCursor
 
 T = TypeVar("T")
 
-Limit = Annotated[int, Query(ge=1, le=200, description="Page size, 1-200.")]
+MAX_LIMIT = 200
+# Room for the longest cursor issued: a contact list sorted by name, after a name of 200
+# four-byte characters, signed (about 1,200 characters).
+CURSOR_MAX_LENGTH = 2048
+
+Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Page size, 1-200.")]
 Cursor = Annotated[
     str | None,
-    Query(max_length=512, description="`next_cursor` of the previous page; opaque."),
+    Query(max_length=CURSOR_MAX_LENGTH, description="`next_cursor` of the previous page; opaque."),
 ]
 
 # Integers in a cursor fit the database's BIGINT.
@@ -32,8 +37,8 @@ _INT_MAX = 2**63 - 1
 
 
 class Page(BaseModel, Generic[T]):
-    data: list[T]
-    next_cursor: str | None
+    data: list[T] = Field(max_length=MAX_LIMIT)
+    next_cursor: Annotated[str, StringConstraints(max_length=CURSOR_MAX_LENGTH)] | None
 
 
 def encode_cursor(kind: str, owner_id: str, key: list[Any]) -> str:

@@ -17,9 +17,11 @@ ledger, which sits above contacts (its entries are a contact's), answers the ful
 from collections.abc import Mapping
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, Field
+
+from app.core.schemas import BIGINT_MAX
 
 
 class Flag(StrEnum):
@@ -28,15 +30,22 @@ class Flag(StrEnum):
     stale = "stale"
 
 
+# Sums of weights (1-5) of ledger entries: within the database's BIGINT.
+_Total = Annotated[int, Field(ge=0, le=BIGINT_MAX)]
+_Balance = Annotated[int, Field(ge=-BIGINT_MAX, le=BIGINT_MAX)]
+
+
 class Reciprocity(BaseModel):
-    deposits: int = Field(description="Weighted sum of what you gave.")
-    withdrawals: int = Field(description="Weighted sum of what you received.")
-    ratio: int = Field(description="Deposits expected per withdrawal (the owner's setting).")
-    goodwill: int = Field(description="deposits - ratio x withdrawals.")
-    ask_weight: int
+    deposits: _Total = Field(description="Weighted sum of what you gave.")
+    withdrawals: _Total = Field(description="Weighted sum of what you received.")
+    ratio: int = Field(
+        ge=1, le=50, description="Deposits expected per withdrawal (the owner's setting)."
+    )
+    goodwill: _Balance = Field(description="deposits - ratio x withdrawals.")
+    ask_weight: int = Field(ge=1, le=5)
     can_ask: bool = Field(description="goodwill >= ratio x ask_weight.")
-    deposits_needed: int = Field(description="Weight-1 deposits still needed; 0 if can_ask.")
-    flags: list[Flag]
+    deposits_needed: _Total = Field(description="Weight-1 deposits still needed; 0 if can_ask.")
+    flags: list[Flag] = Field(max_length=len(Flag))
 
 
 def goodwill(deposits: Any, withdrawals: Any, ratio: Any) -> Any:

@@ -14,6 +14,7 @@ from pydantic import (
     Field,
     Strict,
     StringConstraints,
+    WithJsonSchema,
     model_validator,
 )
 from pydantic_core import PydanticCustomError
@@ -83,6 +84,11 @@ def trimmed(max_length: int, *, required: bool = False, pattern: str | None = No
 _RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}")
 
 
+# The longest timestamp text taken: nanoseconds and an offset fit with room to spare; past
+# it only more digits of a fraction that is cut to microseconds anyway.
+TIMESTAMP_MAX_LENGTH = 40
+
+
 def _rfc3339_text(value: Any) -> Any:
     # Pydantic would also take numbers (and digit strings) as Unix times; the contract says
     # RFC 3339.
@@ -90,6 +96,8 @@ def _rfc3339_text(value: Any) -> Any:
         return value
     if not isinstance(value, str) or not _RFC3339.match(value):
         raise ValueError("must be an RFC 3339 date-time with an offset, e.g. 2026-11-22T09:30:00Z")
+    if len(value) > TIMESTAMP_MAX_LENGTH:
+        raise ValueError(f"must be at most {TIMESTAMP_MAX_LENGTH} characters")
     return value
 
 
@@ -110,7 +118,12 @@ def _in_range(value: datetime) -> datetime:
     return value
 
 
-Timestamp = Annotated[AwareDatetime, BeforeValidator(_rfc3339_text), AfterValidator(_in_range)]
+Timestamp = Annotated[
+    AwareDatetime,
+    BeforeValidator(_rfc3339_text),
+    AfterValidator(_in_range),
+    WithJsonSchema({"type": "string", "format": "date-time", "maxLength": TIMESTAMP_MAX_LENGTH}),
+]
 
 # How far ahead of ours a client's clock may run (phones' do) before "now" is the future.
 CLOCK_SLACK = timedelta(minutes=5)
@@ -130,3 +143,25 @@ PastTimestamp = Annotated[Timestamp, AfterValidator(_not_future)]
 def strict_int(**constraints: Any) -> Any:
     """An integer in a JSON body: `true` and `"5"` are not numbers."""
     return Annotated[int, Strict(), Field(**constraints)]
+
+
+# An id the service made: a prefix of up to five letters, `_` and a ULID's 26 characters
+# (app/core/types.py, new_id).
+ID_MAX_LENGTH = 32
+
+
+def bounded(max_length: int) -> Any:
+    """Text of an answer, at most `max_length` characters: a bound kept by whatever made the
+    text (most often the limit of the field it was sent in), declared in the OpenAPI
+    document so that a client can rely on it. Answers are not checked against it."""
+    return Annotated[str, StringConstraints(max_length=max_length)]
+
+
+def bounded_int(minimum: int, maximum: int) -> Any:
+    """An integer of an answer, within bounds its making keeps; see `bounded`."""
+    return Annotated[int, Field(ge=minimum, le=maximum)]
+
+
+Id = bounded(ID_MAX_LENGTH)
+# What a total of integers kept in the database's BIGINT columns can reach.
+BIGINT_MAX = 2**63 - 1

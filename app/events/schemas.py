@@ -5,9 +5,10 @@ from enum import StrEnum
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, BaseModel, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
-from app.core.schemas import InputModel, strict_int, trimmed
+from app.core.pagination import CURSOR_MAX_LENGTH, MAX_LIMIT
+from app.core.schemas import Id, InputModel, bounded, strict_int, trimmed
 from app.events.targets import TargetRefused, parse_target
 
 # Every event type the service records (API.md, "Events and webhooks").
@@ -40,17 +41,17 @@ class EventRead(BaseModel):
     """One change. `data` is the resource as it was right after the change; `{"erased":
     true}` once the contact it was about has been erased."""
 
-    id: str
-    type: str
-    resource: str
-    resource_id: str
+    id: Id
+    type: bounded(64)  # type: ignore[valid-type]
+    resource: bounded(32)  # type: ignore[valid-type]
+    resource_id: Id
     occurred_at: datetime
     data: dict[str, Any]
 
 
 class EventPage(BaseModel):
-    data: list[EventRead]
-    next_cursor: str = Field(
+    data: list[EventRead] = Field(max_length=MAX_LIMIT)
+    next_cursor: bounded(CURSOR_MAX_LENGTH) = Field(  # type: ignore[valid-type]
         description="Pass as `after` to continue. Present on the last page too, so a client "
         "can poll from it for what happens next."
     )
@@ -115,6 +116,18 @@ class DeliveryStatus(StrEnum):
 
 
 class WebhookCreate(InputModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "url": "https://hooks.example.com/goodwill",
+                    "events": ["contact.*", "introduction.made"],
+                    "description": "CRM sync",
+                }
+            ]
+        }
+    )
+
     url: WebhookUrl = Field(
         description="Where events are POSTed: http or https, no credentials; the host must "
         "resolve to public addresses (unless GOODWILL_WEBHOOK_ALLOW_PRIVATE)."
@@ -129,6 +142,10 @@ class WebhookCreate(InputModel):
 
 
 class SecretRotate(InputModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"previous_secret_valid_seconds": 3600}]}
+    )
+
     previous_secret_valid_seconds: strict_int(ge=0, le=7 * 24 * 3600) | None = Field(  # type: ignore[valid-type]
         default=None,
         description="How long deliveries are also signed with the old secret (default "
@@ -137,16 +154,19 @@ class SecretRotate(InputModel):
 
 
 class WebhookEnable(InputModel):
-    pass
+    model_config = ConfigDict(json_schema_extra={"examples": [{}]})
 
 
 class WebhookRead(BaseModel):
-    id: str
-    url: str
-    description: str | None
-    events: list[str]
+    id: Id
+    url: bounded(2048)  # type: ignore[valid-type]
+    description: bounded(200) | None  # type: ignore[valid-type]
+    events: list[bounded(64)] = Field(max_length=50)  # type: ignore[valid-type]
     status: WebhookStatus
-    disabled_reason: str | None = Field(description="Why deliveries stopped, when disabled.")
+    # Cut to 500 characters when it is written (app/events/delivery.py).
+    disabled_reason: bounded(500) | None = Field(  # type: ignore[valid-type]
+        description="Why deliveries stopped, when disabled."
+    )
     disabled_at: datetime | None
     previous_secret_expires_at: datetime | None = Field(
         description="Until then, deliveries also carry a signature with the previous secret."
@@ -156,28 +176,32 @@ class WebhookRead(BaseModel):
 
 
 class WebhookCreated(WebhookRead):
-    secret: str = Field(
+    secret: bounded(64) = Field(  # type: ignore[valid-type]
         description="The signing secret (`whsec_` + base64). Shown only in this response."
     )
 
 
 class AttemptRead(BaseModel):
-    attempt: int = Field(description="1 for the first try.")
+    attempt: int = Field(ge=1, le=8, description="1 for the first try.")
     attempted_at: datetime
-    duration_ms: int
-    status_code: int | None = Field(description="The receiver's HTTP status, if it answered.")
-    error: str | None
+    # At most the receiver's timeout (60 s) and the time to connect.
+    duration_ms: int = Field(ge=0, le=2**31 - 1)
+    status_code: int | None = Field(
+        ge=100, le=599, description="The receiver's HTTP status, if it answered."
+    )
+    # Cut to 500 characters when it is written (app/events/delivery.py).
+    error: bounded(500) | None  # type: ignore[valid-type]
     next_attempt_at: datetime | None = Field(
         description="When this failure is retried; null after a success or the last attempt."
     )
 
 
 class DeliveryRead(BaseModel):
-    id: str
-    event_id: str
-    event_type: str
+    id: Id
+    event_id: Id
+    event_type: bounded(64)  # type: ignore[valid-type]
     status: DeliveryStatus
     next_attempt_at: datetime | None
     created_at: datetime
     finished_at: datetime | None
-    attempts: list[AttemptRead]
+    attempts: list[AttemptRead] = Field(max_length=8, description="GOODWILL_WEBHOOK_MAX_ATTEMPTS")

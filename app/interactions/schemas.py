@@ -2,9 +2,9 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import BaseModel, StringConstraints
+from pydantic import BaseModel, ConfigDict, StringConstraints
 
-from app.core.schemas import InputModel, PastTimestamp
+from app.core.schemas import Id, InputModel, PastTimestamp, bounded
 
 
 class InteractionKind(StrEnum):
@@ -22,6 +22,19 @@ class Initiator(StrEnum):
 
 
 class InteractionCreate(InputModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "kind": "coffee",
+                    "occurred_at": "2026-11-20T09:30:00Z",
+                    "summary": "Talked about the engine.",
+                    "initiated_by": "them",
+                }
+            ]
+        }
+    )
+
     kind: InteractionKind
     occurred_at: PastTimestamp | None = None
     summary: Annotated[str, StringConstraints(max_length=5_000)] | None = None
@@ -29,10 +42,10 @@ class InteractionCreate(InputModel):
 
 
 class InteractionRead(BaseModel):
-    id: str
-    contact_id: str
+    id: Id
+    contact_id: Id
     kind: InteractionKind
     occurred_at: datetime
-    summary: str | None
+    summary: bounded(5_000) | None  # type: ignore[valid-type]
     initiated_by: Initiator
     created_at: datetime

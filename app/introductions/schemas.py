@@ -1,9 +1,9 @@
 from datetime import datetime
 from enum import StrEnum
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from app.core.schemas import InputModel, strict_int, trimmed
+from app.core.schemas import Id, InputModel, bounded, strict_int, trimmed
 from app.introductions.workflow import State
 
 LongText = trimmed(2_000)
@@ -27,6 +27,20 @@ class Decision(StrEnum):
 
 
 class IntroductionCreate(InputModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "requester_id": "ct_01kbw2g4v7s3m5x8y9z0a1b2c3",
+                    "target_id": "ct_01kbw2h6q8r1t4v7w0x3y6z9a2",
+                    "reason": "Wants advice on raising a seed round.",
+                    "benefit_to_target": "A founder in her field to invest in.",
+                    "offer": "An intro to two design partners.",
+                }
+            ]
+        }
+    )
+
     requester_id: trimmed(200, required=True)  # type: ignore[valid-type]
     target_id: trimmed(200, required=True)  # type: ignore[valid-type]
     reason: trimmed(2_000, required=True) = Field(  # type: ignore[valid-type]
@@ -43,6 +57,8 @@ class IntroductionCreate(InputModel):
 class IntroductionUpdate(InputModel):
     """Only while `requested`. Fields sent are set; fields left out are unchanged."""
 
+    model_config = ConfigDict(json_schema_extra={"examples": [{"offer": "Lunch, on me."}]})
+
     reason: trimmed(2_000, required=True) | None = None  # type: ignore[valid-type]
     benefit_to_target: LongText | None = None  # type: ignore[valid-type]
     offer: LongText | None = None  # type: ignore[valid-type]
@@ -56,10 +72,16 @@ class IntroductionUpdate(InputModel):
 
 
 class ConsentRequestCreate(InputModel):
-    pass
+    model_config = ConfigDict(json_schema_extra={"examples": [{}]})
 
 
 class ConsentRecord(InputModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"decision": "accept", "evidence": "Phone call on 3 March, said yes."}]
+        }
+    )
+
     decision: Decision
     evidence: trimmed(2_000, required=True) = Field(  # type: ignore[valid-type]
         description="How the target answered, e.g. 'Phone call on 3 March, said yes'."
@@ -67,6 +89,10 @@ class ConsentRecord(InputModel):
 
 
 class MakeCreate(InputModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"note": "Sent a joint email.", "weight": 3}]}
+    )
+
     note: LongText | None = None  # type: ignore[valid-type]
     weight: strict_int(ge=1, le=5) = Field(  # type: ignore[valid-type]
         default=3, description="Weight of the deposit written for the requester."
@@ -74,12 +100,20 @@ class MakeCreate(InputModel):
 
 
 class FeedbackCreate(InputModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"from": "requester", "outcome": "valuable", "note": "They met twice."}]
+        }
+    )
+
     from_: Side = Field(alias="from")
     outcome: Outcome
     note: LongText | None = None  # type: ignore[valid-type]
 
 
 class WithdrawCreate(InputModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"reason": "Found help elsewhere."}]})
+
     reason: LongText | None = None  # type: ignore[valid-type]
 
 
@@ -89,25 +123,30 @@ class FeedbackRead(BaseModel):
 
 
 class IntroductionRead(BaseModel):
-    id: str
-    requester_id: str
-    target_id: str
+    id: Id
+    requester_id: Id
+    target_id: Id
     state: State
-    reason: str
-    benefit_to_target: str | None
-    offer: str | None
-    consent_url: str | None = Field(
+    reason: bounded(2_000)  # type: ignore[valid-type]
+    benefit_to_target: bounded(2_000) | None  # type: ignore[valid-type]
+    offer: bounded(2_000) | None  # type: ignore[valid-type]
+    # GOODWILL_PUBLIC_BASE_URL (at most 1,024 characters) or the request's own, and a token.
+    consent_url: bounded(2_048) | None = Field(  # type: ignore[valid-type]
         default=None,
         description="The single-use link for the target; only in the consent-request answer.",
     )
     consent_requested_at: datetime | None
     consent_expires_at: datetime | None
-    decided_via: str | None = Field(description="`link` or `owner`, once the target answered.")
+    decided_via: bounded(16) | None = Field(  # type: ignore[valid-type]
+        description="`link` or `owner`, once the target answered."
+    )
     decided_at: datetime | None
-    evidence: str | None
-    target_message: str | None = Field(description="What the target wrote on the consent page.")
+    evidence: bounded(2_000) | None  # type: ignore[valid-type]
+    target_message: bounded(1_000) | None = Field(  # type: ignore[valid-type]
+        description="What the target wrote on the consent page."
+    )
     made_at: datetime | None
-    feedback: dict[Side, FeedbackRead | None]
+    feedback: dict[Side, FeedbackRead | None] = Field(max_length=len(Side))
     needs_follow_up: bool = Field(description="Made, and no feedback after the owner's delay.")
     ended_at: datetime | None
     created_at: datetime
@@ -115,11 +154,13 @@ class IntroductionRead(BaseModel):
 
 
 class TimelineEventRead(BaseModel):
-    id: str
+    id: Id
     occurred_at: datetime
-    actor: str = Field(description="owner, target or system.")
-    action: str
+    actor: bounded(16) = Field(description="owner, target or system.")  # type: ignore[valid-type]
+    action: bounded(32)  # type: ignore[valid-type]
     from_state: State | None
     to_state: State
-    note: str | None
+    # What the owner wrote with the step (at most 2,000 characters), or the target on the
+    # consent page (1,000).
+    note: bounded(2_000) | None  # type: ignore[valid-type]
     data: dict

@@ -1,5 +1,7 @@
 """Health, readiness and metrics: for load balancers and Prometheus, no API key needed."""
 
+from typing import Literal
+
 from fastapi import Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
@@ -14,7 +16,7 @@ router = api_router(tags=["operations"])
 
 
 class Health(BaseModel):
-    status: str
+    status: Literal["ok", "ready"]
 
 
 @router.get("/healthz", response_model=Health)

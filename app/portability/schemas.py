@@ -7,7 +7,8 @@ from pydantic import AfterValidator, BaseModel, Field, StringConstraints
 
 from app.auth.schemas import ApiKeyRead
 from app.contacts.schemas import ContactRead
-from app.core.errors import FieldError
+from app.core.errors import FIELD_ERRORS_MAX, FieldError
+from app.core.schemas import Id, bounded
 from app.interactions.schemas import InteractionRead
 from app.introductions.schemas import IntroductionRead, TimelineEventRead
 from app.ledger.schemas import LedgerEntryRead
@@ -39,35 +40,43 @@ class RowStatus(StrEnum):
     rejected = "rejected"
 
 
+# Records one import request may hold (more: 413).
+MAX_RECORDS = 25_000
+_Count = Annotated[int, Field(ge=0, le=MAX_RECORDS)]
+
+
 class ImportRow(BaseModel):
     row: int = Field(
+        ge=1,
+        le=MAX_RECORDS,
         description="Position of the record in the file, from 1: the n-th data row of a CSV "
-        "(after its header), the n-th card of a vCard file."
+        "(after its header), the n-th card of a vCard file.",
     )
     status: RowStatus
-    contact_id: str | None = Field(
+    contact_id: Id | None = Field(
         description="The contact created, updated or matched; null when rejected, and for "
         "`created` in a dry run."
     )
     errors: list[FieldError] = Field(
-        description="Why the row was rejected: the column, property or field, and the problem."
+        max_length=FIELD_ERRORS_MAX,
+        description="Why the row was rejected: the column, property or field, and the problem.",
     )
 
 
 class ImportSummary(BaseModel):
     format: ImportFormat
     dry_run: bool
-    created: int
-    updated: int
-    unchanged: int
-    rejected: int
-    rows: list[ImportRow]
+    created: _Count
+    updated: _Count
+    unchanged: _Count
+    rejected: _Count
+    rows: list[ImportRow] = Field(max_length=MAX_RECORDS)
 
 
 class OwnerExport(BaseModel):
-    id: str
-    email: str
-    name: str | None
+    id: Id
+    email: bounded(320)  # type: ignore[valid-type]
+    name: bounded(200) | None  # type: ignore[valid-type]
     created_at: datetime
 
 

@@ -20,14 +20,25 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from app.contacts import service as contacts
 from app.contacts.models import Contact, ContactExternalRef, ContactIdentifier
 from app.contacts.schemas import ContactCreate, ContactUpdate
-from app.core.errors import GoodwillError, UnprocessableContent, validation_errors
+from app.core.errors import (
+    GoodwillError,
+    UnprocessableContent,
+    bounded_field_errors,
+    validation_errors,
+)
 from app.portability import formats, matching
 from app.portability.drafts import Draft
-from app.portability.schemas import ImportFormat, ImportRow, ImportSummary, RowStatus
+from app.portability.schemas import (
+    MAX_RECORDS,
+    ImportFormat,
+    ImportRow,
+    ImportSummary,
+    RowStatus,
+)
 
-# Records per request: a parsed record holds about 4 KiB until the request ends, and all of a
-# request's records are written in one transaction. `goodwill import` sends 500 at a time.
-MAX_RECORDS = 25_000
+# Records per request (MAX_RECORDS, in the schemas): a parsed record holds about 4 KiB until
+# the request ends, and all of a request's records are written in one transaction.
+# `goodwill import` sends 500 at a time.
 # Keys per IN (...) list: far below either database's limit on bound parameters.
 _IN_BATCH = 500
 
@@ -209,7 +220,12 @@ def _row(
     row: int, status: RowStatus, contact_id: str | None, errors: Sequence[dict[str, str]] = ()
 ) -> ImportRow:
     return ImportRow.model_validate(
-        {"row": row, "status": status, "contact_id": contact_id, "errors": list(errors)}
+        {
+            "row": row,
+            "status": status,
+            "contact_id": contact_id,
+            "errors": bounded_field_errors(errors),
+        }
     )
 
 

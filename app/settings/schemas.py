@@ -1,6 +1,6 @@
 from datetime import datetime
 
-from pydantic import BaseModel, field_validator
+from pydantic import BaseModel, ConfigDict, field_validator
 
 from app.core.schemas import InputModel, strict_int
 
@@ -24,16 +24,20 @@ DEFAULTS = {
 
 
 class SettingsRead(BaseModel):
-    reciprocity_ratio: int
-    consent_ttl_days: int
-    decline_cooldown_days: int
-    max_pending_consents_per_target: int
-    follow_up_after_days: int
+    reciprocity_ratio: Ratio
+    consent_ttl_days: ConsentTtl
+    decline_cooldown_days: Cooldown
+    max_pending_consents_per_target: PendingCap
+    follow_up_after_days: FollowUp
     updated_at: datetime | None
 
 
 class SettingsUpdate(InputModel):
     """Rules sent are changed; rules left out stay as they are."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"reciprocity_ratio": 5, "follow_up_after_days": 21}]}
+    )
 
     reciprocity_ratio: Ratio | None = None
     consent_ttl_days: ConsentTtl | None = None
