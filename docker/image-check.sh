@@ -35,8 +35,13 @@ NAME="goodwill-image-check-$$"
 VOLUME="$NAME"
 EMAIL="image-check@example.com"
 
-# Every wait is bounded.
+# Every wait is bounded. `timeout --foreground` keeps each command in this script's process
+# group, so that CI's own timeout (a SIGTERM to the group) stops the command at once and the
+# cleanup runs; without it, timeout moves the command to a group of its own, and this script
+# would wait for it to finish before cleaning up.
+APT_SECONDS=600
 DEBOOTSTRAP_SECONDS=900
+IMPORT_SECONDS=300
 BUILD_SECONDS=1200
 READY_SECONDS=90
 EXEC_SECONDS=60
@@ -97,8 +102,9 @@ install_host_packages() {
     fi
     step "Debian packages: installing ${missing[*]}"
     export DEBIAN_FRONTEND=noninteractive
-    apt-get update -q
-    apt-get install -y -q --no-install-recommends "${missing[@]}"
+    timeout --foreground --kill-after=15 "$APT_SECONDS" apt-get update -q
+    timeout --foreground --kill-after=15 "$APT_SECONDS" \
+        apt-get install -y -q --no-install-recommends "${missing[@]}"
 }
 
 base_recipe_of() {
@@ -112,49 +118,54 @@ ensure_base() {
         step "base: ${BASE_IMAGE} (IMAGE_CHECK_BASE)"
         return
     fi
-    if podman image exists "$BASE_IMAGE" && [ "$(base_recipe_of "$BASE_IMAGE")" = "$BASE_RECIPE" ]; then
+    if podman image exists "$BASE_IMAGE" \
+        && [ "$(base_recipe_of "$BASE_IMAGE")" = "$BASE_RECIPE" ]; then
         step "base: ${BASE_IMAGE} from podman's store (${BASE_RECIPE})"
         return
     fi
     step "base: debootstrap ${SUITE} (minbase + ${BASE_PACKAGES}) from ${MIRROR}"
     ROOTFS="$(mktemp -d /var/tmp/goodwill-base.XXXXXX)"
-    timeout --kill-after=15 "$DEBOOTSTRAP_SECONDS" debootstrap --variant=minbase \
+    timeout --foreground --kill-after=15 "$DEBOOTSTRAP_SECONDS" debootstrap --variant=minbase \
         --include="$BASE_PACKAGES" "$SUITE" "$ROOTFS" "$MIRROR" >"$WORK/debootstrap.log" 2>&1 \
         || { tail -n 30 "$WORK/debootstrap.log" >&2; fail "debootstrap failed"; }
     rm -rf "$ROOTFS"/var/cache/apt/archives/*.deb "$ROOTFS"/var/cache/apt/*.bin \
         "$ROOTFS"/var/lib/apt/lists/*
     step "base: podman import as ${BASE_IMAGE}"
-    tar --numeric-owner -C "$ROOTFS" -c . | podman import \
-        --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
-        --change 'ENV LANG=C.UTF-8' \
-        --change "LABEL org.goodwill.base=${BASE_RECIPE}" \
-        --change 'CMD ["python3"]' \
-        - "$BASE_IMAGE" >/dev/null
+    tar --numeric-owner -C "$ROOTFS" -c . \
+        | timeout --foreground --kill-after=15 "$IMPORT_SECONDS" podman import \
+            --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
+            --change 'ENV LANG=C.UTF-8' \
+            --change "LABEL org.goodwill.base=${BASE_RECIPE}" \
+            --change 'CMD ["python3"]' \
+            - "$BASE_IMAGE" >/dev/null
     rm -rf --one-file-system "$ROOTFS"
     ROOTFS=""
 }
 
 build_image() {
-    local previous
+    local previous current
     previous="$(podman image inspect --format '{{.Id}}' "$IMAGE" 2>/dev/null || true)"
     step "podman build on ${BASE_IMAGE} -> ${IMAGE}"
     # --network host: pip reaches PyPI from the build. --format docker: the OCI format has no
     # HEALTHCHECK, and podman would drop it. --volume: the RUN steps trust the certificate
     # authorities this host trusts (a TLS-intercepting proxy's, where the traffic to PyPI goes
     # through one), and none of them is written into the image; Debian's pip reads that bundle.
-    timeout --kill-after=15 "$BUILD_SECONDS" podman build --network host --format docker \
+    timeout --foreground --kill-after=15 "$BUILD_SECONDS" \
+        podman build --network host --format docker \
         --volume "${HOST_CA_BUNDLE}:/etc/ssl/certs/ca-certificates.crt:ro" \
         --pull=missing --build-arg BASE_IMAGE="$BASE_IMAGE" --tag "$IMAGE" --file Dockerfile .
     # The image this one replaces, and the layers only it used, would otherwise pile up run
     # after run; one that something else still tags is kept.
-    if [ -n "$previous" ] && [ "$previous" != "$(podman image inspect --format '{{.Id}}' "$IMAGE")" ] \
-        && [ -z "$(podman image inspect --format '{{join .RepoTags ","}}' "$previous" 2>/dev/null)" ]; then
+    current="$(podman image inspect --format '{{.Id}}' "$IMAGE")"
+    if [ -n "$previous" ] && [ "$previous" != "$current" ] \
+        && [ -z "$(podman image inspect --format '{{.RepoTags}}' "$previous" 2>/dev/null | tr -d '[]')" ]; then
         podman rmi "$previous" >/dev/null 2>&1 || true
     fi
 }
 
 free_port() {
-    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])'
 }
 
 # json_field FILE KEY: one top-level string field of a JSON document.
@@ -163,7 +174,7 @@ json_field() {
 }
 
 in_container() {
-    timeout --kill-after=5 "$EXEC_SECONDS" podman exec "$NAME" "$@"
+    timeout --foreground --kill-after=5 "$EXEC_SECONDS" podman exec "$NAME" "$@"
 }
 
 wait_ready() {
@@ -208,14 +219,14 @@ check_api() {
 }
 
 check_non_root() {
-    local uid pid rows
+    local uid pid rows main
     step "non-root: uid 10001 for exec and for every process of the container"
     uid="$(in_container id -u)"
     [ "$uid" = 10001 ] || fail "podman exec runs as uid ${uid}, not 10001"
     pid="$(podman inspect --format '{{.State.Pid}}' "$NAME")"
     # The main process is `goodwill serve` itself: the entry point execs it.
-    tr '\0' ' ' <"/proc/${pid}/cmdline" | grep -q 'goodwill serve' \
-        || fail "the container's main process is not goodwill serve: $(tr '\0' ' ' <"/proc/${pid}/cmdline")"
+    main="$(tr '\0' ' ' <"/proc/${pid}/cmdline")"
+    [[ "$main" == *"goodwill serve"* ]] || fail "the container's main process is ${main}"
     podman top "$NAME" pid huser args | tee "$WORK/top.txt"
     rows="$(tail -n +2 "$WORK/top.txt")"
     [ "$(printf '%s\n' "$rows" | wc -l)" -ge 2 ] || fail "expected goodwill serve and its workers"
@@ -257,13 +268,14 @@ stop_container() {
     local started code
     step "podman stop (SIGTERM, at most ${STOP_SECONDS}s before SIGKILL)"
     started=$SECONDS
-    timeout --kill-after=5 "$((STOP_SECONDS + 15))" podman stop --time "$STOP_SECONDS" "$NAME" >/dev/null
+    timeout --foreground --kill-after=5 "$((STOP_SECONDS + 15))" \
+        podman stop --time "$STOP_SECONDS" "$NAME" >/dev/null
     code="$(podman inspect --format '{{.State.ExitCode}}' "$NAME")"
     echo "stopped in $((SECONDS - started))s, exit code ${code}"
     [ "$code" = 0 ] || fail "goodwill serve did not exit cleanly on SIGTERM (exit code ${code})"
 }
 
-[ "$(id -u)" -eq 0 ] || fail "run as root: it installs Debian packages and runs debootstrap and podman"
+[ "$(id -u)" -eq 0 ] || fail "run as root: it installs Debian packages, runs debootstrap and podman"
 install_host_packages
 step "$(podman --version), $(runc --version | head -n 1), CONTAINERS_CONF=${CONTAINERS_CONF}"
 
@@ -275,7 +287,8 @@ URL="http://127.0.0.1:${PORT}"
 step "podman run ${IMAGE} as ${NAME}, volume ${VOLUME} on /data, ${URL}"
 # Host networking: the server binds the host's 127.0.0.1 directly. --no-healthcheck: see
 # check_healthcheck.
-podman run --detach --name "$NAME" --network host --no-healthcheck \
+timeout --foreground --kill-after=5 "$EXEC_SECONDS" \
+    podman run --detach --name "$NAME" --network host --no-healthcheck \
     --env GOODWILL_HOST=127.0.0.1 --env GOODWILL_PORT="$PORT" \
     --volume "${VOLUME}:/data" "$IMAGE" >/dev/null
 
@@ -288,4 +301,5 @@ stop_container
 
 SIZE="$(podman image inspect --format '{{.Size}}' "$IMAGE")"
 BASE_SIZE="$(podman image inspect --format '{{.Size}}' "$BASE_IMAGE")"
-step "image ${IMAGE}: ${SIZE} bytes ($(numfmt --to=iec-i --suffix=B "$SIZE")), of which the base ${BASE_IMAGE}: $(numfmt --to=iec-i --suffix=B "$BASE_SIZE")"
+step "image ${IMAGE}: ${SIZE} bytes ($(numfmt --to=iec-i --suffix=B "$SIZE")); the base" \
+    "${BASE_IMAGE}: ${BASE_SIZE} bytes ($(numfmt --to=iec-i --suffix=B "$BASE_SIZE"))"
