@@ -38,8 +38,8 @@ fault-test: $(STAMP)
 ## The production image built and run for real with Debian's podman (docker/image-check.sh): on
 ## a stand-in base debootstrapped from Debian's python3, started on a volume, /readyz, an owner
 ## made inside it, one authenticated request, non-root and the database on the volume checked;
-## prints the image's size. Root, deb.debian.org and PyPI needed; a few minutes the first time
-## (the base is kept in podman's store), about a minute after.
+## prints the image's size. Root, deb.debian.org and PyPI needed; about six minutes the first
+## time on a machine (half of it debootstrap), under a minute once podman's store has the base.
 image-check:
 	docker/image-check.sh
 
