@@ -67,8 +67,13 @@ def operation(app, endpoint: Endpoint) -> tuple[dict[str, dict], dict[str, dict]
     """The endpoint's query parameters and body fields, each with its schema."""
     spec = app.openapi()
     op = spec["paths"][endpoint.path][endpoint.method.lower()]
-    query = {p["name"]: _flat(p["schema"], spec) for p in op.get("parameters", [])}
-    query = {name: schema for name, schema in query.items() if name != "Idempotency-Key"}
+    # The query string's parameters; path ids and the headers an operation reads (references
+    # to the document's parameters) get edge values of their own in `requests`.
+    query = {
+        p["name"]: _flat(p["schema"], spec)
+        for p in op.get("parameters", [])
+        if p.get("in") == "query"
+    }
     body: dict[str, dict] = {}
     content = op.get("requestBody", {}).get("content", {}).get("application/json")
     if content:

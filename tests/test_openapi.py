@@ -73,15 +73,17 @@ def _app_document(app: FastAPI) -> dict[str, Any]:
 _ANNOTATIONS = {"title", "description", "example", "examples", "deprecated"}
 
 
-def _can_be_made_invalid(operation: dict[str, Any]) -> bool:
+def _can_be_made_invalid(operation: dict[str, Any], document: dict[str, Any]) -> bool:
     """Negative data needs something to break other than the (fixed, valid) API key: a body,
-    a query parameter, or a path parameter with constraints (any string is a valid value of
-    an unconstrained one, once it is in the URL)."""
+    a query parameter, or a path or header parameter with constraints (any string is a valid
+    value of an unconstrained one, once it is in the URL or a header)."""
     if "requestBody" in operation:
         return True
     for parameter in operation.get("parameters", []):
+        if "$ref" in parameter:
+            parameter = document["components"]["parameters"][parameter["$ref"].rsplit("/", 1)[1]]
         schema = parameter.get("schema", {})
-        if parameter["in"] != "path" or schema.get("type") != "string":
+        if parameter["in"] not in ("path", "header") or schema.get("type") != "string":
             return True
         if set(schema) - _ANNOTATIONS - {"type"}:
             return True
@@ -100,7 +102,7 @@ def _fuzz_params(*, operations_tag: bool) -> list[Any]:
             if ("operations" in operation.get("tags", [])) != operations_tag:
                 continue
             modes = [GenerationMode.POSITIVE]
-            if _can_be_made_invalid(operation):
+            if _can_be_made_invalid(operation, document):
                 modes.append(GenerationMode.NEGATIVE)
             for mode in modes:
                 label = f"{method.upper()} {path} {mode.value}"

@@ -186,30 +186,6 @@ def bounded_field_errors(errors: Iterable[dict[str, str]]) -> list[dict[str, str
     ]
 
 
-def _problem(description: str) -> dict[str, Any]:
-    return {
-        "description": description,
-        "model": Problem,
-        "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}},
-    }
-
-
-# Documented on every /v1 operation, so clients (and schemathesis) know every answer.
-PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
-    400: _problem("Bad request, such as a malformed cursor or Idempotency-Key."),
-    401: _problem("Missing or invalid API key."),
-    403: _problem("The API key lacks the `write` scope."),
-    404: _problem("No such resource for this owner."),
-    409: _problem("The request breaks a rule of the resource's state."),
-    410: _problem("An idempotent retry of a request whose result has since been erased."),
-    412: _problem("If-Match did not match the current ETag."),
-    413: _problem("The request body is too large."),
-    422: _problem("Invalid or unknown fields; `errors` lists them."),
-    429: _problem("Rate limit exceeded; see Retry-After."),
-    503: _problem("The database cannot be reached right now; retry after Retry-After."),
-}
-
-
 def problem_response(
     status: int,
     type_: str,
