@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-postgres fault-test image-check lint openapi openapi-check docs lock bench bench-quick bench-tools clean
+.PHONY: run test test-postgres fault-test image-check lint openapi openapi-check openapi-lint client-check client-check-lock docs lock bench bench-quick bench-tools clean
 
 $(STAMP): requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -56,6 +56,31 @@ openapi-check: $(STAMP)
 	$(BIN)/goodwill openapi --output $(VENV)/openapi.json
 	diff -u openapi/openapi.json $(VENV)/openapi.json
 
+## Lint openapi/openapi.json with Spectral: spectral:oas and the OWASP API Security ruleset, as
+## openapi/.spectral.yaml sets them (the rules turned off, each with its reason). Fails on an
+## error; prints the warnings. Spectral is pinned by openapi/package-lock.json and installed
+## with `npm ci` when openapi/node_modules is missing or older than the lock (needs npm).
+SPECTRAL_STAMP := openapi/node_modules/.installed
+$(SPECTRAL_STAMP): openapi/package.json openapi/package-lock.json
+	cd openapi && npm ci --no-audit --no-fund --loglevel=error
+	touch $(SPECTRAL_STAMP)
+
+openapi-lint: $(SPECTRAL_STAMP)
+	cd openapi && npx --no-install spectral lint --ruleset .spectral.yaml --fail-severity error \
+		openapi.json
+
+## A client generated from openapi/openapi.json (openapi-python-client, in a virtualenv of its
+## own: openapi/client-check/.venv) calls a live server on a temporary SQLite database:
+## idempotent create and its replay, If-None-Match, If-Match, paging by cursor, the feed.
+client-check: $(STAMP)
+	openapi/client-check/run.sh
+
+## Re-pin openapi/client-check/requirements.txt (with hashes) from requirements.in.
+client-check-lock:
+	$(PYTHON) -m pip install --quiet uv
+	$(PYTHON) -m uv pip compile --quiet openapi/client-check/requirements.in --generate-hashes \
+		--python-version 3.11 -o openapi/client-check/requirements.txt
+
 ## Regenerate docs/configuration.md from the settings (app/core/config.py); tests/test_docs.py
 ## fails when the committed file is stale.
 docs: $(STAMP)
@@ -86,4 +111,4 @@ bench-tools:
 		apt-get update -q && apt-get install -y -q --no-install-recommends wrk; }
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis openapi/node_modules openapi/client-check/.venv
