@@ -96,6 +96,8 @@ class Settings(BaseSettings):
     )
     public_base_url: str | None = Field(
         default=None,
+        # Consent URLs are this and a token: the OpenAPI document promises at most 2,048.
+        max_length=1024,
         description=(
             "Where clients reach this service, for absolute links such as consent URLs "
             "(e.g. https://goodwill.example.com); set it in production. Unset: taken from each "
