@@ -186,8 +186,9 @@ class AttemptRead(BaseModel):
     attempted_at: datetime
     # At most the receiver's timeout (60 s) and the time to connect.
     duration_ms: int = Field(ge=0, le=2**31 - 1)
+    # Whatever three digits the receiver's status line had.
     status_code: int | None = Field(
-        ge=100, le=599, description="The receiver's HTTP status, if it answered."
+        ge=0, le=999, description="The receiver's HTTP status, if it answered."
     )
     # Cut to 500 characters when it is written (app/events/delivery.py).
     error: bounded(500) | None  # type: ignore[valid-type]
