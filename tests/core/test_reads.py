@@ -63,25 +63,30 @@ async def _network(client: httpx.AsyncClient, owner: Actor) -> list[str]:
     return ids
 
 
+def _shape(sort: ContactSort = ContactSort.created_at, q: bool = False) -> listing._Shape:
+    """The statement shape of a plain list of contacts: no filter but `q` if asked."""
+    return listing._Shape(
+        sort=sort,
+        q=q,
+        tags=0,
+        trust_stage=False,
+        updated_since=False,
+        stale=None,
+        channel_use=False,
+        external_ref=False,
+        archived=False,
+        flags=frozenset(),
+        after=False,
+    )
+
+
 def _cases(owner_id: str, ids: list[str]) -> list[tuple[Any, dict[str, Any]]]:
     cases: list[tuple[Any, dict[str, Any]]] = []
     for contact_id in [*ids, "ct_missing"]:
         params = {"owner_id": owner_id, "contact_id": contact_id}
         cases += [(contacts._READ_CONTACT, params), (ledger._READ_BALANCE, params)]
     for sort in SORTS:
-        shape = listing._Shape(
-            sort=sort,
-            q=False,
-            tags=0,
-            trust_stage=False,
-            updated_since=False,
-            stale=None,
-            channel_use=False,
-            external_ref=False,
-            archived=False,
-            flags=frozenset(),
-            after=False,
-        )
+        shape = _shape(sort=sort)
         params = {"owner_id": owner_id, "limit": 10, "now": datetime.now(UTC)}
         cases.append((listing._statement(shape), params))
     return cases
@@ -116,20 +121,7 @@ async def test_a_statement_planned_for_its_values_returns_the_same_rows(
     ids = await _network(client, owner)
     bind = app.state.sessionmaker.kw["bind"]
     reader = Reader(bind)
-    shape = listing._Shape(
-        sort=ContactSort.created_at,
-        q=True,
-        tags=0,
-        trust_stage=False,
-        updated_since=False,
-        stale=None,
-        channel_use=False,
-        external_ref=False,
-        archived=False,
-        flags=frozenset(),
-        after=False,
-    )
-    statement = listing._statement(shape)
+    statement = listing._statement(_shape(q=True))
     found = set()
     for text in ["zo", "ümit", "nobody", "%", "_", "/", '"quoted"'] * 2:
         params = {"owner_id": owner.owner_id, "limit": 10, "now": datetime.now(UTC)}

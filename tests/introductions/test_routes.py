@@ -268,6 +268,17 @@ async def _let_consent_lapse(app, intro_id: str) -> None:
         await commit(session)
 
 
+async def _made_days_ago(app, intro_id: str, days: int) -> None:
+    """Move the introduction's `made_at` `days` into the past."""
+    async with app.state.sessionmaker() as session:
+        await session.exec(
+            update(Introduction)
+            .where(Introduction.id == intro_id)
+            .values(made_at=datetime.now(UTC) - timedelta(days=days))
+        )
+        await commit(session)
+
+
 async def test_expired_consent_requests_end_when_read(client, owner, app):
     requester, target = await create_pair(client, owner)
     intro = await create_introduction(client, owner, requester["id"], target["id"])
@@ -307,13 +318,7 @@ async def test_list_filters_and_follow_up(client, owner, app):
     assert await ids(state="awaiting_consent") == [waiting["id"]]
     assert await ids(contact_id=other["id"]) == [fresh["id"], waiting["id"]]
     assert await ids(needs_follow_up="true") == []
-    async with app.state.sessionmaker() as session:
-        await session.exec(
-            update(Introduction)
-            .where(Introduction.id == made["id"])
-            .values(made_at=datetime.now(UTC) - timedelta(days=15))
-        )
-        await commit(session)
+    await _made_days_ago(app, made["id"], 15)
     assert await ids(needs_follow_up="true") == [made["id"]]
     assert (await state_of(client, owner, made["id"]))["needs_follow_up"] is True
     await post(
@@ -370,13 +375,7 @@ async def test_the_etag_changes_when_a_follow_up_falls_due(client, owner, app):
     etag = made.headers["etag"]
     conditional = {**owner.headers, "If-None-Match": etag}
     assert (await client.get(url, headers=conditional)).status_code == 304
-    async with app.state.sessionmaker() as session:
-        await session.exec(
-            update(Introduction)
-            .where(Introduction.id == intro["id"])
-            .values(made_at=datetime.now(UTC) - timedelta(days=15))
-        )
-        await commit(session)
+    await _made_days_ago(app, intro["id"], 15)
     due = await client.get(url, headers=conditional)
     assert due.status_code == 200
     assert due.json()["needs_follow_up"] is True
