@@ -52,8 +52,11 @@ class Contact(OwnerScoped, table=True):
     search_text: str = Field(default="", sa_column=Column(Text, nullable=False))
     # The permitted uses of any channel, as ",introductions,marketing,", for `channel_use`.
     channel_uses: str = Field(default=",", sa_column=Column(String(64), nullable=False))
+    # When the owner and the contact first connected (LinkedIn's "Connected On").
+    connected_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
     last_interaction_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
-    # When the keep-in-touch cadence runs out: last interaction (or creation) + cadence.
+    # When the keep-in-touch cadence runs out: last interaction (or connection, or creation)
+    # + cadence. Clients see it as `next_touch_due_at`.
     due_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
     # Weighted sums of the contact's ledger entries, moved by the same transaction that
     # writes an entry (an atomic `SET x = x + w`), so a balance is one row read and always
