@@ -66,6 +66,19 @@ class Conflict(GoodwillError):
     status, type, title = 409, "conflict", "Conflict"
 
 
+class ContactArchived(Conflict):
+    """An archived contact can be read, restored and erased, and nothing else: it refuses new
+    interactions, ledger entries, introductions (and corrections to them) until restored."""
+
+    type, title = "contact-archived", "Contact Archived"
+
+    def __init__(self, contact_id: str) -> None:
+        super().__init__(
+            "The contact is archived; restore it (POST /v1/contacts/{id}/restore) first.",
+            contact_id=contact_id,
+        )
+
+
 class PreconditionFailed(GoodwillError):
     status, type, title = 412, "precondition-failed", "Precondition Failed"
 
