@@ -5,11 +5,14 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, bindparam, exists, func, literal
+from sqlalchemy import ColumnElement, Integer, bindparam, exists, func, literal
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
 from sqlmodel import col, select
 
 from app.contacts.models import Contact, ContactExternalRef, ContactTag
 from app.contacts.schemas import ContactSort, TrustStage
+from app.contacts.search import address_part, search_query
 from app.contacts.service import DOCUMENT_COLUMNS
 from app.core.pagination import after, decode_cursor, page_of, sorted_by
 from app.core.reads import Reader, Rows
@@ -84,6 +87,29 @@ class _Shape:
     archived: bool
     flags: frozenset[Flag]
     after: bool
+    # The query looks like a phone number: its digits are looked for too.
+    phone: bool = False
+    # The query holds an email address: the index is asked for the part before the domain.
+    address: bool = False
+
+
+class _position(FunctionElement[int]):
+    """Where a text first occurs in another (1-based; 0: nowhere): `strpos` on PostgreSQL,
+    `instr` on SQLite. Unlike LIKE, no index answers it."""
+
+    type = Integer()
+    name = "strpos"
+    inherit_cache = True
+
+
+@compiles(_position)
+def _strpos(element: _position, compiler: Any, **kw: Any) -> str:
+    return f"strpos({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(_position, "sqlite")
+def _instr(element: _position, compiler: Any, **kw: Any) -> str:
+    return f"instr({compiler.process(element.clauses, **kw)})"
 
 
 def _escape_like(text: str) -> str:
@@ -98,8 +124,21 @@ def _filtered(query: Any, shape: _Shape, ratio: Any) -> Any:
         # statement is planned for each search text (`plan_for_values` in list_contacts): a
         # generic plan cannot tell a rare email from a common name, and scanned a large
         # network's every contact (170 ms instead of 3 ms,
-        # docs/decisions/2026-12-07-search-prepared-per-run.md).
-        query = query.where(col(Contact.search_text).contains(bindparam("q"), escape="/"))
+        # docs/decisions/2026-12-07-search-prepared-per-run.md). Both sides are folded
+        # (app/contacts/search.py), so the match is case- and accent-insensitive.
+        text = col(Contact.search_text)
+        if shape.address:
+            # The index finds the contacts with the address's part (app/contacts/search.py,
+            # `address_part`); the whole text is matched by a test no index answers, so
+            # that the planner does not read the domain's trigrams too.
+            match = text.contains(bindparam("q_part"), escape="/") & (
+                _position(text, bindparam("q_whole")) > 0
+            )
+        else:
+            match = text.contains(bindparam("q"), escape="/")
+        if shape.phone:
+            match = match | text.contains(bindparam("q_digits"), escape="/")
+        query = query.where(match)
     for index in range(shape.tags):
         query = query.where(
             exists().where(
@@ -176,8 +215,16 @@ async def list_contacts(
             params["after_value"], params["after_id"] = decode_cursor(
                 cursor, kind, owner_id, (key_type, str)
             )
+    digits = part = None
     if filters.q:
-        params["q"] = _escape_like(filters.q.lower())
+        folded, digits = search_query(filters.q)
+        part = address_part(folded)
+        if part is None:
+            params["q"] = _escape_like(folded)
+        else:
+            params["q_part"], params["q_whole"] = _escape_like(part), folded
+        if digits is not None:
+            params["q_digits"] = digits
     for index, tag in enumerate(filters.tags):
         params[f"tag_{index}"] = tag
     if filters.trust_stage:
@@ -191,6 +238,8 @@ async def list_contacts(
     shape = _Shape(
         sort=sort,
         q=bool(filters.q),
+        phone=digits is not None,
+        address=part is not None,
         tags=len(filters.tags),
         trust_stage=bool(filters.trust_stage),
         updated_since=bool(filters.updated_since),

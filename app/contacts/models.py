@@ -48,7 +48,8 @@ class Contact(OwnerScoped, table=True):
     external_refs: dict[str, str] = Field(
         default_factory=dict, sa_column=Column(JSON, nullable=False)
     )
-    # Lower-cased names, organisation and email addresses, for `q`.
+    # Folded names, organisation, title, tags, emails and phone digits, for `q`
+    # (app/contacts/search.py).
     search_text: str = Field(default="", sa_column=Column(Text, nullable=False))
     # The permitted uses of any channel, as ",introductions,marketing,", for `channel_use`.
     channel_uses: str = Field(default=",", sa_column=Column(String(64), nullable=False))

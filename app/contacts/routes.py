@@ -88,7 +88,13 @@ async def list_contacts(
     limit: Limit = 50,
     cursor: Cursor = None,
     q: Annotated[
-        str | None, Query(min_length=1, max_length=200, description="Name, organisation or email.")
+        str | None,
+        Query(
+            min_length=1,
+            max_length=200,
+            description="Name, organisation, title, email, phone (any format) or tag; case "
+            "and accents ignored.",
+        ),
     ] = None,
     tag: Annotated[
         list[TagFilter] | None,

@@ -12,6 +12,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from app.contacts.identifiers import channel_keys
 from app.contacts.models import Contact, ContactExternalRef, ContactIdentifier, ContactTag
 from app.contacts.schemas import ChannelRead, ContactCreate, ContactRead, ContactUpdate
+from app.contacts.search import search_text
 from app.core.errors import Conflict, NotFound
 from app.core.etag import make_etag
 from app.core.outbox import record_event
@@ -129,15 +130,15 @@ async def current_etag(session: AsyncSession, contact: Contact) -> tuple[str, in
 
 def _derive(contact: Contact) -> None:
     """Recompute the columns that exist only to make list filters indexable."""
-    emails = [c["value"] for c in contact.channels if c["type"] == "email"]
-    parts = [
-        contact.display_name,
-        contact.given_name,
-        contact.family_name,
-        contact.organization,
-        *emails,
-    ]
-    contact.search_text = " ".join(p.lower() for p in parts if p)
+    contact.search_text = search_text(
+        display_name=contact.display_name,
+        given_name=contact.given_name,
+        family_name=contact.family_name,
+        organization=contact.organization,
+        title=contact.title,
+        tags=contact.tags,
+        channels=contact.channels,
+    )
     uses = sorted({use for c in contact.channels for use in c["permitted_uses"]})
     contact.channel_uses = "," + "".join(f"{u}," for u in uses)
     contact.due_at = due_at(contact.last_interaction_at, contact.created_at, contact.cadence_days)
