@@ -12,7 +12,7 @@ from sqlmodel import col, select
 
 from app.contacts.models import Contact, ContactExternalRef, ContactTag
 from app.contacts.schemas import ContactSort, TrustStage
-from app.contacts.search import address_part, search_query
+from app.contacts.search import address_part, digits_part, search_query
 from app.contacts.service import DOCUMENT_COLUMNS
 from app.core.pagination import after, decode_cursor, page_of, sorted_by
 from app.core.reads import Reader, Rows
@@ -137,7 +137,11 @@ def _filtered(query: Any, shape: _Shape, ratio: Any) -> Any:
         else:
             match = text.contains(bindparam("q"), escape="/")
         if shape.phone:
-            match = match | text.contains(bindparam("q_digits"), escape="/")
+            # Likewise for a number: the index is asked for its last digits.
+            match = match | (
+                text.contains(bindparam("q_digits_part"), escape="/")
+                & (_position(text, bindparam("q_digits")) > 0)
+            )
         query = query.where(match)
     for index in range(shape.tags):
         query = query.where(
@@ -183,13 +187,29 @@ def _statement(shape: _Shape) -> Any:
         ratio.label("ratio"),
         (key if key is not None else literal(None)).label("sort_value"),
     )
+    order = [col(Contact.id)] if key is None else [key, col(Contact.id)]
+    if shape.q and key is None:
+        # A search in id order finds the page's ids first, then reads their rows: on
+        # PostgreSQL the ids come from an index of (owner_id, id) that carries search_text
+        # (migration 0012), so a common name is matched along that index without visiting
+        # a contact row for every one it skips (docs/decisions/2026-12-07-folded-search.md).
+        ids = _page(select(col(Contact.id)), shape, ratio, order, descending)
+        query = query.where(
+            Contact.owner_id == bindparam("owner_id"),
+            col(Contact.id).in_(ids.correlate(None)),
+        )
+        return sorted_by(query, order, descending)
+    return _page(query, shape, ratio, order, descending)
+
+
+def _page(query: Any, shape: _Shape, ratio: Any, order: list[Any], descending: bool) -> Any:
+    """`query` narrowed to the owner's listed contacts, filtered, past the cursor, one page."""
     query = query.where(Contact.owner_id == bindparam("owner_id"), col(Contact.erased_at).is_(None))
     query = _filtered(query, shape, ratio)
-    order = [col(Contact.id)] if key is None else [key, col(Contact.id)]
     if shape.after:
         values = [bindparam("after_id")]
-        if key is not None:
-            values.insert(0, bindparam("after_value", type_=key.type))
+        if len(order) > 1:
+            values.insert(0, bindparam("after_value", type_=order[0].type))
         query = query.where(after(order, values, descending))
     return sorted_by(query, order, descending).limit(bindparam("limit"))
 
@@ -224,7 +244,7 @@ async def list_contacts(
         else:
             params["q_part"], params["q_whole"] = _escape_like(part), folded
         if digits is not None:
-            params["q_digits"] = digits
+            params["q_digits_part"], params["q_digits"] = digits_part(digits), digits
     for index, tag in enumerate(filters.tags):
         params[f"tag_{index}"] = tag
     if filters.trust_stage:

@@ -116,6 +116,13 @@ def address_part(folded: str) -> str | None:
     return local + at
 
 
+def digits_part(digits: str) -> str:
+    """The part of a number's digits the index is asked for: its last seven, the subscriber's
+    number. Country and area codes are shared by everyone in a place, so their trigrams list
+    most of a network, as a domain's do (`address_part`)."""
+    return digits[-7:]
+
+
 def search_query(query: str) -> tuple[str, str | None]:
     """The folded query, and its digits when it looks like a phone number and they differ
     from it (a query of digits alone is its own digits)."""

@@ -7,6 +7,12 @@ tags and emails, and each phone number's digits (E.164 and national) so that a n
 written in any format is found. The query is folded the same way in the app
 (app/contacts/search.py); the trigram index of 0010 covers the column as it is.
 
+On PostgreSQL, a B-tree of the listed contacts' (owner_id, id) that carries search_text: a
+search in id order (the default) reads the page's ids from it, matching a common name along
+the index instead of visiting a contact row for each of the thousands it skips
+(app/contacts/listing.py; docs/decisions/2026-12-07-folded-search.md). Only contacts neither
+archived nor erased, which are the ones a list shows.
+
 Existing contacts are recomputed here, a page at a time. The rules are copied, not imported
 from app code that may change later. Downgrade restores the old rule (lower-cased names,
 organisation and emails).
@@ -30,6 +36,7 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 _BATCH = 1000
+COVERING = "ix_contact_owner_id_id_search_text"
 _LETTERS = str.maketrans(
     {
         "\u00f8": "o",  # ø
@@ -144,7 +151,14 @@ def _recompute(rule: Callable[[Any], str]) -> None:
 
 def upgrade() -> None:
     _recompute(_folded)
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute(
+            f"CREATE INDEX IF NOT EXISTS {COVERING} ON contact (owner_id, id) "
+            "INCLUDE (search_text) WHERE archived_at IS NULL AND erased_at IS NULL"
+        )
 
 
 def downgrade() -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute(f"DROP INDEX IF EXISTS {COVERING}")
     _recompute(_lowered)
