@@ -33,6 +33,7 @@ from urllib.parse import quote
 import asyncpg
 import httpx
 
+from app.contacts.search import fold
 from app.core.config import Settings
 from app.core.db import create_engine
 from app.core.migrations import upgrade
@@ -59,7 +60,7 @@ class Profile:
     budget: int  # seconds for the whole run, seeding included
 
 
-FULL = Profile(seed.FULL, seed.SQLITE_FULL, seconds=10, runs=3, warmup=2, threads=2, budget=840)
+FULL = Profile(seed.FULL, seed.SQLITE_FULL, seconds=10, runs=3, warmup=2, threads=2, budget=960)
 QUICK = Profile(seed.QUICK, seed.SQLITE_QUICK, seconds=1, runs=1, warmup=1, threads=2, budget=240)
 
 
@@ -96,6 +97,8 @@ def build_rows(profile: Profile, deep_page: int, compare_servers: bool = False) 
         ("list_random_pages", "GET /v1/contacts?limit=50, random deep pages"),
         ("search_name", "GET /v1/contacts?q=<family name>"),
         ("search_email", "GET /v1/contacts?q=<an email>"),
+        ("search_accent", "GET /v1/contacts?q=<name without accents>"),
+        ("search_phone", "GET /v1/contacts?q=<phone, other format>"),
     ]
     reads += [
         (f"reciprocity_{n}", f"GET /v1/contacts/{{id}}/reciprocity, {n:,} entries") for n in sizes
@@ -276,6 +279,8 @@ def request_files(gen: seed.Generator, lite: seed.Generator, workdir: Path) -> d
     )
     write("search_name", "GET", [f"/v1/contacts?q={quote(n)}" for n in owner.family_names])
     write("search_email", "GET", [f"/v1/contacts?q={quote(e)}" for e in owner.emails])
+    write("search_accent", "GET", [f"/v1/contacts?q={quote(n)}" for n in owner.unaccented_names])
+    write("search_phone", "GET", [f"/v1/contacts?q={quote(p)}" for p in owner.phones])
     write("introductions_awaiting", "GET", ["/v1/introductions?state=awaiting_consent"])
     for n, cid in owner.fixed.items():
         write(f"reciprocity_{n}", "GET", [f"/v1/contacts/{cid}/reciprocity?ask_weight=2"])
@@ -334,6 +339,15 @@ def check_seed(server: Server, gen: seed.Generator) -> None:
         found = expect_ok(client.get("/v1/contacts", params={"q": email}))["data"]
         if not any(ch["value"] == email for c in found for ch in c["channels"]):
             raise RunFailed(f"searching for {email} did not find its contact")
+        name = owner.unaccented_names[0]
+        found = expect_ok(client.get("/v1/contacts", params={"q": name}))["data"]
+        if not found or any(name not in fold(c["family_name"]) for c in found):
+            raise RunFailed(f"searching for {name} did not find its accented contacts")
+        phone = owner.phones[0]
+        stored = "+44 20 7946 " + phone[-4:]
+        found = expect_ok(client.get("/v1/contacts", params={"q": phone}))["data"]
+        if not found or any(stored not in [ch["value"] for ch in c["channels"]] for c in found):
+            raise RunFailed(f"searching for {phone} did not find {stored}")
 
 
 # --- measuring ----------------------------------------------------------------------------

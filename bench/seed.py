@@ -9,10 +9,11 @@ Every row is what the app itself would have written: the contacts' derived colum
 (`search_text`, `channel_uses`, `due_at`) come from the app's own `_derive`; the ledger
 totals on each contact are the sums of its entries; `last_interaction_at`, `version` and
 `updated_at` follow its interactions as `touch_interaction` moves them; tags and external
-refs are mirrored in their side tables; an introduction carries the fields and timeline its
-state implies, and a made one its deposit for the requester (kind `introduction`); every
-owner has its settings row and a read-write key. Events (the outbox) are not seeded: no
-endpoint measured reads them.
+refs are mirrored in their side tables; some names are accented (Müller, Jürgen) and a
+phone number is shared by a few contacts, for the search rows; an introduction carries the
+fields and timeline its state implies, and a made one its deposit for the requester (kind
+`introduction`); every owner has its settings row and a read-write key. Events (the
+outbox) are not seeded: no endpoint measured reads them.
 """
 
 import random
@@ -30,6 +31,7 @@ from ulid import ULID
 
 from app.auth.service import KEY_PREFIX, hash_secret
 from app.contacts.identifiers import channel_keys
+from app.contacts.search import fold
 from app.contacts.service import _derive
 from app.core.types import new_id
 from app.models import metadata
@@ -39,14 +41,16 @@ FIRST = (
     "ada alan barbara claude donald edsger frances grace hedy ivan john katherine leslie "
     "margaret niklaus ole peter radia rosalind shafi tim vint whitfield yukihiro zhang "
     "amara bongani chidi dalia emeka farah goran hana ines jonas kemal lucia mateo nadia "
-    "oskar priya quentin rania sven tariq ursula vera wen xenia yara zoltan"
+    "oskar priya quentin rania sven tariq ursula vera wen xenia yara zoltan "
+    "jürgen zoë andré josé françoise björn"
 ).split()
 LAST = (
     "lovelace turing liskov shannon knuth dijkstra allen hopper lamarr sutherland mccarthy "
     "johnson lamport hamilton wirth dahl naur perlman franklin goldwasser berners-lee cerf "
     "diffie matsumoto okafor mensah novak petrov rossi schmidt tanaka nguyen kowalski "
     "andersen haddad ibrahim jensen kaur larsen moreau nakamura oliveira popescu quispe "
-    "rahman silva torres ueda varga weber xu yilmaz zapata"
+    "rahman silva torres ueda varga weber xu yilmaz zapata "
+    "müller núñez dvořák gödel šimić"
 ).split()
 ORGS = (
     "Acme Analytical Engines Bletchley Labs Calculon Data Difference Works Eniac Systems "
@@ -191,6 +195,10 @@ class Owner:
     visible_ids: list[str] = field(default_factory=list)  # not archived, in id order
     family_names: list[str] = field(default_factory=list)
     emails: list[str] = field(default_factory=list)
+    # Accented family names as typed without their accents ("muller" for Müller), and phone
+    # numbers as dialled at home ("(020) 7946-0100" for +44 20 7946 0100).
+    unaccented_names: list[str] = field(default_factory=list)
+    phones: list[str] = field(default_factory=list)
 
 
 def _tail_picker(rng: random.Random, people: list[Person]) -> Any:
@@ -397,11 +405,13 @@ class Generator:
 
     def _contact(self, rng: random.Random, owner: Owner, n: int, person: Person) -> tuple:
         given, family = rng.choice(FIRST), rng.choice(LAST)
-        email = f"{given}.{family}.{n}@{family.replace('-', '')}.example"
+        local = fold(f"{given}.{family}.{n}")  # an address of ASCII letters
+        email = f"{local}@{fold(family).replace('-', '')}.example"
         channels = [{"type": "email", "value": email, "permitted_uses": _uses(rng)}]
-        if rng.random() < 0.4:
+        phone = f"{n % 10_000:04d}" if rng.random() < 0.4 else None
+        if phone:
             channels.append(
-                {"type": "phone", "value": f"+44 20 7946 {n % 10_000:04d}", "permitted_uses": []}
+                {"type": "phone", "value": f"+44 20 7946 {phone}", "permitted_uses": []}
             )
         if rng.random() < 0.3:
             url = f"https://linkedin.example/in/{given}-{family}-{n}"
@@ -413,25 +423,32 @@ class Generator:
             given_name=given.title(),
             family_name=family.title(),
             organization=rng.choice(ORGS) if rng.random() < 0.8 else None,
+            title=rng.choice(TITLES),
+            tags=rng.sample(TAGS, rng.choice((0, 0, 1, 1, 2, 3))),
             channels=channels,
             cadence_days=rng.choice(CADENCES),
             last_interaction_at=person.last_interaction_at,
+            connected_at=None,
             created_at=person.created_at,
         )
         _derive(contact)  # search_text, channel_uses, due_at: exactly as the app computes them
-        tags = rng.sample(TAGS, rng.choice((0, 0, 1, 1, 2, 3)))
         refs = {"hubspot": f"hs-{n}"} if rng.random() < 0.3 else {}
         archived = person.created_at + timedelta(days=1) if rng.random() < 0.02 else None
         if archived is None:
             owner.visible_ids.append(person.id)
+        if archived is None and owner is self.large and n % 10 == 0 and fold(family) != family:
+            owner.unaccented_names.append(fold(family))
         if archived is None and owner is self.large and n % 100 == 0:
             owner.family_names.append(family)
             owner.emails.append(email)
+            if phone:
+                written = f"(020) 7946-{phone}" if n % 200 else f"020 7946 {phone}"
+                owner.phones.append(written)
         return (
             owner.id, person.id, contact.display_name, contact.given_name, contact.family_name,
-            contact.organization, rng.choice(TITLES), rng.choice(ZONES), rng.choice(STAGES),
+            contact.organization, contact.title, rng.choice(ZONES), rng.choice(STAGES),
             contact.cadence_days, "Met at a conference." if rng.random() < 0.3 else None,
-            tags, channels, refs, contact.search_text, contact.channel_uses,
+            contact.tags, channels, refs, contact.search_text, contact.channel_uses,
             person.last_interaction_at, contact.due_at, person.deposits, person.withdrawals,
             1 + person.interactions, person.created_at, max(updated, archived or updated),
             archived, None,
