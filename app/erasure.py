@@ -40,6 +40,7 @@ _PERSONAL_FIELDS = (
     "timezone",
     "notes",
     "cadence_days",
+    "connected_at",
     "last_interaction_at",
     "due_at",
     "archived_at",

@@ -16,7 +16,15 @@ from pydantic import (
 )
 
 from app.core.reciprocity import Reciprocity
-from app.core.schemas import Id, InputModel, bounded, bounded_int, strict_int, trimmed
+from app.core.schemas import (
+    Id,
+    InputModel,
+    PastTimestamp,
+    bounded,
+    bounded_int,
+    strict_int,
+    trimmed,
+)
 
 
 class TrustStage(StrEnum):
@@ -92,6 +100,10 @@ class Channel(InputModel):
 
 
 Channels = Annotated[list[Channel], Field(max_length=50)]
+ConnectedAt = Annotated[
+    PastTimestamp,
+    Field(description="When the owner and the contact first connected; not in the future."),
+]
 
 
 class ChannelRead(BaseModel):
@@ -136,6 +148,7 @@ class ContactCreate(InputModel):
     notes: Notes | None = None
     channels: Channels = Field(default_factory=list)
     external_refs: ExternalRefs = Field(default_factory=dict)
+    connected_at: ConnectedAt | None = None
 
 
 class ContactUpdate(InputModel):
@@ -157,6 +170,7 @@ class ContactUpdate(InputModel):
     notes: Notes | None = None
     channels: Channels | None = None
     external_refs: ExternalRefs | None = None
+    connected_at: ConnectedAt | None = None
 
     @field_validator("display_name", "trust_stage", "tags", "channels", "external_refs")
     @classmethod
@@ -181,7 +195,12 @@ class ContactRead(BaseModel):
     notes: bounded(10_000) | None  # type: ignore[valid-type]
     channels: Annotated[list[ChannelRead], Field(max_length=50)]
     external_refs: Annotated[dict[bounded(64), bounded(200)], Field(max_length=20)]  # type: ignore[valid-type]
+    connected_at: datetime | None
     last_interaction_at: datetime | None
+    next_touch_due_at: datetime | None = Field(
+        description="When a touch is due: `cadence_days` after the last interaction, or "
+        "after `connected_at` (else `created_at`) when there is none; null without a cadence."
+    )
     created_at: datetime
     updated_at: datetime
     archived_at: datetime | None

@@ -32,8 +32,16 @@ class ExternalRefTaken(Conflict):
     type, title = "external-ref-taken", "External reference already in use"
 
 
-_STORED_FIELDS = [name for name in ContactRead.model_fields if name != "reciprocity"]
-_ROW_FIELDS = [*_STORED_FIELDS, "ledger_deposits", "ledger_withdrawals", "due_at"]
+# Each field of a contact's document and the column it comes from: its own, but for
+# `next_touch_due_at`, which is the `due_at` the stale filter and the agenda index.
+_SOURCES = [
+    (name, "due_at" if name == "next_touch_due_at" else name)
+    for name in ContactRead.model_fields
+    if name != "reciprocity"
+]
+_ROW_FIELDS = list(
+    dict.fromkeys([*(column for _, column in _SOURCES), "ledger_deposits", "ledger_withdrawals"])
+)
 _CHANNEL_FIELDS = list(ChannelRead.model_fields)
 
 
@@ -53,7 +61,7 @@ def contact_document(
     if type(source) is Contact:
         # Attributes, not __dict__: a flush may have expired some, to be loaded again.
         source = {name: getattr(source, name) for name in _ROW_FIELDS}
-    data = {name: source[name] for name in _STORED_FIELDS}
+    data = {name: source[column] for name, column in _SOURCES}
     data["channels"] = [{k: ch[k] for k in _CHANNEL_FIELDS} for ch in data["channels"]]
     data["reciprocity"] = contact_reciprocity(source, ratio, now or utcnow())
     return data
@@ -141,17 +149,23 @@ def _derive(contact: Contact) -> None:
     )
     uses = sorted({use for c in contact.channels for use in c["permitted_uses"]})
     contact.channel_uses = "," + "".join(f"{u}," for u in uses)
-    contact.due_at = due_at(contact.last_interaction_at, contact.created_at, contact.cadence_days)
+    contact.due_at = due_at(
+        contact.last_interaction_at, contact.connected_at, contact.created_at, contact.cadence_days
+    )
 
 
 def due_at(
-    last_interaction_at: datetime | None, created_at: datetime, cadence_days: int | None
+    last_interaction_at: datetime | None,
+    connected_at: datetime | None,
+    created_at: datetime,
+    cadence_days: int | None,
 ) -> datetime | None:
-    """When a contact's keep-in-touch cadence runs out: its last interaction (or its
-    creation) plus the cadence; None without a cadence."""
+    """When a contact's keep-in-touch cadence runs out (`next_touch_due_at`): its last
+    interaction plus the cadence, or, never met, when the owner and the contact connected
+    (else when the contact was added) plus the cadence; None without a cadence."""
     if not cadence_days:
         return None
-    return (last_interaction_at or created_at) + timedelta(days=cadence_days)
+    return (last_interaction_at or connected_at or created_at) + timedelta(days=cadence_days)
 
 
 # `new`: the contact was just created, so it has no rows to delete (a round trip saved;
@@ -249,6 +263,7 @@ async def create_contacts(
     contacts = []
     for data in items:
         fields: dict[str, Any] = data.model_dump(mode="json")
+        fields["connected_at"] = data.connected_at  # a datetime for the column, not its text
         contact = Contact(
             id=new_id("ct"), owner_id=owner_id, created_at=now, updated_at=now, **fields
         )
@@ -323,6 +338,8 @@ async def update_contact(
     # defaults inside a nested channel.
     dumped = changes.model_dump(mode="json")
     fields = {name: dumped[name] for name in changes.model_fields_set}
+    if "connected_at" in fields:  # a datetime for the column, not its text
+        fields["connected_at"] = changes.connected_at
     for name, value in fields.items():
         setattr(contact, name, value)
     bump_version(contact)
@@ -352,7 +369,9 @@ async def archive_contact(session: AsyncSession, *, contact: Contact) -> None:
 # The contact an interaction is logged on, locked: two interactions logged at once cannot
 # lose each other's move, and the new due date is computed from what is locked.
 _LOCK_FOR_TOUCH = (
-    select(Contact.last_interaction_at, Contact.created_at, Contact.cadence_days)
+    select(
+        Contact.last_interaction_at, Contact.connected_at, Contact.created_at, Contact.cadence_days
+    )
     .where(
         Contact.owner_id == bindparam("owner_id"),
         Contact.id == bindparam("contact_id"),
@@ -389,14 +408,14 @@ async def touch_interaction(
     ).first()
     if row is None:
         raise ContactNotFound(f"No contact {contact_id}.")
-    last, created_at, cadence_days = row
+    last, connected_at, created_at, cadence_days = row
     if last is None or at > last:
         last = at
     params = {
         "b_owner_id": owner_id,
         "b_contact_id": contact_id,
         "b_last": last,
-        "b_due": due_at(last, created_at, cadence_days),
+        "b_due": due_at(last, connected_at, created_at, cadence_days),
         "b_now": now,
     }
     return _TOUCH, params
