@@ -139,6 +139,13 @@ TABLE = [
     Endpoint("POST", "/v1/contacts/{contact_id}/interactions", INTERACTION, write=True),
     Endpoint("GET", "/v1/contacts/{contact_id}/interactions", lists=True),
     Endpoint("GET", "/v1/contacts/{contact_id}/interactions/{interaction_id}"),
+    Endpoint(
+        "PATCH",
+        "/v1/contacts/{contact_id}/interactions/{interaction_id}",
+        {"summary": "Caught up properly"},
+        write=True,
+    ),
+    Endpoint("DELETE", "/v1/contacts/{contact_id}/interactions/{interaction_id}", write=True),
     Endpoint("GET", "/v1/settings"),
     Endpoint("PATCH", "/v1/settings", {"follow_up_after_days": 21}, write=True),
     Endpoint("POST", "/v1/ledger", LEDGER_ENTRY, write=True),
@@ -350,6 +357,10 @@ INVALID_BODIES: dict[str, tuple[dict[str, Any], set[str]]] = {
     "/v1/contacts/{contact_id}/interactions": (
         {"kind": "telepathy", "occurred_at": "yesterday"},
         {"kind", "occurred_at"},
+    ),
+    "/v1/contacts/{contact_id}/interactions/{interaction_id}": (
+        {"kind": None, "initiated_by": "us"},
+        {"kind", "initiated_by"},
     ),
     "/v1/settings": (
         {"reciprocity_ratio": 0, "consent_ttl_days": None},

@@ -419,3 +419,16 @@ async def touch_interaction(
         "b_now": now,
     }
     return _TOUCH, params
+
+
+async def set_last_interaction(
+    session: AsyncSession, *, contact: Contact, at: datetime | None
+) -> None:
+    """An interaction of the locked `contact` was corrected or deleted: its latest remaining
+    one (None when none is left) is its last interaction again, and its due date and version
+    move with it, so its ETag does too."""
+    contact.last_interaction_at = at
+    contact.due_at = due_at(at, contact.connected_at, contact.created_at, contact.cadence_days)
+    bump_version(contact)
+    session.add(contact)
+    await session.flush()

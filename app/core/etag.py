@@ -49,11 +49,16 @@ def tags_representation(endpoint: Callable[..., Any]) -> bool:
     return getattr(endpoint, _FROM_REPRESENTATION, False)
 
 
+def representation_etag(body: bytes) -> str:
+    """The ETag of an answer whose tag is the digest of its bytes."""
+    digest = hashlib.blake2b(body, digest_size=12).digest()
+    return make_etag(base64.urlsafe_b64encode(digest).decode())
+
+
 def tag_representation(response: Response) -> None:
     """Give a successful answer of one resource the digest of its bytes as its ETag."""
     if 200 <= response.status_code < 300 and "etag" not in response.headers:
-        digest = hashlib.blake2b(response.body, digest_size=12).digest()
-        response.headers["ETag"] = make_etag(base64.urlsafe_b64encode(digest).decode())
+        response.headers["ETag"] = representation_etag(response.body)
 
 
 def check_if_match(request: Request, current: str) -> None:

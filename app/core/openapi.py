@@ -82,6 +82,8 @@ CONFLICTS = {
     "record_feedback": "The state does not allow it, or that side already gave feedback.",
     "withdraw": "The introduction is already made or ended.",
     "create_webhook": "The owner has as many subscriptions as allowed.",
+    "update_interaction": "The contact is archived (`contact-archived`); restore it first.",
+    "delete_interaction": "The contact is archived (`contact-archived`); restore it first.",
 }
 
 # Operations that look up ids sent in the body rather than the path: 404 when one is not

@@ -19,6 +19,8 @@ EVENT_TYPES = frozenset(
         "contact.archived",
         "contact.erased",
         "interaction.created",
+        "interaction.updated",
+        "interaction.deleted",
         "ledger_entry.created",
         "introduction.requested",
         "introduction.updated",

@@ -1,14 +1,15 @@
 from typing import Annotated
 
-from fastapi import Path, Response, status
+from fastapi import Path, Request, Response, status
+from starlette.responses import JSONResponse
 
 from app.contacts import service as contacts
-from app.core.etag import etag_from_representation
+from app.core.etag import check_if_match, etag_from_representation, representation_etag
 from app.core.pagination import Cursor, Limit, Page
 from app.core.principal import CurrentPrincipal, WritePrincipal
 from app.core.unit_of_work import SessionDep, api_router
 from app.interactions import service
-from app.interactions.schemas import InteractionCreate, InteractionRead
+from app.interactions.schemas import InteractionCreate, InteractionRead, InteractionUpdate
 
 router = api_router(
     prefix="/v1/contacts/{contact_id}/interactions",
@@ -16,9 +17,11 @@ router = api_router(
 )
 
 ContactId = Annotated[str, Path()]
+InteractionId = Annotated[str, Path()]
 
 
-# An interaction keeps no version (it is never edited): its ETag is a digest of the answer.
+# An interaction keeps no version: its ETag is a digest of the answer, and a correction's
+# If-Match is checked against the digest of the interaction as a GET would answer it.
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=InteractionRead)
 @etag_from_representation
 async def log_interaction(
@@ -56,7 +59,7 @@ async def list_interactions(
 @etag_from_representation
 async def read_interaction(
     contact_id: ContactId,
-    interaction_id: Annotated[str, Path()],
+    interaction_id: InteractionId,
     principal: CurrentPrincipal,
     session: SessionDep,
 ) -> InteractionRead:
@@ -66,3 +69,46 @@ async def read_interaction(
         session, owner_id=principal.owner_id, contact_id=contact_id, interaction_id=interaction_id
     )
     return service.to_read(interaction)
+
+
+def _current_etag(interaction: InteractionRead) -> str:
+    """The ETag a GET of the interaction answers now: the digest of the bytes FastAPI sends
+    for the model (JSONResponse of its JSON values)."""
+    return representation_etag(JSONResponse(interaction.model_dump(mode="json")).body)
+
+
+@router.patch("/{interaction_id}", response_model=InteractionRead)
+@etag_from_representation
+async def update_interaction(
+    contact_id: ContactId,
+    interaction_id: InteractionId,
+    body: InteractionUpdate,
+    request: Request,
+    principal: WritePrincipal,
+    session: SessionDep,
+) -> InteractionRead:
+    """Correct a logged touch; honours If-Match; `last_interaction_at` follows the latest."""
+    contact, interaction = await service.find_for_correction(
+        session, owner_id=principal.owner_id, contact_id=contact_id, interaction_id=interaction_id
+    )
+    check_if_match(request, _current_etag(service.to_read(interaction)))
+    return await service.update_interaction(
+        session, contact=contact, interaction=interaction, changes=body
+    )
+
+
+@router.delete("/{interaction_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_interaction(
+    contact_id: ContactId,
+    interaction_id: InteractionId,
+    request: Request,
+    principal: WritePrincipal,
+    session: SessionDep,
+) -> Response:
+    """Remove a touch logged by mistake; honours If-Match; `last_interaction_at` follows."""
+    contact, interaction = await service.find_for_correction(
+        session, owner_id=principal.owner_id, contact_id=contact_id, interaction_id=interaction_id
+    )
+    check_if_match(request, _current_etag(service.to_read(interaction)))
+    await service.delete_interaction(session, contact=contact, interaction=interaction)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -3,17 +3,20 @@
 from collections.abc import Mapping
 from typing import Any
 
+from sqlalchemy import func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.contacts import service as contacts
-from app.core.errors import NotFound
+from app.contacts.models import Contact
+from app.core.errors import ContactArchived, NotFound
+from app.core.outbox import record_event
 from app.core.pagination import keyset_page
 from app.core.repository import get_owned_or_404
 from app.core.types import new_id, utcnow
 from app.core.writes import insert_after_update
 from app.interactions.models import Interaction
-from app.interactions.schemas import InteractionCreate, InteractionRead
+from app.interactions.schemas import InteractionCreate, InteractionRead, InteractionUpdate
 
 
 class InteractionNotFound(NotFound):
@@ -99,4 +102,81 @@ async def get_interaction(
         id=interaction_id,
         not_found=InteractionNotFound(f"No interaction {interaction_id} on contact {contact_id}."),
         extra=[Interaction.contact_id == contact_id],
+    )
+
+
+async def find_for_correction(
+    session: AsyncSession, *, owner_id: str, contact_id: str, interaction_id: str
+) -> tuple[Contact, Interaction]:
+    """The contact, locked, and its interaction, for a correction: the lock orders it with
+    every other write of the contact's interactions (log_interaction takes it too), so the
+    last interaction recomputed afterwards is the one that stands. An archived contact's
+    record is not corrected until it is restored."""
+    contact = await contacts.get_contact(
+        session, owner_id=owner_id, contact_id=contact_id, for_update=True
+    )
+    interaction = await get_interaction(
+        session, owner_id=owner_id, contact_id=contact_id, interaction_id=interaction_id
+    )
+    if contact.archived_at is not None:
+        raise ContactArchived(contact_id)
+    return contact, interaction
+
+
+async def update_interaction(
+    session: AsyncSession, *, contact: Contact, interaction: Interaction, changes: InteractionUpdate
+) -> InteractionRead:
+    """Set the fields sent; when that changes anything, record `interaction.updated` and
+    let the contact's last interaction follow."""
+    values = changes.model_dump(include=changes.model_fields_set, mode="python")
+    changed = False
+    for name, value in values.items():
+        value = value.value if name in ("kind", "initiated_by") else value
+        if getattr(interaction, name) != value:
+            setattr(interaction, name, value)
+            changed = True
+    read = to_read(interaction)
+    if changed:
+        session.add(interaction)
+        await session.flush()
+        await _follow_latest(session, contact)
+        _record(session, interaction, "interaction.updated", read)
+    return read
+
+
+async def delete_interaction(
+    session: AsyncSession, *, contact: Contact, interaction: Interaction
+) -> None:
+    """Remove a touch logged by mistake; `interaction.deleted` carries it as it was."""
+    read = to_read(interaction)
+    await session.delete(interaction)
+    await session.flush()
+    await _follow_latest(session, contact)
+    _record(session, interaction, "interaction.deleted", read)
+
+
+async def _follow_latest(session: AsyncSession, contact: Contact) -> None:
+    """The contact's last interaction is its latest one still recorded (None when none is)."""
+    latest = (
+        await session.exec(
+            select(func.max(col(Interaction.occurred_at))).where(
+                Interaction.owner_id == contact.owner_id, Interaction.contact_id == contact.id
+            )
+        )
+    ).one()
+    if latest != contact.last_interaction_at:
+        await contacts.set_last_interaction(session, contact=contact, at=latest)
+
+
+def _record(
+    session: AsyncSession, interaction: Interaction, type_: str, read: InteractionRead
+) -> None:
+    record_event(
+        session,
+        owner_id=interaction.owner_id,
+        type=type_,
+        resource="interaction",
+        resource_id=interaction.id,
+        contact_id=interaction.contact_id,
+        data=read,
     )
