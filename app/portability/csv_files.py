@@ -195,10 +195,11 @@ def linkedin_draft(row: int, cells: dict[str, str], region: str | None) -> Draft
     draft.set("title", cells.get("position"))
     draft.add_linkedin(cells.get("url"), "URL")
     draft.add_email(cells.get("email address"), "Email Address")
+    draft.add_date("connected_at", cells.get("connected on"), "Connected On")
     draft.name_from(f"{first.strip()} {last.strip()}")
     draft.name_from(draft.first_email(), stand_in=True)
     if not draft.has("display_name"):
-        draft.error("First Name", "the row has no name (First Name, Last Name) and no email")
+        draft.reject("First Name", "the row has no name (First Name, Last Name) and no email")
     return draft
 
 
@@ -240,7 +241,7 @@ def google_draft(row: int, cells: dict[str, str], region: str | None) -> Draft:
     draft.name_from(cells.get("name"), full, cells.get("nickname"), cells.get("file as"))
     draft.name_from(organization, draft.first_email(), stand_in=True)
     if not draft.has("display_name"):
-        draft.error("First Name", "the row has no name, organisation or email")
+        draft.reject("First Name", "the row has no name, organisation or email")
     return draft
 
 

@@ -3,10 +3,14 @@
 Every parser turns a record into a `Draft`: the fields of a `ContactCreate` that the record
 has a value for (an empty cell is no value, never a request to clear), plus the problems
 found on the way, named by the file's own column or property so that a person can find them.
+A bad value (an email that is none, a phone number without its country) is left out with
+a warning and the rest of the person imported; only a record with no usable name, or one
+that cannot be read at all, is `reject`ed.
 """
 
 import re
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -15,6 +19,7 @@ from email_validator import EmailNotValidError, validate_email
 from app.contacts.identifiers import EMAIL, PHONE, email_key, parse_phone
 
 LINKEDIN = "linkedin"
+_DATE_FORMATS = ("%d %b %Y", "%d %B %Y", "%Y-%m-%d", "%m/%d/%Y")
 _SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*://", re.IGNORECASE)
 
 
@@ -67,9 +72,16 @@ class Draft:
     contact_id: str | None = None
     region: str | None = None
     stand_in_name: bool = False
+    # Nothing of the record can be imported: it has no name, or cannot be read.
+    rejected: bool = False
 
     def error(self, where: str, message: str) -> None:
+        """A value left out: the record is imported without it."""
         self.errors.append({"field": where, "message": message})
+
+    def reject(self, where: str, message: str) -> None:
+        self.rejected = True
+        self.error(where, message)
 
     def set(self, name: str, value: Any) -> None:
         text = _clean(value)
@@ -146,6 +158,22 @@ class Draft:
             self.add_linkedin(text, where, as_ref=as_ref)
         else:
             self._add_channel("website", text)
+
+    def add_date(self, name: str, value: Any, where: str) -> None:
+        """A calendar day, as an instant at its start in UTC: `12 Mar 2021` (LinkedIn's
+        "Connected On"), `12 March 2021`, `2021-03-12`, or `03/12/2021` (month first, as
+        LinkedIn's older exports wrote it)."""
+        text = _clean(value)
+        if not text:
+            return
+        for pattern in _DATE_FORMATS:
+            try:
+                day = datetime.strptime(text, pattern)
+            except ValueError:
+                continue
+            self.fields[name] = day.replace(tzinfo=UTC)
+            return
+        self.error(where, "not a date such as 12 Mar 2021")
 
     def add_channel(self, kind: str, value: Any) -> None:
         text = _clean(value)

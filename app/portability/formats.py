@@ -59,7 +59,7 @@ def drafts(text: str, fmt: ImportFormat, region: str | None) -> Iterator[Draft]:
         for row, cells in rows:
             if isinstance(cells, str):
                 broken = Draft(row=row)
-                broken.error("csv", cells)
+                broken.reject("csv", cells)
                 yield broken
             else:
                 yield to_draft(row, cells, region)

@@ -9,7 +9,10 @@ references are added to; notes are only filled in when the contact has none.
 
 import copy
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
+
+from pydantic import TypeAdapter
 
 from app.contacts.identifiers import channel_keys
 from app.contacts.models import Contact
@@ -28,8 +31,12 @@ MERGED = (
     "tags",
     "channels",
     "external_refs",
+    "connected_at",
 )
 _REPLACED = ("display_name", "given_name", "family_name", "organization", "title", "timezone")
+_REPLACED += ("connected_at",)
+# A contact's timestamps as a record's dumped fields hold them, so the two compare.
+_TIMESTAMP = TypeAdapter(datetime | None)
 
 
 class Ambiguous(ValueError):
@@ -39,7 +46,9 @@ class Ambiguous(ValueError):
 
 
 def state_of(contact: Contact) -> dict[str, Any]:
-    return {name: copy.deepcopy(getattr(contact, name)) for name in MERGED}
+    state = {name: copy.deepcopy(getattr(contact, name)) for name in MERGED}
+    state["connected_at"] = _TIMESTAMP.dump_python(state["connected_at"], mode="json")
+    return state
 
 
 def state_from(data: ContactCreate) -> dict[str, Any]:

@@ -59,7 +59,9 @@ class ImportRow(BaseModel):
     )
     errors: list[FieldError] = Field(
         max_length=FIELD_ERRORS_MAX,
-        description="Why the row was rejected: the column, property or field, and the problem.",
+        description="The problems found, each naming the column, property or field: on a "
+        "rejected row, why it was rejected (no usable name, or unreadable); on any other, the "
+        "values left out as invalid (an email that is none, say), the rest imported.",
     )
 
 

@@ -69,14 +69,88 @@ def parse_file(
     for draft in formats.drafts(text, fmt, region):
         if len(parsed) == MAX_RECORDS:
             raise _TooMany
-        data = None
-        if not draft.errors:
-            try:
-                data = ContactCreate.model_validate(draft.fields)
-            except ValidationError as exc:
-                draft.errors.extend(validation_errors(exc.errors()))
+        data = None if draft.rejected else _contact_from(draft)
         parsed.append((draft, data))
     return fmt, parsed
+
+
+# Each pass leaves out at least one bad value; a record has far fewer.
+_MAX_PASSES = 20
+
+
+def _contact_from(draft: Draft) -> ContactCreate | None:
+    """The record as a contact, each value the contact schema refuses (a title too long, a
+    time zone that is none) left out with a warning on the row; None, rejected, when its
+    name is what is refused: a person without a usable name cannot be told apart."""
+    fields = draft.fields
+    for _ in range(_MAX_PASSES):
+        try:
+            return ContactCreate.model_validate(fields)
+        except ValidationError as exc:
+            errors = exc.errors()
+        bad: list[tuple[Any, ...]] = []
+        for error in errors:
+            if error["loc"]:
+                bad.append(tuple(error["loc"]))
+                draft.errors.extend(validation_errors([error]))
+            else:  # the check of the whole body for NUL: the values that hold one
+                for where in _holding_nul(fields):
+                    bad.append(where)
+                    draft.error(_path(where), "text must not contain the NUL character")
+        if not bad or any(where[0] == "display_name" for where in bad):
+            break
+        fields = _without(fields, bad)
+    draft.rejected = True
+    return None
+
+
+def _holds_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_holds_nul(k) or _holds_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_holds_nul(v) for v in value)
+    return False
+
+
+def _holding_nul(fields: dict[str, Any]) -> list[tuple[Any, ...]]:
+    """Where NUL is in `fields`: a field, or one item of a list or mapping field."""
+    found: list[tuple[Any, ...]] = []
+    for name, value in fields.items():
+        if isinstance(value, list):
+            found += [(name, i) for i, item in enumerate(value) if _holds_nul(item)]
+        elif isinstance(value, dict):
+            found += [(name, k) for k, v in value.items() if _holds_nul(k) or _holds_nul(v)]
+        elif _holds_nul(value):
+            found.append((name,))
+    return found
+
+
+def _path(where: tuple[Any, ...]) -> str:
+    """A list item by its index; a mapping's key is not repeated: it holds the NUL."""
+    name, *rest = where
+    return f"{name}[{rest[0]}]" if rest and isinstance(rest[0], int) else str(name)
+
+
+def _without(fields: dict[str, Any], bad: list[tuple[Any, ...]]) -> dict[str, Any]:
+    """`fields` less the values at `bad` (validation error locations): one channel, tag or
+    external reference of a list or mapping, or else the whole field."""
+    kept = copy.deepcopy(fields)
+    items: dict[str, set[Any]] = {}
+    for loc in bad:
+        name = loc[0]
+        if name in ("channels", "tags", "external_refs") and len(loc) > 1:
+            items.setdefault(name, set()).add(loc[1])
+        else:
+            kept.pop(name, None)
+    for name, keys in items.items():
+        value = kept.get(name)
+        if isinstance(value, list):
+            kept[name] = [v for i, v in enumerate(value) if i not in keys]
+        elif isinstance(value, dict):
+            kept[name] = {k: v for k, v in value.items() if k not in keys}
+    return kept
 
 
 def _batches(values: Iterable[Any]) -> list[list[Any]]:
@@ -237,26 +311,28 @@ def _plan(draft: Draft, data: ContactCreate | None, known: matching.Known) -> Pl
     import creates), and why it is rejected."""
     if data is None:
         return RowStatus.rejected, None, draft.errors
+    warnings = draft.errors  # values left out of an imported record
     try:
         match = known.match(draft, data)
     except matching.Ambiguous as exc:
-        return RowStatus.rejected, None, [{"field": exc.where, "message": str(exc)}]
+        return RowStatus.rejected, None, [*warnings, {"field": exc.where, "message": str(exc)}]
     if match is None:
         key = f"new:{draft.row}"
         known.remember(key, matching.state_from(data))
         if draft.contact_id:
             known.sources[key] = draft.contact_id
-        return RowStatus.created, key, []
+        return RowStatus.created, key, warnings
     state = known.states[match]
     fields = matching.changes(state, data, stand_in_name=draft.stand_in_name)
     if not fields:
-        return RowStatus.unchanged, match, []
+        return RowStatus.unchanged, match, warnings
     taken = known.taken_refs(match, fields.get("external_refs", {}))
     if taken:
-        return RowStatus.rejected, None, [{"field": "external_refs", "message": m} for m in taken]
+        taken_errors = [{"field": "external_refs", "message": m} for m in taken]
+        return RowStatus.rejected, None, [*warnings, *taken_errors]
     try:
         ContactUpdate.model_validate(fields)
     except ValidationError as exc:
-        return RowStatus.rejected, None, validation_errors(exc.errors())
+        return RowStatus.rejected, None, [*warnings, *validation_errors(exc.errors())]
     known.remember(match, {**state, **fields})
-    return RowStatus.updated, match, []
+    return RowStatus.updated, match, warnings

@@ -2,8 +2,9 @@
 
 3.0 rather than 4.0: it is the version that Google Contacts, Outlook and Apple Contacts all
 import (Outlook and older phones do not read 4.0), and 4.0 adds nothing a contact here needs.
-The cards carry our id and external references as X- properties, so a file exported here and
-imported again matches the same contacts and changes nothing.
+The cards carry our id, external references and when the owner and the contact connected as
+X- properties, so a file exported here and imported again matches the same contacts and
+changes nothing.
 
 Written by hand rather than through vobject: serialising 100,000 cards with vobject costs
 tens of seconds, and the format is a few escaping and folding rules.
@@ -102,6 +103,9 @@ def card(contact: Contact) -> str:
         lines.append(text_line("X-GOODWILL-REF", f"{system}:{external_id}"))
     if contact.notes:
         lines.append(text_line("NOTE", contact.notes))
+    if contact.connected_at:
+        connected = contact.connected_at.isoformat().replace("+00:00", "Z")
+        lines.append(text_line("X-GOODWILL-CONNECTED-AT", connected))
     lines.append(f"REV:{contact.updated_at.strftime('%Y-%m-%dT%H:%M:%SZ')}")
     lines.append("END:VCARD")
     return "".join(fold(line) for line in lines)

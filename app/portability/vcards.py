@@ -32,6 +32,7 @@ _PROPERTY = re.compile(rf'(?:{_NAME}\.)?+{_NAME};?(?:;{_NAME}(?:[=,](?:"[^"]*+"|
 X_ID = "x-goodwill-id"
 X_REF = "x-goodwill-ref"
 X_CHANNEL = "x-goodwill-channel"
+X_CONNECTED = "x-goodwill-connected-at"
 _SOCIAL = ("x-socialprofile", "socialprofile")
 _CHANNEL_PROPERTIES = ("email", "tel", "url", X_CHANNEL, *_SOCIAL)
 _OUR_CHANNELS = {t.value for t in ChannelType}
@@ -170,7 +171,7 @@ def draft(row: int, text: str, region: str | None) -> Draft:
     result = Draft(row=row, region=region)
     broken = _unreadable_line(text)
     if broken is not None:
-        result.error("vcard", f"unreadable card: its line {broken} is not NAME;PARAM=value:value")
+        result.reject("vcard", f"unreadable card: its line {broken} is not NAME;PARAM=value:value")
         return result
     try:
         card = vobject.readOne(text, transform=False)
@@ -181,10 +182,10 @@ def draft(row: int, text: str, region: str | None) -> Draft:
             _read_theirs(result, card)
     except Exception as exc:  # vobject raises a variety of errors for a malformed card
         reason = str(exc) if isinstance(exc, ValueError | VObjectError) else "malformed"
-        result.error("vcard", f"unreadable card: {reason[:200]}")
+        result.reject("vcard", f"unreadable card: {reason[:200]}")
         return result
     if not result.has("display_name"):
-        result.error("FN", "the card has no name (FN or N), organisation or email")
+        result.reject("FN", "the card has no name (FN or N), organisation or email")
     return result
 
 
@@ -210,6 +211,8 @@ def _read_ours(result: Draft, card: Any, contact_id: str) -> None:
         system, sep, external_id = _value(line).partition(":")
         if sep:
             result.add_ref(system, external_id)
+    for line in _lines(card, X_CONNECTED)[:1]:
+        result.keep("connected_at", _value(line))
 
 
 def _our_channels(card: Any) -> Iterator[tuple[str, str]]:

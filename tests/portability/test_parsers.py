@@ -1,6 +1,7 @@
 """The parsers on the fixture files, which reproduce the real exports' layouts: no database."""
 
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -25,6 +26,15 @@ def rejected(parsed) -> dict[int, set[str]]:
     }
 
 
+def warned(parsed) -> dict[int, set[str]]:
+    """The records imported without some of their values, and where those were."""
+    return {
+        row: {e["field"] for e in draft.errors}
+        for row, (draft, data) in parsed.items()
+        if data is not None and draft.errors
+    }
+
+
 def test_linkedin_preamble_is_skipped_and_rows_are_read():
     fmt, rows = parse("linkedin_connections.csv")
     assert fmt == ImportFormat.linkedin_csv
@@ -43,7 +53,13 @@ def test_linkedin_preamble_is_skipped_and_rows_are_read():
     assert grace.external_refs["linkedin"] == "https://www.linkedin.com/in/gracehopper"
     assert rows[3][1].title == 'Head of R&D, "Digital Twins"'
     assert rows[6][1].title == "Staff Engineer\nPayments Platform"  # a quoted newline
-    assert rejected(rows) == {4: {"Email Address"}, 5: {"First Name"}}
+    assert rows[1][1].connected_at == datetime(2023, 12, 10, tzinfo=UTC)  # "10 Dec 2023"
+    assert rows[6][1].connected_at == datetime(2024, 9, 30, tzinfo=UTC)
+    # Chidi's address is no address: Chidi is kept, without it.
+    assert rejected(rows) == {5: {"First Name"}}
+    assert warned(rows) == {4: {"Email Address"}}
+    assert rows[4][1].display_name == "Chidi Okafor"
+    assert [c.type for c in rows[4][1].channels] == ["linkedin"]
 
 
 def test_google_csv_columns_multiple_values_and_labels():
@@ -64,7 +80,10 @@ def test_google_csv_columns_multiple_values_and_labels():
     assert alan.notes == "Met at Bletchley.\nLikes long-distance running."
     assert rows[3][1].display_name == "Bletchley Reception"  # a nickname only
     assert rows[6][1].display_name == "Acme Widgets"  # an organisation only
-    assert rejected(rows) == {4: {"Phone 1 - Value"}, 5: {"E-mail 1 - Value"}, 7: {"First Name"}}
+    assert rejected(rows) == {7: {"First Name"}}
+    assert warned(rows) == {4: {"Phone 1 - Value"}, 5: {"E-mail 1 - Value"}}
+    assert (rows[4][1].channels, rows[5][1].channels) == ([], [])
+    assert rows[2][1].connected_at is None  # Google says nothing of it
 
 
 def test_a_region_reads_national_phone_numbers():
