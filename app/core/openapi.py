@@ -60,7 +60,8 @@ WITH_ETAG = frozenset(
         "create_contact", "read_contact", "update_contact",
         "create_introduction", "read_introduction", "update_introduction",
         "request_consent", "record_consent", "make_introduction", "record_feedback", "withdraw",
-        "create_webhook", "read_webhook", "rotate_webhook_secret", "enable_webhook",
+        "create_webhook", "read_webhook", "update_webhook", "rotate_webhook_secret",
+        "enable_webhook",
         "create_api_key", "read_api_key",
         "read_settings", "update_settings",
     }
@@ -82,6 +83,8 @@ CONFLICTS = {
     "record_feedback": "The state does not allow it, or that side already gave feedback.",
     "withdraw": "The introduction is already made or ended.",
     "create_webhook": "The owner has as many subscriptions as allowed.",
+    "test_webhook": "The webhook is disabled; enable it first.",
+    "redeliver_delivery": "The webhook is disabled; enable it first.",
     "update_interaction": "The contact is archived (`contact-archived`); restore it first.",
     "delete_interaction": "The contact is archived (`contact-archived`); restore it first.",
 }

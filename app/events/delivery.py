@@ -23,14 +23,15 @@ from sqlalchemy import and_, exists, text
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from standardwebhooks import Webhook
+from ulid import ULID
 
 from app.core.config import Settings
 from app.core.outbox import Event
 from app.core.types import new_id, utcnow
 from app.events.models import WebhookAttempt, WebhookDelivery, WebhookSubscription
-from app.events.schemas import DeliveryStatus, EventRead, WebhookStatus
+from app.events.schemas import TEST_EVENT_TYPE, DeliveryStatus, EventRead, WebhookStatus
 from app.events.targets import Resolver, TargetRefused, check_target, pinned_request
-from app.events.webhooks import matches
+from app.events.webhooks import matches, record_change
 
 log = logging.getLogger("goodwill.webhooks")
 
@@ -102,14 +103,16 @@ async def fan_out(session: AsyncSession) -> int:
     for sub in subs:
         events = (
             await session.exec(
-                select(Event.seq, Event.id, Event.type)
+                select(Event.seq, Event.id, Event.type, Event.resource_id)
                 .where(Event.owner_id == sub.owner_id, col(Event.seq) > sub.last_seq)
                 .order_by(col(Event.seq))
                 .limit(FANOUT_EVENTS)
             )
         ).all()
-        for _seq, event_id, event_type in events:
-            if matches(sub.events, event_type):
+        for _seq, event_id, event_type, resource_id in events:
+            # Not the subscription's own changes: its creation, edits and disabling are
+            # news to the owner's other subscriptions and the feed, not to its receiver.
+            if resource_id != sub.id and matches(sub.events, event_type):
                 session.add(
                     WebhookDelivery(
                         owner_id=sub.owner_id,
@@ -128,6 +131,20 @@ async def fan_out(session: AsyncSession) -> int:
             session.add(sub)
     await session.flush()
     return len(subs)
+
+
+def webhook_test_event(event_id: str, webhook_id: str) -> dict[str, object]:
+    """A `webhook.test` event, made from its delivery since it is in no feed: the same body
+    each time it is sent, its time the one its id was made at."""
+    made_at = ULID.from_str(event_id.partition("_")[2].upper()).datetime
+    return EventRead(
+        id=event_id,
+        type=TEST_EVENT_TYPE,
+        resource="webhook",
+        resource_id=webhook_id,
+        occurred_at=made_at,
+        data={"webhook_id": webhook_id, "test": True},
+    ).model_dump(mode="json")
 
 
 @dataclass(frozen=True)
@@ -177,6 +194,8 @@ async def claim(session: AsyncSession, *, limit: int, lease: timedelta) -> list[
             body = orjson.dumps(
                 EventRead.model_validate(event, from_attributes=True).model_dump(mode="json")
             ).decode()
+        elif delivery.event_type == TEST_EVENT_TYPE:
+            body = orjson.dumps(webhook_test_event(delivery.event_id, sub.id)).decode()
         keys = [sub.secret]
         expires = sub.previous_secret_expires_at
         if sub.previous_secret and expires is not None and expires > now:
@@ -354,8 +373,11 @@ async def record(session: AsyncSession, claim: Claim, outcome: Outcome, settings
     if locked is None:
         return
     sub, delivery = locked
+    was = sub.status
     next_at = _settle(sub, delivery, claim.attempt, outcome, settings)
     session.add_all([sub, delivery])
+    if sub.status != was:  # disabled: the owner's feed says so, as for a PATCH
+        record_change(session, sub, "webhook.updated")
     session.add(
         WebhookAttempt(
             owner_id=claim.owner_id,

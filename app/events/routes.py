@@ -10,14 +10,18 @@ from app.core.principal import CurrentPrincipal, WritePrincipal
 from app.core.unit_of_work import SessionDep, api_router
 from app.events import feed, webhooks
 from app.events.schemas import (
+    MAX_TYPE_FILTERS,
     DeliveryRead,
     DeliveryStatus,
     EventPage,
+    EventTypeFilter,
     SecretRotate,
+    WebhookAction,
     WebhookCreate,
     WebhookCreated,
     WebhookEnable,
     WebhookRead,
+    WebhookUpdate,
 )
 
 router = api_router(
@@ -25,6 +29,7 @@ router = api_router(
 )
 
 WebhookId = Annotated[str, Path()]
+DeliveryId = Annotated[str, Path()]
 # The name the feed's cursor had before every list took `cursor`; still accepted.
 After = Annotated[
     str | None,
@@ -39,6 +44,18 @@ async def list_events(
     limit: Limit = 50,
     cursor: Cursor = None,
     after: After = None,
+    types: Annotated[
+        list[EventTypeFilter] | None,
+        Query(
+            alias="type",
+            max_length=MAX_TYPE_FILTERS,
+            examples=[["contact.created", "introduction.*"]],
+            description="Only events of these types: a type (`contact.created`) or a "
+            "resource's types (`introduction.*`); repeat for several. A filtered page reads "
+            f"at most {feed.FILTER_SCAN_ROWS} events of the feed, so it may hold fewer than "
+            "`limit` (even none) while more follow: keep reading from `next_cursor`.",
+        ),
+    ] = None,
 ) -> EventPage:
     """Every change to the owner's data, oldest first, in the order it was committed;
     `next_cursor` is given on the last page too, to poll from."""
@@ -48,7 +65,11 @@ async def list_events(
             errors=[{"field": "after", "message": "the same as cursor; give one of them"}],
         )
     return await feed.list_events(
-        session, owner_id=principal.owner_id, cursor=cursor or after, limit=limit
+        session,
+        owner_id=principal.owner_id,
+        cursor=cursor or after,
+        limit=limit,
+        types=tuple(dict.fromkeys(types or ())),
     )
 
 
@@ -97,6 +118,32 @@ async def read_webhook(
     kept failing."""
     sub = await webhooks.get_subscription(
         session, owner_id=principal.owner_id, webhook_id=webhook_id
+    )
+    response.headers["ETag"] = webhooks.webhook_etag(sub)
+    return webhooks.to_read(sub)
+
+
+@router.patch("/webhooks/{webhook_id}", response_model=WebhookRead, tags=["webhooks"])
+async def update_webhook(
+    webhook_id: WebhookId,
+    body: WebhookUpdate,
+    request: Request,
+    principal: WritePrincipal,
+    session: SessionDep,
+    response: Response,
+) -> WebhookRead:
+    """Change the URL (checked as at creation), the events or `enabled`; the secret is not
+    shown again. Honours If-Match."""
+    sub = await webhooks.get_subscription(
+        session, owner_id=principal.owner_id, webhook_id=webhook_id, for_update=True
+    )
+    check_if_match(request, webhooks.webhook_etag(sub))
+    sub = await webhooks.update_subscription(
+        session,
+        sub=sub,
+        data=body,
+        resolver=request.app.state.resolver,
+        allow_private=request.app.state.settings.webhook_allow_private,
     )
     response.headers["ETag"] = webhooks.webhook_etag(sub)
     return webhooks.to_read(sub)
@@ -180,3 +227,46 @@ async def list_webhook_deliveries(
         cursor=cursor,
     )
     return Page(data=data, next_cursor=next_cursor)
+
+
+@router.post(
+    "/webhooks/{webhook_id}/test",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=DeliveryRead,
+    response_description="The new delivery, pending: the webhook worker sends it.",
+    tags=["webhooks"],
+)
+async def test_webhook(
+    webhook_id: WebhookId,
+    principal: WritePrincipal,
+    session: SessionDep,
+    body: WebhookAction | None = None,
+) -> DeliveryRead:
+    """Send a signed `webhook.test` event to this subscription alone, as deliveries are sent
+    (retried, every attempt logged); it is not in the feed. Answers the delivery, pending."""
+    sub = await webhooks.get_subscription(
+        session, owner_id=principal.owner_id, webhook_id=webhook_id, for_update=True
+    )
+    return await webhooks.send_test(session, sub=sub)
+
+
+@router.post(
+    "/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=DeliveryRead,
+    response_description="The new delivery, pending: the webhook worker sends it.",
+    tags=["webhooks"],
+)
+async def redeliver_delivery(
+    webhook_id: WebhookId,
+    delivery_id: DeliveryId,
+    principal: WritePrincipal,
+    session: SessionDep,
+    body: WebhookAction | None = None,
+) -> DeliveryRead:
+    """Send a delivery's event again, as a new delivery (the old one keeps its attempts).
+    Answers the new delivery, pending."""
+    sub = await webhooks.get_subscription(
+        session, owner_id=principal.owner_id, webhook_id=webhook_id, for_update=True
+    )
+    return await webhooks.redeliver(session, sub=sub, delivery_id=delivery_id)

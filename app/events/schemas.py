@@ -5,7 +5,14 @@ from enum import StrEnum
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+)
 
 from app.core.pagination import CURSOR_MAX_LENGTH, MAX_LIMIT
 from app.core.schemas import Id, InputModel, bounded, strict_int, trimmed
@@ -17,6 +24,7 @@ EVENT_TYPES = frozenset(
         "contact.created",
         "contact.updated",
         "contact.archived",
+        "contact.restored",
         "contact.erased",
         "interaction.created",
         "interaction.updated",
@@ -34,9 +42,15 @@ EVENT_TYPES = frozenset(
         "introduction.feedback_received",
         "api_key.created",
         "api_key.revoked",
+        "webhook.created",
+        "webhook.updated",
+        "webhook.deleted",
     }
 )
 RESOURCES = frozenset(t.split(".", 1)[0] for t in EVENT_TYPES)
+# Sent by `POST /v1/webhooks/{id}/test` to that one subscription, whatever its `events`; it
+# is not a change to the owner's data, so never in the feed nor a type to subscribe to.
+TEST_EVENT_TYPE = "webhook.test"
 
 
 class EventRead(BaseModel):
@@ -76,6 +90,21 @@ EventPattern = Annotated[
     StringConstraints(max_length=64, pattern=r"^(\*|[a-z_]+\.(\*|[a-z_]+))$"),
     AfterValidator(_known_pattern),
 ]
+
+
+def _feed_filter(value: str) -> str:
+    if value == "*":
+        raise ValueError("`*` is every type: leave `type` out for the whole feed")
+    return _known_pattern(value)
+
+
+# What `GET /v1/events?type=` takes: a type or a resource's types, never `*` alone.
+EventTypeFilter = Annotated[
+    str,
+    StringConstraints(max_length=64, pattern=r"^(\*|[a-z_]+\.(\*|[a-z_]+))$"),
+    AfterValidator(_feed_filter),
+]
+MAX_TYPE_FILTERS = 20
 
 
 def _http_url(value: str) -> str:
@@ -141,6 +170,41 @@ class WebhookCreate(InputModel):
         "or `*` for everything.",
     )
     description: trimmed(200) | None = None  # type: ignore[valid-type]
+
+
+class WebhookUpdate(InputModel):
+    """Fields sent are set; fields left out are unchanged. The secret stays as it is (see
+    `rotate-secret`)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"events": ["contact.*", "webhook.*"], "enabled": True}]}
+    )
+
+    url: WebhookUrl | None = Field(
+        default=None, description="Checked as at creation: public addresses only."
+    )
+    events: list[EventPattern] | None = Field(default=None, min_length=1, max_length=50)
+    enabled: bool | None = Field(
+        default=None,
+        description="false stops deliveries (status `disabled`); true resumes them, with the "
+        "events that happened meanwhile.",
+    )
+    description: trimmed(200) | None = Field(  # type: ignore[valid-type]
+        default=None, description="null clears it."
+    )
+
+    @field_validator("url", "events", "enabled")
+    @classmethod
+    def _not_null(cls, value: Any) -> Any:
+        if value is None:
+            raise ValueError("may be changed but not cleared")
+        return value
+
+
+class WebhookAction(InputModel):
+    """The body of an action that takes none: `{}`, or no body at all."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{}]})
 
 
 class SecretRotate(InputModel):

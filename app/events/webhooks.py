@@ -1,8 +1,10 @@
-"""Webhook subscriptions: create, read, rotate the secret, re-enable, delete, and the log of
-their deliveries."""
+"""Webhook subscriptions: create, read, change, rotate the secret, re-enable, delete, send a
+test event or an event again, and the log of their deliveries. Every change to one is an
+event of its own (`webhook.created|updated|deleted`), its secret never in it."""
 
 import base64
 import secrets
+from collections.abc import Iterable
 from datetime import timedelta
 
 from sqlalchemy import func
@@ -12,12 +14,13 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from app.auth.models import Owner
 from app.core.errors import Conflict, NotFound, UnprocessableContent
 from app.core.etag import make_etag
-from app.core.outbox import Event
+from app.core.outbox import Event, record_event
 from app.core.pagination import keyset_page
 from app.core.repository import get_owned_or_404
 from app.core.types import new_id, utcnow
 from app.events.models import WebhookAttempt, WebhookDelivery, WebhookSubscription
 from app.events.schemas import (
+    TEST_EVENT_TYPE,
     AttemptRead,
     DeliveryRead,
     DeliveryStatus,
@@ -25,6 +28,7 @@ from app.events.schemas import (
     WebhookCreated,
     WebhookRead,
     WebhookStatus,
+    WebhookUpdate,
 )
 from app.events.targets import Resolver, TargetRefused, check_target
 
@@ -41,6 +45,14 @@ class TooManyWebhooks(Conflict):
     type, title = "too-many-webhooks", "Too many webhooks"
 
 
+class WebhookDisabled(Conflict):
+    type, title = "webhook-disabled", "Webhook disabled"
+
+
+class DeliveryNotFound(NotFound):
+    type, title = "delivery-not-found", "Delivery not found"
+
+
 def new_secret() -> str:
     return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(SECRET_BYTES)).decode()
 
@@ -53,7 +65,20 @@ def webhook_etag(sub: WebhookSubscription) -> str:
     return make_etag(sub.version)
 
 
-def matches(patterns: list[str], event_type: str) -> bool:
+def record_change(session: AsyncSession, sub: WebhookSubscription, type_: str) -> None:
+    """`webhook.created|updated|deleted`, with the subscription as a read shows it (no
+    secret). Not delivered to the subscription it is about (app/events/delivery.py)."""
+    record_event(
+        session,
+        owner_id=sub.owner_id,
+        type=type_,
+        resource="webhook",
+        resource_id=sub.id,
+        data=to_read(sub),
+    )
+
+
+def matches(patterns: Iterable[str], event_type: str) -> bool:
     for pattern in patterns:
         if pattern in ("*", event_type):
             return True
@@ -118,6 +143,7 @@ async def create_subscription(
     )
     session.add(sub)
     await session.flush()
+    record_change(session, sub, "webhook.created")
     return sub
 
 
@@ -174,27 +200,137 @@ async def rotate_secret(
     _touch(sub)
     session.add(sub)
     await session.flush()
+    record_change(session, sub, "webhook.updated")
+    return sub
+
+
+def _enable(sub: WebhookSubscription) -> bool:
+    """Whether it changed. Events that happened while disabled are delivered too: the
+    fan-out cursor stopped where the subscription was disabled."""
+    if sub.status == WebhookStatus.active.value:
+        return False
+    sub.status = WebhookStatus.active.value
+    sub.disabled_reason, sub.disabled_at = None, None
+    # A fresh start for the disabling rule (app/events/delivery.py).
+    sub.last_success_at = utcnow()
+    return True
+
+
+def _disable(sub: WebhookSubscription) -> bool:
+    if sub.status == WebhookStatus.disabled.value:
+        return False
+    sub.status = WebhookStatus.disabled.value
+    sub.disabled_reason = "Disabled by its owner (enabled: false)."
+    sub.disabled_at = utcnow()
+    return True
+
+
+async def _save_change(session: AsyncSession, sub: WebhookSubscription) -> WebhookSubscription:
+    _touch(sub)
+    session.add(sub)
+    await session.flush()
+    record_change(session, sub, "webhook.updated")
     return sub
 
 
 async def enable(session: AsyncSession, *, sub: WebhookSubscription) -> WebhookSubscription:
-    """Resume deliveries. Events that happened while disabled are delivered too: the
-    fan-out cursor stopped where the subscription was disabled."""
-    if sub.status != WebhookStatus.active.value:
-        sub.status = WebhookStatus.active.value
-        sub.disabled_reason, sub.disabled_at = None, None
-        # A fresh start for the disabling rule (app/events/delivery.py).
-        sub.last_success_at = utcnow()
-        _touch(sub)
-        session.add(sub)
-        await session.flush()
-    return sub
+    """Resume deliveries, with the events that happened meanwhile."""
+    return await _save_change(session, sub) if _enable(sub) else sub
+
+
+async def update_subscription(
+    session: AsyncSession,
+    *,
+    sub: WebhookSubscription,
+    data: WebhookUpdate,
+    resolver: Resolver,
+    allow_private: bool,
+) -> WebhookSubscription:
+    """Change what was sent, checked as at creation; a request that changes nothing
+    leaves the version, and the feed, as they were."""
+    sent = data.model_fields_set
+    changed = False
+    if "url" in sent and data.url != sub.url:
+        await validate_url(data.url, resolver=resolver, allow_private=allow_private)  # type: ignore[arg-type]
+        sub.url, changed = data.url, True  # type: ignore[assignment]
+    if "events" in sent:
+        events = list(dict.fromkeys(data.events or ()))
+        if events != sub.events:
+            sub.events, changed = events, True
+    if "description" in sent and (data.description or None) != sub.description:
+        sub.description, changed = data.description or None, True
+    if "enabled" in sent:
+        changed = (_enable(sub) if data.enabled else _disable(sub)) or changed
+    return await _save_change(session, sub) if changed else sub
 
 
 async def delete_subscription(session: AsyncSession, *, sub: WebhookSubscription) -> None:
+    record_change(session, sub, "webhook.deleted")
     # Its deliveries and their attempts go with it (ON DELETE CASCADE).
     await session.delete(sub)
     await session.flush()
+
+
+def _schedule(sub: WebhookSubscription, *, event_id: str, event_type: str) -> WebhookDelivery:
+    """A delivery due now, claimed by the worker like any other (retries, attempts logged)."""
+    if sub.status != WebhookStatus.active.value:
+        raise WebhookDisabled(
+            f"Webhook {sub.id} is disabled ({sub.disabled_reason}); enable it first.",
+        )
+    now = utcnow()
+    return WebhookDelivery(
+        owner_id=sub.owner_id,
+        id=new_id("whd"),
+        subscription_id=sub.id,
+        event_id=event_id,
+        event_type=event_type,
+        status=DeliveryStatus.pending.value,
+        attempts=0,
+        next_attempt_at=now,
+        created_at=now,
+    )
+
+
+async def send_test(session: AsyncSession, *, sub: WebhookSubscription) -> DeliveryRead:
+    """A `webhook.test` event for this subscription alone, whatever its `events`. It is not
+    in the feed: its body is made when it is sent, from the delivery
+    (app/events/delivery.py), under an event id of its own."""
+    delivery = _schedule(sub, event_id=new_id("ev"), event_type=TEST_EVENT_TYPE)
+    session.add(delivery)
+    await session.flush()
+    return to_delivery_read(delivery, [])
+
+
+async def redeliver(
+    session: AsyncSession, *, sub: WebhookSubscription, delivery_id: str
+) -> DeliveryRead:
+    """The delivery's event again, as a new delivery: the old one keeps its attempts as they
+    were. The same event id (`webhook-id`), so a receiver that already has it can tell."""
+    original = await get_owned_or_404(
+        session,
+        WebhookDelivery,
+        owner_id=sub.owner_id,
+        id=delivery_id,
+        extra=[WebhookDelivery.subscription_id == sub.id],
+        not_found=DeliveryNotFound(f"Webhook {sub.id} has no delivery {delivery_id}."),
+    )
+    delivery = _schedule(sub, event_id=original.event_id, event_type=original.event_type)
+    session.add(delivery)
+    await session.flush()
+    return to_delivery_read(delivery, [])
+
+
+def to_delivery_read(delivery: WebhookDelivery, attempts: list[AttemptRead]) -> DeliveryRead:
+    return DeliveryRead(
+        id=delivery.id,
+        event_id=delivery.event_id,
+        event_type=delivery.event_type,
+        status=DeliveryStatus(delivery.status),
+        next_attempt_at=delivery.next_attempt_at,
+        created_at=delivery.created_at,
+        finished_at=delivery.finished_at,
+        attempts=attempts,
+    )
 
 
 async def list_deliveries(
@@ -236,16 +372,4 @@ async def list_deliveries(
             attempts[attempt.delivery_id].append(
                 AttemptRead.model_validate(attempt, from_attributes=True)
             )
-    return [
-        DeliveryRead(
-            id=d.id,
-            event_id=d.event_id,
-            event_type=d.event_type,
-            status=DeliveryStatus(d.status),
-            next_attempt_at=d.next_attempt_at,
-            created_at=d.created_at,
-            finished_at=d.finished_at,
-            attempts=attempts[d.id],
-        )
-        for d in rows
-    ], next_cursor
+    return [to_delivery_read(d, attempts[d.id]) for d in rows], next_cursor

@@ -76,7 +76,7 @@ async def test_unknown_path_and_method_are_problems(client, owner):
         ("DELETE", "/v1/contacts", {"GET", "POST"}),
         ("PATCH", "/v1/ledger/le_x", {"GET"}),
         ("GET", "/v1/introductions/in_x/make", {"POST"}),
-        ("PUT", "/v1/webhooks/wh_x", {"GET", "DELETE"}),
+        ("PUT", "/v1/webhooks/wh_x", {"GET", "PATCH", "DELETE"}),
     ],
 )
 async def test_405_lists_every_method_of_the_path(client, owner, method, path, allowed):
