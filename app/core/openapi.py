@@ -76,8 +76,9 @@ CONFLICTS = {
     "create_introduction": "The requester is the target; the pair already has an open "
     "introduction; or the target declined them within the cooldown (`retry_after`).",
     "update_introduction": "The introduction is no longer `requested`.",
-    "request_consent": "The state does not allow it, `benefit_to_target` is empty, or the "
-    "target has as many pending consent requests as the owner's cap.",
+    "request_consent": "The state does not allow it, `benefit_to_target` is empty, the "
+    "target has as many pending consent requests as the owner's cap, or the link was "
+    "(re)issued less than a day ago (`retry_after`, and Retry-After).",
     "record_consent": "The state does not allow it.",
     "make_introduction": "The target has not consented.",
     "record_feedback": "The state does not allow it, or that side already gave feedback.",
@@ -88,6 +89,10 @@ CONFLICTS = {
     "update_interaction": "The contact is archived (`contact-archived`); restore it first.",
     "delete_interaction": "The contact is archived (`contact-archived`); restore it first.",
 }
+
+# Operations whose 409 may say when to retry, in `Retry-After` too (a rule that lifts with
+# time, as against a state that does not).
+RETRY_AFTER_ON_CONFLICT = frozenset({"request_consent"})
 
 # Operations that look up ids sent in the body rather than the path: 404 when one is not
 # the owner's.
@@ -216,7 +221,7 @@ def build(app: FastAPI) -> dict[str, Any]:
             raise ValueError(f"two operations are named {route.name}; rename one endpoint")
         seen.add(route.name)
         _complete(document["paths"][route.path_format][method], route, method)
-    for table in (WITH_ETAG, CONFLICTS, IDS_IN_BODY):
+    for table in (WITH_ETAG, CONFLICTS, IDS_IN_BODY, RETRY_AFTER_ON_CONFLICT):
         if unknown := set(table) - seen:
             raise ValueError(f"app/core/openapi.py names operations the app lacks: {unknown}")
     for unused in ("HTTPValidationError", "ValidationError"):  # FastAPI's 422, replaced
@@ -329,6 +334,11 @@ def _complete(operation: dict[str, Any], route: Any, method: str) -> None:
         }
     if op.name == "readyz":  # Retry-After only when the database cannot be reached
         responses["503"]["headers"]["Retry-After"] = {
+            "description": HEADERS["Retry-After"]["description"],
+            "schema": HEADERS["Retry-After"]["schema"],
+        }
+    if op.name in RETRY_AFTER_ON_CONFLICT:  # only with the conflicts that lift with time
+        responses["409"]["headers"]["Retry-After"] = {
             "description": HEADERS["Retry-After"]["description"],
             "schema": HEADERS["Retry-After"]["schema"],
         }

@@ -79,8 +79,23 @@ def _page(template: str, status: int, request: Request, **context: object) -> HT
     return response
 
 
-def _gone_or_missing(request: Request, intro: Introduction | None) -> HTMLResponse | None:
+def _gone_or_missing(
+    request: Request, token: str, intro: Introduction | None
+) -> HTMLResponse | None:
     """The page for a link that cannot be answered any more, or None if it can."""
+    if intro is None and consent.issued_here(token):
+        # Ours, but no introduction holds it now: a reissue replaced it (or the
+        # introduction was erased with its contact).
+        return _page(
+            "consent_error.html",
+            410,
+            request,
+            heading="This link is no longer valid",
+            text=(
+                "It has been replaced by a newer link, or the request has ended. Use the link "
+                "in the most recent message you received, or reply to the person who sent it."
+            ),
+        )
     if intro is None:
         return _page(
             "consent_error.html",
@@ -136,7 +151,7 @@ async def _who(session: SessionDep, intro: Introduction) -> dict[str, object]:
 @router.get("/consent/{token}", response_class=HTMLResponse)
 async def show_consent(token: str, request: Request, session: SessionDep) -> HTMLResponse:
     intro = await consent.find_by_token(session, token)
-    if (refusal := _gone_or_missing(request, intro)) is not None:
+    if (refusal := _gone_or_missing(request, token, intro)) is not None:
         return refusal
     assert intro is not None
     # A second tab of the same link keeps the first tab's token, so either form can be sent.
@@ -167,7 +182,7 @@ async def answer_consent(
     intro = await consent.find_by_token(session, token, for_update=True)
     if intro is not None and State(intro.state) == State.awaiting_consent:
         await service.expire_due(session, owner_id=intro.owner_id, introduction_id=intro.id)
-    if (refusal := _gone_or_missing(request, intro)) is not None:
+    if (refusal := _gone_or_missing(request, token, intro)) is not None:
         return refusal
     assert intro is not None
     cookie = request.cookies.get(CSRF_COOKIE, "")

@@ -14,7 +14,12 @@ from app.core.reads import Reader
 from app.core.types import UTCDateTime, utcnow
 from app.introductions.models import Introduction, IntroductionEvent
 from app.introductions.schemas import TimelineEventRead
-from app.introductions.service import DOCUMENT_COLUMNS, expire_due, introduction_document
+from app.introductions.service import (
+    DOCUMENT_COLUMNS,
+    FOLLOWED_UP,
+    expire_due,
+    introduction_document,
+)
 from app.introductions.workflow import State
 from app.settings.service import get_rules, owner_rule
 
@@ -52,8 +57,16 @@ def _statement(shape: _Shape) -> Any:
             or_(Introduction.requester_id == contact_id, Introduction.target_id == contact_id)
         )
     if shape.needs_follow_up is not None:
-        due = (Introduction.state == State.made.value) & (
-            col(Introduction.made_at) < bindparam("follow_up_cutoff", type_=UTCDateTime())
+        # As `service.follow_up_due_from`: made (or completed by one side), past the delay,
+        # and a side still silent. Made and completed rows always have `made_at`, so the
+        # negation below meets no NULL.
+        due = (
+            col(Introduction.state).in_(FOLLOWED_UP)
+            & (col(Introduction.made_at) < bindparam("follow_up_cutoff", type_=UTCDateTime()))
+            & (
+                col(Introduction.requester_outcome).is_(None)
+                | col(Introduction.target_outcome).is_(None)
+            )
         )
         query = query.where(due if shape.needs_follow_up else ~due)
     order = [col(Introduction.id)]

@@ -80,7 +80,8 @@ async def list_introductions(
         str | None, Query(max_length=200, description="As requester or as target.")
     ] = None,
     needs_follow_up: Annotated[
-        bool | None, Query(description="Made, with no feedback after the owner's delay.")
+        bool | None,
+        Query(description="Made, and a side has given no feedback after the owner's delay."),
     ] = None,
 ) -> Response:
     """Introductions, newest first."""
@@ -151,7 +152,9 @@ async def request_consent(
     session: SessionDep,
     body: ConsentRequestCreate | None = None,
 ) -> Response:
-    """Ask the target: answers `consent_url`, a single-use link to send them yourself."""
+    """Ask the target: answers `consent_url`, a single-use link to send them yourself. Sent
+    again while `awaiting_consent`, reissues it (at most once a day): the old link stops
+    working and the expiry starts again."""
     intro = await _locked(session, principal, introduction_id)
     rules = await get_rules(session, owner_id=principal.owner_id)
     token = await consent.request_consent(session, intro=intro, rules=rules)

@@ -21,6 +21,10 @@ class Side(StrEnum):
     target = "target"
 
 
+class IntroductionFlag(StrEnum):
+    outcomes_disagree = "outcomes_disagree"
+
+
 class Decision(StrEnum):
     accept = "accept"
     decline = "decline"
@@ -147,7 +151,20 @@ class IntroductionRead(BaseModel):
     )
     made_at: datetime | None
     feedback: dict[Side, FeedbackRead | None] = Field(max_length=len(Side))
-    needs_follow_up: bool = Field(description="Made, and no feedback after the owner's delay.")
+    needs_follow_up: bool = Field(
+        description="Made, and a side has given no feedback after the owner's delay "
+        "(`follow_up_due_from` is not empty)."
+    )
+    follow_up_due_from: list[Side] = Field(
+        max_length=len(Side),
+        description="The sides still to give feedback once `follow_up_after_days` have "
+        "passed since `made_at`; empty before then and once both answered.",
+    )
+    flags: list[IntroductionFlag] = Field(
+        max_length=len(IntroductionFlag),
+        description="`outcomes_disagree`: one side said `connected` or `valuable`, the other "
+        "`not_contacted`.",
+    )
     ended_at: datetime | None
     created_at: datetime
     updated_at: datetime

@@ -20,6 +20,7 @@ from app.introductions import workflow
 from app.introductions.models import Introduction, IntroductionEvent
 from app.introductions.schemas import (
     IntroductionCreate,
+    IntroductionFlag,
     IntroductionUpdate,
     Outcome,
     Side,
@@ -74,6 +75,37 @@ def _feedback(outcome: str | None, at: datetime | None) -> dict[str, Any] | None
     return {"outcome": outcome, "at": at} if outcome and at else None
 
 
+# Feedback is asked of both sides once an introduction is made; `completed` (one side
+# answered) still waits for the other.
+FOLLOWED_UP = (State.made.value, State.completed.value)
+_MET = frozenset({Outcome.connected.value, Outcome.valuable.value})
+
+
+def follow_up_due_from(
+    state: str,
+    made_at: datetime | None,
+    outcomes: Mapping[Side, str | None],
+    follow_up_after_days: int,
+    now: datetime,
+) -> list[str]:
+    """The sides still to answer once `follow_up_after_days` have passed since `made_at`:
+    one side's "connected" does not hide the other's silence (or its "never contacted me")."""
+    if state not in FOLLOWED_UP or made_at is None:
+        return []
+    if made_at >= now - timedelta(days=follow_up_after_days):
+        return []
+    return [side.value for side in Side if outcomes[side] is None]
+
+
+def introduction_flags(requester_outcome: str | None, target_outcome: str | None) -> list[str]:
+    """`outcomes_disagree`: one side met (`connected`, `valuable`), the other says
+    `not_contacted`."""
+    pair = {requester_outcome, target_outcome}
+    if Outcome.not_contacted.value in pair and pair & _MET:
+        return [IntroductionFlag.outcomes_disagree.value]
+    return []
+
+
 def introduction_document(
     source: Introduction | Mapping[str, Any],
     follow_up_after_days: int,
@@ -90,6 +122,14 @@ def introduction_document(
     if type(source) is Introduction:
         source = {name: getattr(source, name) for name in _ROW_FIELDS}
     state, made_at = source["state"], source["made_at"]
+    requester_outcome, target_outcome = source["requester_outcome"], source["target_outcome"]
+    due_from = follow_up_due_from(
+        state,
+        made_at,
+        {Side.requester: requester_outcome, Side.target: target_outcome},
+        follow_up_after_days,
+        now,
+    )
     return {
         "id": source["id"],
         "requester_id": source["requester_id"],
@@ -107,15 +147,13 @@ def introduction_document(
         "target_message": source["target_message"],
         "made_at": made_at,
         "feedback": {
-            Side.requester.value: _feedback(
-                source["requester_outcome"], source["requester_feedback_at"]
-            ),
-            Side.target.value: _feedback(source["target_outcome"], source["target_feedback_at"]),
+            Side.requester.value: _feedback(requester_outcome, source["requester_feedback_at"]),
+            Side.target.value: _feedback(target_outcome, source["target_feedback_at"]),
         },
-        # Made, and no feedback after the owner's delay.
-        "needs_follow_up": state == State.made.value
-        and made_at is not None
-        and made_at < now - timedelta(days=follow_up_after_days),
+        # Made, and a side still silent after the owner's delay (listing.py filters alike).
+        "needs_follow_up": bool(due_from),
+        "follow_up_due_from": due_from,
+        "flags": introduction_flags(requester_outcome, target_outcome),
         "ended_at": source["ended_at"],
         "created_at": source["created_at"],
         "updated_at": source["updated_at"],
@@ -142,9 +180,10 @@ async def transition(
     note: str | None = None,
     data: dict[str, Any] | None = None,
     event_type: str | None = None,
+    feed_data: dict[str, Any] | None = None,
 ) -> State:
     """Move a locked introduction along the machine and record it; raise 409 if the machine
-    does not allow it."""
+    does not allow it. `feed_data` adds to the change-feed event's payload."""
     before = State(intro.state)
     after = workflow.next_state(before, action)
     now = utcnow()
@@ -175,7 +214,7 @@ async def transition(
             type=event_type or workflow.EVENT_TYPES[after],
             resource="introduction",
             resource_id=intro.id,
-            data=_event_payload(intro),
+            data={**_event_payload(intro), **(feed_data or {})},
         )
     await session.flush()
     return after

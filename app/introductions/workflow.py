@@ -6,7 +6,7 @@ Every other module asks this one; none re-implements it.
     ended: declined, withdrawn, expired (and completed)
 
 The owner may also record the target's answer straight from `requested` (say, after a phone
-call), with evidence.
+call), with evidence; and while `awaiting_consent`, reissue the consent link.
 """
 
 from enum import StrEnum
@@ -28,6 +28,7 @@ class State(StrEnum):
 class Action(StrEnum):
     edit = "edit"
     request_consent = "request_consent"
+    reissue_consent = "reissue_consent"
     accept = "accept"
     decline = "decline"
     make = "make"
@@ -39,6 +40,8 @@ class Action(StrEnum):
 TRANSITIONS: dict[tuple[State, Action], State] = {
     (State.requested, Action.edit): State.requested,
     (State.requested, Action.request_consent): State.awaiting_consent,
+    # A new link while the target has not answered: the old one stops working.
+    (State.awaiting_consent, Action.reissue_consent): State.awaiting_consent,
     (State.requested, Action.accept): State.consented,
     (State.awaiting_consent, Action.accept): State.consented,
     (State.requested, Action.decline): State.declined,
@@ -71,7 +74,11 @@ EVENT_TYPES = {
 
 _WHY = {
     Action.edit: "it can be edited only while `requested`",
-    Action.request_consent: "consent can be requested only from `requested`",
+    Action.request_consent: (
+        "consent can be requested only from `requested`, or its link reissued while "
+        "`awaiting_consent`"
+    ),
+    Action.reissue_consent: "a consent link can be reissued only while `awaiting_consent`",
     Action.accept: "consent can be given only while `requested` or `awaiting_consent`",
     Action.decline: "consent can be declined only while `requested` or `awaiting_consent`",
     Action.make: "an introduction can be made only after the target consented",

@@ -72,22 +72,72 @@ def test_an_entity_presents_as_its_row_does(row: dict[str, Any], days: int) -> N
     )
 
 
-def test_follow_up_is_due_only_for_made_introductions_past_the_delay() -> None:
+def _row(**values: Any) -> dict[str, Any]:
+    now = values.pop("now")
+    row: dict[str, Any] = {name: None for name in service._ROW_FIELDS}
+    row.update(id="i", requester_id="r", target_id="t", reason="x", created_at=now)
+    row.update(updated_at=now, version=1)
+    for side in ("requester", "target"):
+        if values.get(f"{side}_outcome"):
+            row[f"{side}_feedback_at"] = now
+    return {**row, **values}
+
+
+def test_follow_up_is_due_from_the_silent_sides_of_made_introductions_past_the_delay() -> None:
     now = datetime(2026, 12, 7, tzinfo=UTC)
-    base: dict[str, Any] = {name: None for name in service._ROW_FIELDS}
-    base.update(id="i", requester_id="r", target_id="t", reason="x", created_at=now)
-    base.update(updated_at=now, version=1)
 
-    def due(state: State, made_days_ago: int | None) -> bool:
+    def due(
+        state: State,
+        made_days_ago: int | None,
+        requester: str | None = None,
+        target: str | None = None,
+    ) -> tuple[list[str], bool]:
         made_at = None if made_days_ago is None else now - timedelta(days=made_days_ago)
-        row = {**base, "state": state.value, "made_at": made_at}
-        return service.introduction_document(row, 14, now)["needs_follow_up"]
+        row = _row(
+            now=now,
+            state=state.value,
+            made_at=made_at,
+            requester_outcome=requester,
+            target_outcome=target,
+        )
+        document = service.introduction_document(row, 14, now)
+        return document["follow_up_due_from"], document["needs_follow_up"]
 
-    assert due(State.made, 15) is True
-    assert due(State.made, 14) is False  # exactly at the delay: not yet
-    assert due(State.made, 3) is False
-    assert due(State.completed, 30) is False
-    assert due(State.made, None) is False
+    assert due(State.made, 15) == (["requester", "target"], True)
+    assert due(State.made, 14) == ([], False)  # exactly at the delay: not yet
+    assert due(State.made, 3) == ([], False)
+    assert due(State.completed, 3, requester="connected") == ([], False)
+    # One side's answer completes it; the other side's silence is still due.
+    assert due(State.completed, 30, requester="connected") == (["target"], True)
+    assert due(State.completed, 30, target="not_contacted") == (["requester"], True)
+    assert due(State.completed, 30, requester="connected", target="valuable") == ([], False)
+    assert due(State.made, None) == ([], False)
+    for state in (State.requested, State.consented, State.withdrawn):
+        assert due(state, 30) == ([], False)
+
+
+def test_outcomes_disagree_when_one_side_met_and_the_other_was_never_contacted() -> None:
+    now = datetime(2026, 12, 7, tzinfo=UTC)
+
+    def flags(requester: str | None, target: str | None) -> list[str]:
+        row = _row(
+            now=now,
+            state=State.completed.value,
+            made_at=now,
+            requester_outcome=requester,
+            target_outcome=target,
+        )
+        return service.introduction_document(row, 14, now)["flags"]
+
+    for met in ("connected", "valuable"):
+        assert flags(met, "not_contacted") == ["outcomes_disagree"]
+        assert flags("not_contacted", met) == ["outcomes_disagree"]
+        assert flags(met, None) == []
+        assert flags(met, "not_useful") == []
+    assert flags("not_contacted", "not_contacted") == []
+    assert flags("not_contacted", "not_useful") == []
+    assert flags("connected", "valuable") == []
+    assert flags(None, None) == []
 
 
 def _as_read(content: bytes) -> bytes:

@@ -324,7 +324,11 @@ async def test_list_filters_and_follow_up(client, owner, app):
     await post(
         client, owner, made["id"], "feedback", {"from": "requester", "outcome": "not_contacted"}
     )
+    # Completed by the requester's answer, but the target has not answered yet.
+    assert await ids(needs_follow_up="true") == [made["id"]]
+    await post(client, owner, made["id"], "feedback", {"from": "target", "outcome": "connected"})
     assert await ids(needs_follow_up="true") == []
+    assert made["id"] in await ids(needs_follow_up="false")
     assert (
         await client.get("/v1/introductions", params={"state": "limbo"}, headers=owner.headers)
     ).status_code == 422

@@ -1,7 +1,7 @@
 """Random sequences of API calls against the real app, checking after every step that:
 no introduction is made without a prior consent, ended introductions never change (but a
-completed one may take the other side's feedback), and each made introduction wrote exactly
-one deposit for its requester."""
+completed one may take the other side's feedback), each made introduction wrote exactly
+one deposit for its requester, and a consent link replaced by a reissue never answers."""
 
 import asyncio
 import re
@@ -17,6 +17,8 @@ from app.introductions.models import Introduction
 from tests.factories import create_contact, introduction_body
 
 ENDED = {"completed", "declined", "withdrawn", "expired"}
+# What the other side's feedback may still change on a completed introduction.
+FEEDBACK_FIELDS = {"feedback", "follow_up_due_from", "needs_follow_up", "flags"}
 
 
 async def test_introductions_keep_their_invariants(client, owner, app):
@@ -41,6 +43,19 @@ async def test_introductions_keep_their_invariants(client, owner, app):
             )
             await commit(session)
 
+    async def a_day_passes(intro_id):
+        async with app.state.sessionmaker() as session:
+            await session.exec(
+                update(Introduction)
+                .where(
+                    Introduction.owner_id == owner.owner_id,
+                    Introduction.id == intro_id,
+                    Introduction.state == "awaiting_consent",
+                )
+                .values(consent_requested_at=datetime.now(UTC) - timedelta(hours=25))
+            )
+            await commit(session)
+
     async def page_answer(path, decision):
         page = await client.get(path)
         if page.status_code != 200:
@@ -59,6 +74,7 @@ async def test_introductions_keep_their_invariants(client, owner, app):
                 for n in range(4)
             ]
             self.links: dict[str, str] = {}
+            self.replaced: set[str] = set()  # links a reissue replaced
             self.ended: dict[str, dict] = {}  # the first view of each ended introduction
             self.known: set[str] = set()
 
@@ -77,6 +93,8 @@ async def test_introductions_keep_their_invariants(client, owner, app):
             response = call("POST", f"/v1/introductions/{intro}/consent-request", json={})
             assert response.status_code in (200, 404, 409), response.text
             if response.status_code == 200:
+                if intro in self.links:
+                    self.replaced.add(self.links[intro])
                 self.links[intro] = response.json()["consent_url"].removeprefix("http://test")
 
         @rule(intro=intros, decision=st.sampled_from(["accept", "decline"]))
@@ -117,6 +135,16 @@ async def test_introductions_keep_their_invariants(client, owner, app):
             response = call("POST", f"/v1/introductions/{intro}/withdraw", json={})
             assert response.status_code in (200, 404, 409), response.text
 
+        @rule(decision=st.sampled_from(["accept", "decline"]))
+        def target_answers_on_a_replaced_link(self, decision):
+            for path in self.replaced:
+                assert run(page_answer(path, decision)).status_code == 410
+
+        @rule(intro=intros)
+        def a_day_passes_so_the_link_may_be_reissued(self, intro):
+            if intro in self.known:
+                run(a_day_passes(intro))
+
         @rule(intro=intros)
         def time_passes_past_the_link(self, intro):
             if intro in self.known:
@@ -139,16 +167,9 @@ async def test_introductions_keep_their_invariants(client, owner, app):
                     if intro["state"] != "completed":
                         assert intro == first
                     else:  # only the other side's feedback may still arrive
-                        same = {
-                            k: v
-                            for k, v in intro.items()
-                            if k not in ("feedback", "version", "updated_at")
-                        }
-                        assert same == {
-                            k: v
-                            for k, v in first.items()
-                            if k not in ("feedback", "version", "updated_at")
-                        }
+                        kept = FEEDBACK_FIELDS | {"version", "updated_at"}
+                        same = {k: v for k, v in intro.items() if k not in kept}
+                        assert same == {k: v for k, v in first.items() if k not in kept}
                 deposits = [
                     e
                     for e in call(

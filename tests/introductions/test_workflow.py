@@ -37,6 +37,14 @@ def test_ended_introductions_only_take_late_feedback():
             assert target == state
 
 
+def test_a_consent_link_is_reissued_only_while_awaiting_consent():
+    assert allowed_from(Action.reissue_consent) == {State.awaiting_consent}
+    assert next_state(State.awaiting_consent, Action.reissue_consent) == State.awaiting_consent
+    with pytest.raises(TransitionNotAllowed) as refused:
+        next_state(State.consented, Action.request_consent)
+    assert "reissued while `awaiting_consent`" in refused.value.detail
+
+
 def test_only_unmade_introductions_can_be_withdrawn():
     assert allowed_from(Action.withdraw) == {
         State.requested,
