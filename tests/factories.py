@@ -51,7 +51,12 @@ def contact_body(**overrides: Any) -> dict[str, Any]:
         "tags": ["math", "founders"],
         "notes": "Met at the Difference Engine demo.",
         "channels": [
-            {"type": "email", "value": "ada@example.com", "permitted_uses": ["introductions"]},
+            # An address of its own: another contact's address is a 409 (existing_id).
+            {
+                "type": "email",
+                "value": f"ada.{secrets.token_hex(3)}@example.com",
+                "permitted_uses": ["introductions"],
+            },
             {"type": "phone", "value": "+44 20 7946 0000", "permitted_uses": ["personal"]},
         ],
         "external_refs": {"hubspot": f"hs-{secrets.token_hex(3)}"},

@@ -10,11 +10,12 @@ from app.contacts.schemas import (
     ChannelUse,
     ContactCreate,
     ContactRead,
+    ContactRestore,
     ContactSort,
     ContactUpdate,
     TrustStage,
 )
-from app.core.errors import UnprocessableContent
+from app.core.errors import PreconditionFailed, UnprocessableContent
 from app.core.etag import check_if_match
 from app.core.pagination import Cursor, Limit, Page
 from app.core.principal import CurrentPrincipal, WritePrincipal
@@ -187,3 +188,74 @@ async def delete_contact(
     else:
         await service.archive_contact(session, contact=contact)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+SystemPath = Annotated[
+    str,
+    Path(
+        min_length=1,
+        max_length=64,
+        pattern=r"^[^:\s]([^:]*[^:\s])?$",
+        description="The system, e.g. `hubspot`.",
+    ),
+]
+ExternalIdPath = Annotated[
+    str,
+    Path(
+        min_length=1,
+        max_length=200,
+        pattern=r"^\S(.*\S)?$",
+        description="The contact's id in that system.",
+    ),
+]
+
+
+@router.put(
+    "/by-ref/{system}/{external_id}",
+    response_model=ContactRead,
+    responses={201: {"model": ContactRead, "description": "Created: no contact had the ref."}},
+)
+async def upsert_contact_by_ref(
+    system: SystemPath,
+    external_id: ExternalIdPath,
+    body: ContactCreate,
+    request: Request,
+    principal: WritePrincipal,
+    session: SessionDep,
+) -> Response:
+    """Create (201) or replace (200) the contact holding this external reference, the CRM
+    sync primitive: the body is the whole contact; the same body again changes nothing.
+    Honours If-Match."""
+
+    def precondition(current: str | None) -> None:
+        if current is not None:
+            check_if_match(request, current)
+        elif "if-match" in request.headers:  # RFC 9110: no representation matches, not even *
+            raise PreconditionFailed("No contact holds this reference; PUT without If-Match.")
+
+    contact, created, ratio = await service.put_contact_by_ref(
+        session,
+        owner_id=principal.owner_id,
+        ref=(system, external_id),
+        data=body,
+        check=precondition,
+    )
+    if created:
+        location = f"/v1/contacts/{contact.id}"
+        return await _answer(session, contact, status.HTTP_201_CREATED, Location=location)
+    return await _answer(session, contact, ratio=ratio)
+
+
+@router.post("/{contact_id}/restore", response_model=ContactRead)
+async def restore_contact(
+    contact_id: ContactId,
+    principal: WritePrincipal,
+    session: SessionDep,
+    body: ContactRestore | None = None,
+) -> Response:
+    """Undo an archive: the contact is listed and takes new writes again."""
+    contact = await service.get_contact(
+        session, owner_id=principal.owner_id, contact_id=contact_id, for_update=True
+    )
+    contact = await service.restore_contact(session, contact=contact)
+    return await _answer(session, contact)

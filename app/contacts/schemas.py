@@ -180,6 +180,10 @@ class ContactUpdate(InputModel):
         return value
 
 
+class ContactRestore(InputModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{}]})
+
+
 # The bounds of what a contact's fields hold: those of the fields they are sent in.
 class ContactRead(BaseModel):
     id: Id

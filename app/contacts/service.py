@@ -1,19 +1,19 @@
 """Contacts: the people in an owner's network. Every query is scoped to the owner."""
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Update, bindparam, delete, or_, tuple_, update
+from sqlalchemy import Update, bindparam, delete, tuple_, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.contacts.identifiers import channel_keys
+from app.contacts.identifiers import EMAIL, channel_keys
 from app.contacts.models import Contact, ContactExternalRef, ContactIdentifier, ContactTag
 from app.contacts.schemas import ChannelRead, ContactCreate, ContactRead, ContactUpdate
 from app.contacts.search import search_text
-from app.core.errors import Conflict, NotFound
+from app.core.errors import Conflict, ContactArchived, NotFound, UnprocessableContent
 from app.core.etag import make_etag
 from app.core.outbox import record_event
 from app.core.reads import Reader, Rows
@@ -30,6 +30,14 @@ class ContactNotFound(NotFound):
 
 class ExternalRefTaken(Conflict):
     type, title = "external-ref-taken", "External reference already in use"
+
+
+class EmailTaken(Conflict):
+    type, title = "email-taken", "Email address already in use"
+
+
+class ContactNotArchived(Conflict):
+    type, title = "contact-not-archived", "Contact not archived"
 
 
 # Each field of a contact's document and the column it comes from: its own, but for
@@ -196,29 +204,59 @@ async def _replace_identifiers(session: AsyncSession, contact: Contact) -> None:
     )
 
 
+def _emails(channels: Sequence[Mapping[str, Any]]) -> set[str]:
+    return {value for kind, value in channel_keys(channels) if kind == EMAIL}
+
+
+async def refuse_taken(
+    session: AsyncSession,
+    *,
+    owner_id: str,
+    refs: Sequence[tuple[str, str]] = (),
+    emails: Sequence[str] = (),
+    contact_id: str | None = None,
+) -> None:
+    """409, naming the holder as `existing_id`, when another of the owner's contacts than
+    `contact_id` holds one of `refs` or (lower-cased) `emails`: a client that syncs by them
+    learns which contact to update instead. Erased contacts hold none (erasure deletes their
+    rows). Keys go in lists of at most 500, far below either database's parameter limit."""
+    refs, emails = list(dict.fromkeys(refs)), sorted(set(emails))
+    for start in range(0, len(refs), 500):
+        query = select(ContactExternalRef).where(
+            ContactExternalRef.owner_id == owner_id,
+            tuple_(ContactExternalRef.system, ContactExternalRef.external_id).in_(
+                refs[start : start + 500]
+            ),
+        )
+        if contact_id is not None:
+            query = query.where(ContactExternalRef.contact_id != contact_id)
+        ref = (await session.exec(query.limit(1))).first()
+        if ref is not None:
+            raise ExternalRefTaken(
+                f"{ref.system}:{ref.external_id} already belongs to contact {ref.contact_id}.",
+                existing_id=ref.contact_id,
+            )
+    for start in range(0, len(emails), 500):
+        query = select(ContactIdentifier).where(
+            ContactIdentifier.owner_id == owner_id,
+            ContactIdentifier.kind == EMAIL,
+            col(ContactIdentifier.value).in_(emails[start : start + 500]),
+        )
+        if contact_id is not None:
+            query = query.where(ContactIdentifier.contact_id != contact_id)
+        held = (await session.exec(query.limit(1))).first()
+        if held is not None:
+            raise EmailTaken(
+                f"{held.value} already belongs to contact {held.contact_id}.",
+                existing_id=held.contact_id,
+            )
+
+
 async def _replace_external_refs(session: AsyncSession, contact: Contact) -> None:
     refs = contact.external_refs
-    if refs:
-        clash = (
-            await session.exec(
-                select(ContactExternalRef).where(
-                    ContactExternalRef.owner_id == contact.owner_id,
-                    ContactExternalRef.contact_id != contact.id,
-                    or_(
-                        *(
-                            (ContactExternalRef.system == system)
-                            & (ContactExternalRef.external_id == ext_id)
-                            for system, ext_id in refs.items()
-                        )
-                    ),
-                )
-            )
-        ).first()
-        if clash is not None:
-            raise ExternalRefTaken(
-                f"{clash.system}:{clash.external_id} already belongs to contact "
-                f"{clash.contact_id}.",
-            )
+    await refuse_taken(
+        session, owner_id=contact.owner_id, refs=list(refs.items()), contact_id=contact.id
+    )
     await _clear(session, ContactExternalRef, contact)
     session.add_all(
         ContactExternalRef(
@@ -251,14 +289,21 @@ async def _record(
 
 
 async def create_contact(session: AsyncSession, *, owner_id: str, data: ContactCreate) -> Contact:
-    return (await create_contacts(session, owner_id=owner_id, items=[data]))[0]
+    """One new contact; 409 with `existing_id` when another holds its email or reference."""
+    return (await create_contacts(session, owner_id=owner_id, items=[data], unique_emails=True))[0]
 
 
 async def create_contacts(
-    session: AsyncSession, *, owner_id: str, items: Sequence[ContactCreate]
+    session: AsyncSession,
+    *,
+    owner_id: str,
+    items: Sequence[ContactCreate],
+    unique_emails: bool = False,
 ) -> list[Contact]:
     """What `create_contact` does for each item, in a few statements whatever their number:
-    an import creates thousands, and a round trip per row and table would dominate."""
+    an import creates thousands, and a round trip per row and table would dominate. Emails
+    are refused when held by another contact only with `unique_emails`: a caller that
+    matched its items by email already (an import, a batch) knows they are new."""
     now = utcnow()
     contacts = []
     for data in items:
@@ -269,23 +314,12 @@ async def create_contacts(
         )
         _derive(contact)
         contacts.append(contact)
-    refs = [ref for contact in contacts for ref in contact.external_refs.items()]
-    for start in range(0, len(refs), 500):
-        clash = (
-            await session.exec(
-                select(ContactExternalRef).where(
-                    ContactExternalRef.owner_id == owner_id,
-                    tuple_(ContactExternalRef.system, ContactExternalRef.external_id).in_(
-                        refs[start : start + 500]
-                    ),
-                )
-            )
-        ).first()
-        if clash is not None:
-            raise ExternalRefTaken(
-                f"{clash.system}:{clash.external_id} already belongs to contact "
-                f"{clash.contact_id}.",
-            )
+    await refuse_taken(
+        session,
+        owner_id=owner_id,
+        refs=[ref for contact in contacts for ref in contact.external_refs.items()],
+        emails=[e for c in contacts for e in _emails(c.channels)] if unique_emails else (),
+    )
     session.add_all(contacts)
     await session.flush()  # before the rows that reference them
     for contact in contacts:
@@ -332,14 +366,22 @@ def bump_version(contact: Contact) -> None:
 
 
 async def update_contact(
-    session: AsyncSession, *, contact: Contact, changes: ContactUpdate
+    session: AsyncSession, *, contact: Contact, changes: ContactUpdate, unique_emails: bool = True
 ) -> Contact:
+    """Set the fields sent. An email address the change adds that another contact holds is
+    a 409 with `existing_id` unless `unique_emails` is off (an import, which may keep two
+    people behind one shared inbox); addresses the contact already had are never refused."""
     # Only the fields sent, but each of them whole: exclude_unset would also drop the
     # defaults inside a nested channel.
     dumped = changes.model_dump(mode="json")
     fields = {name: dumped[name] for name in changes.model_fields_set}
     if "connected_at" in fields:  # a datetime for the column, not its text
         fields["connected_at"] = changes.connected_at
+    if unique_emails and "channels" in fields:
+        added = _emails(fields["channels"]) - _emails(contact.channels)
+        await refuse_taken(
+            session, owner_id=contact.owner_id, emails=list(added), contact_id=contact.id
+        )
     for name, value in fields.items():
         setattr(contact, name, value)
     bump_version(contact)
@@ -356,6 +398,71 @@ async def update_contact(
     return contact
 
 
+def replacement(contact: Contact, data: ContactCreate) -> ContactUpdate | None:
+    """The change that makes `contact` what the full body `data` says (fields it leaves out
+    go back to their defaults), or None when it already is: a sync that sends the same body
+    again writes nothing, so it moves no version and records no event."""
+    wanted, dumped = data.model_dump(), data.model_dump(mode="json")
+    changed = {name: dumped[name] for name in wanted if getattr(contact, name) != wanted[name]}
+    return ContactUpdate.model_validate(changed) if changed else None
+
+
+async def find_by_ref(
+    session: AsyncSession, *, owner_id: str, system: str, external_id: str
+) -> Contact | None:
+    """The contact holding `system:external_id`, locked for the write that follows."""
+    query = (
+        select(Contact)
+        .join(
+            ContactExternalRef,
+            (ContactExternalRef.owner_id == Contact.owner_id)
+            & (ContactExternalRef.contact_id == Contact.id),
+        )
+        .where(
+            ContactExternalRef.owner_id == owner_id,
+            ContactExternalRef.system == system,
+            ContactExternalRef.external_id == external_id,
+            col(Contact.erased_at).is_(None),
+        )
+        .with_for_update(of=Contact)  # type: ignore[arg-type]
+    )
+    return (await session.exec(query)).first()
+
+
+async def put_contact_by_ref(
+    session: AsyncSession,
+    *,
+    owner_id: str,
+    ref: tuple[str, str],
+    data: ContactCreate,
+    check: Callable[[str | None], None],
+) -> tuple[Contact, bool, int | None]:
+    """PUT /v1/contacts/by-ref/{system}/{external_id}: the contact holding `ref` made what
+    `data` says, or created with it; the ref is always on the result. Returns the contact,
+    whether it was created, and the owner's ratio when it was read. `check` is given the
+    ETag of the contact replaced, or None when there is none, for If-Match."""
+    system, external_id = ref
+    held = data.external_refs.get(system)
+    if held is not None and held != external_id:
+        raise UnprocessableContent(
+            f"The body gives {system} another id than the path; leave it out or make them agree.",
+            errors=[{"field": f"external_refs.{system}", "message": "must equal the path's id"}],
+        )
+    data = data.model_copy(update={"external_refs": {**data.external_refs, system: external_id}})
+    contact = await find_by_ref(session, owner_id=owner_id, system=system, external_id=external_id)
+    if contact is None:
+        check(None)
+        return await create_contact(session, owner_id=owner_id, data=data), True, None
+    if contact.archived_at is not None:
+        raise ContactArchived(contact.id)
+    current, ratio = await current_etag(session, contact)
+    check(current)
+    changes = replacement(contact, data)
+    if changes is not None:
+        contact = await update_contact(session, contact=contact, changes=changes)
+    return contact, False, ratio
+
+
 async def archive_contact(session: AsyncSession, *, contact: Contact) -> None:
     if contact.archived_at is not None:
         return
@@ -366,11 +473,27 @@ async def archive_contact(session: AsyncSession, *, contact: Contact) -> None:
     await _record(session, contact, "contact.archived")
 
 
+async def restore_contact(session: AsyncSession, *, contact: Contact) -> Contact:
+    """Undo an archive: the contact is listed, and takes new writes, again."""
+    if contact.archived_at is None:
+        raise ContactNotArchived(f"Contact {contact.id} is not archived.")
+    contact.archived_at = None
+    bump_version(contact)
+    session.add(contact)
+    await session.flush()
+    await _record(session, contact, "contact.restored")
+    return contact
+
+
 # The contact an interaction is logged on, locked: two interactions logged at once cannot
 # lose each other's move, and the new due date is computed from what is locked.
 _LOCK_FOR_TOUCH = (
     select(
-        Contact.last_interaction_at, Contact.connected_at, Contact.created_at, Contact.cadence_days
+        Contact.last_interaction_at,
+        Contact.connected_at,
+        Contact.created_at,
+        Contact.cadence_days,
+        Contact.archived_at,
     )
     .where(
         Contact.owner_id == bindparam("owner_id"),
@@ -402,13 +525,16 @@ async def touch_interaction(
     """An interaction happened at `at`: lock the contact and return the UPDATE (with its
     parameters) that moves its last interaction, if `at` is later, its due date and its
     version, for the caller to run with its own row (`insert_after_update`). Staleness is
-    measured from the latest interaction. ContactNotFound when there is no such contact."""
+    measured from the latest interaction. ContactNotFound when there is no such contact,
+    ContactArchived when it is archived (read from the row locked anyway)."""
     row = (
         await session.exec(_LOCK_FOR_TOUCH, params={"owner_id": owner_id, "contact_id": contact_id})
     ).first()
     if row is None:
         raise ContactNotFound(f"No contact {contact_id}.")
-    last, connected_at, created_at, cadence_days = row
+    last, connected_at, created_at, cadence_days, archived_at = row
+    if archived_at is not None:
+        raise ContactArchived(contact_id)
     if last is None or at > last:
         last = at
     params = {

@@ -57,7 +57,8 @@ TAGS = [{"name": name, "description": text} for name, text in _TAG_DESCRIPTIONS.
 # to what the app sends.
 WITH_ETAG = frozenset(
     {
-        "create_contact", "read_contact", "update_contact",
+        "create_contact", "read_contact", "update_contact", "upsert_contact_by_ref",
+        "restore_contact",
         "create_introduction", "read_introduction", "update_introduction",
         "request_consent", "record_consent", "make_introduction", "record_feedback", "withdraw",
         "create_webhook", "read_webhook", "update_webhook", "rotate_webhook_secret",
@@ -70,17 +71,28 @@ WITH_ETAG = frozenset(
 # The rules each operation's service refuses a request for with 409 (its Conflict errors),
 # besides the Idempotency-Key race that any POST can lose.
 CONFLICTS = {
-    "create_contact": "An external reference already belongs to another contact.",
-    "update_contact": "An external reference already belongs to another contact.",
-    "reverse_entry": "The entry is already reversed, or is itself a reversal.",
+    "create_contact": "An email address or external reference already belongs to another "
+    "contact (`existing_id` names it).",
+    "update_contact": "An email address the change adds, or an external reference, already "
+    "belongs to another contact (`existing_id` names it).",
+    "upsert_contact_by_ref": "The contact holding the reference is archived; or an email "
+    "address or another external reference of the body belongs to another contact "
+    "(`existing_id` names it).",
+    "restore_contact": "The contact is not archived.",
+    "log_interaction": "The contact is archived (`contact-archived`); restore it first.",
+    "record_entry": "The contact is archived (`contact-archived`); restore it first.",
+    "reverse_entry": "The entry is already reversed, or is itself a reversal; or its contact "
+    "is archived (`contact-archived`).",
     "create_introduction": "The requester is the target; the pair already has an open "
-    "introduction; or the target declined them within the cooldown (`retry_after`).",
+    "introduction; the target declined them within the cooldown (`retry_after`); or the "
+    "requester or the target is archived (`contact-archived`).",
     "update_introduction": "The introduction is no longer `requested`.",
     "request_consent": "The state does not allow it, `benefit_to_target` is empty, the "
     "target has as many pending consent requests as the owner's cap, or the link was "
     "(re)issued less than a day ago (`retry_after`, and Retry-After).",
     "record_consent": "The state does not allow it.",
-    "make_introduction": "The target has not consented.",
+    "make_introduction": "The target has not consented, or the requester (whose ledger "
+    "takes the deposit) is archived (`contact-archived`).",
     "record_feedback": "The state does not allow it, or that side already gave feedback.",
     "withdraw": "The introduction is already made or ended.",
     "create_webhook": "The owner has as many subscriptions as allowed.",
@@ -276,7 +288,7 @@ class _Operation:
 
     @property
     def conditional_write(self) -> bool:
-        return self.method in ("patch", "delete")
+        return self.method in ("patch", "delete", "put")
 
 
 def _facts(operation: dict[str, Any], route: Any, method: str) -> _Operation:

@@ -11,7 +11,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.contacts import service as contacts
-from app.core.errors import Conflict, NotFound
+from app.core.errors import Conflict, ContactArchived, NotFound
 from app.core.etag import make_etag
 from app.core.outbox import record_event
 from app.core.repository import get_owned_or_404
@@ -242,7 +242,9 @@ async def create_introduction(
     if data.requester_id == data.target_id:
         raise SameRequesterAndTarget("The requester and the target must be different people.")
     for contact_id in (data.requester_id, data.target_id):
-        await contacts.get_contact(session, owner_id=owner_id, contact_id=contact_id)
+        contact = await contacts.get_contact(session, owner_id=owner_id, contact_id=contact_id)
+        if contact.archived_at is not None:
+            raise ContactArchived(contact_id)
     rules = await get_rules(session, owner_id=owner_id)
     await _refuse_open_pair(session, owner_id, data.requester_id, data.target_id)
     await _refuse_during_cooldown(session, owner_id, data, rules)

@@ -13,7 +13,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.contacts.models import Contact
 from app.contacts.service import ContactNotFound
-from app.core.errors import Conflict, NotFound
+from app.core.errors import Conflict, ContactArchived, GoodwillError, NotFound
 from app.core.pagination import keyset_page
 from app.core.reads import Reader
 from app.core.reciprocity import contact_reciprocity
@@ -86,6 +86,9 @@ def _add_to(column: Any) -> Any:
             _CONTACTS.c.owner_id == bindparam("b_owner_id"),
             _CONTACTS.c.id == bindparam("b_contact_id"),
             _CONTACTS.c.erased_at.is_(None),
+            # An archived contact takes no new entries: refused by the row this moves, so
+            # the hot path pays no extra read (`_refusal` tells why, only when it fails).
+            _CONTACTS.c.archived_at.is_(None),
         )
         .values({column: column + bindparam("b_weight")})
     )
@@ -124,8 +127,23 @@ async def _insert(session: AsyncSession, values: dict[str, Any]) -> LedgerEntryR
         },
     )
     if not moved:
-        raise ContactNotFound(f"No contact {values['contact_id']}.")
+        raise await _refusal(session, values["owner_id"], values["contact_id"])
     return read
+
+
+_ARCHIVED_AT = select(Contact.archived_at).where(
+    Contact.owner_id == bindparam("owner_id"),
+    Contact.id == bindparam("contact_id"),
+    col(Contact.erased_at).is_(None),
+)
+
+
+async def _refusal(session: AsyncSession, owner_id: str, contact_id: str) -> GoodwillError:
+    """Why an entry's contact total did not move: the contact is archived, or not there."""
+    params = {"owner_id": owner_id, "contact_id": contact_id}
+    if (await session.exec(_ARCHIVED_AT, params=params)).first() is not None:
+        return ContactArchived(contact_id)
+    return ContactNotFound(f"No contact {contact_id}.")
 
 
 def _entry(

@@ -124,11 +124,19 @@ async def test_interactions_list_newest_first(client, owner):
     assert len(times) == 3
 
 
-async def test_interactions_on_archived_contacts_are_allowed(client, owner):
+async def test_interactions_on_archived_contacts_are_refused_until_restored(client, owner):
     contact = await create_contact(client, owner)
-    await client.delete(f"/v1/contacts/{contact['id']}", headers=owner.headers)
+    url = f"/v1/contacts/{contact['id']}"
+    await client.delete(url, headers=owner.headers)
     response = await client.post(
-        f"/v1/contacts/{contact['id']}/interactions", json={"kind": "event"}, headers=owner.headers
+        f"{url}/interactions", json={"kind": "event"}, headers=owner.headers
+    )
+    assert response.status_code == 409
+    assert response.json()["type"].endswith("contact-archived")
+    assert (await client.get(f"{url}/interactions", headers=owner.headers)).json()["data"] == []
+    await client.post(f"{url}/restore", headers=owner.headers)
+    response = await client.post(
+        f"{url}/interactions", json={"kind": "event"}, headers=owner.headers
     )
     assert response.status_code == 201
 
