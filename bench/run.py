@@ -47,6 +47,9 @@ RESULTS = servers.ROOT / "bench" / "results"
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/test"
 PAGE = 50
 SAMPLE = 10_000  # distinct requests per endpoint that wrk rotates through
+# POST /v1/contacts/batch: bodies of 500 new contacts each (about 80 KiB); a body wrk sends
+# again finds its 500 unchanged. Few connections: a request is a transaction of 500 rows.
+BATCH_BODIES, BATCH_ITEMS, BATCH_CONNECTIONS = 100, 500, 8
 
 
 @dataclass(frozen=True)
@@ -116,6 +119,16 @@ def build_rows(profile: Profile, deep_page: int, compare_servers: bool = False) 
         rows.append(Row("get_contact", "GET /v1/contacts/{id}", "postgresql", 1, connections))
     rows.append(Row("post_ledger", "POST /v1/ledger", "postgresql", 1, 256, "ledger_entry"))
     rows.append(Row("get_contact", "GET /v1/contacts/{id}", "sqlite", 1))
+    rows.append(
+        Row(
+            "post_batch",
+            f"POST /v1/contacts/batch, {BATCH_ITEMS} items",
+            "postgresql",
+            2,
+            BATCH_CONNECTIONS,
+            "contact",
+        )
+    )
     if compare_servers:
         # The same rows on Granian, the hello world included, in the same rounds.
         rows += [
@@ -296,6 +309,20 @@ def request_files(gen: seed.Generator, lite: seed.Generator, workdir: Path) -> d
     write("post_ledger", "POST", ["/v1/ledger"] * len(bodies), bodies)
     bodies = [{"kind": rng.choice(seed.MEETING_KINDS)} for _ in sample]
     write("post_interaction", "POST", [f"/v1/contacts/{c}/interactions" for c in sample], bodies)
+    batches = [
+        {
+            "items": [
+                {
+                    "display_name": f"Batch {n}-{i}",
+                    "channels": [{"type": "email", "value": f"b{n}-{i}@batch.example"}],
+                    "external_refs": {"bench": f"b{n}-{i}"},
+                }
+                for i in range(BATCH_ITEMS)
+            ]
+        }
+        for n in range(BATCH_BODIES)
+    ]
+    write("post_batch", "POST", ["/v1/contacts/batch"] * len(batches), batches)
     lite_ids = [p.id for p in lite.large.people]
     write(
         "sqlite_get_contact",
@@ -367,7 +394,7 @@ def run_once(
     row: Row, server: Server, files: dict[str, Path], profile: Profile, ctx: dict, seconds: int
 ) -> dict:
     name = "sqlite_get_contact" if row.server == "sqlite" else row.key
-    marker = new_id("le" if row.writes == "ledger_entry" else "int")
+    marker = new_id({"ledger_entry": "le", "contact": "ct"}.get(row.writes or "", "int"))
     result = servers.wrk(
         server, files[name], threads=profile.threads, connections=row.connections, seconds=seconds
     )

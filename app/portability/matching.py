@@ -106,15 +106,23 @@ class Known:
     # came from, so a shared email, phone number or name must not merge them.
     sources: dict[str, str] = field(default_factory=dict)
 
-    def match(self, draft: Draft, data: ContactCreate) -> str | None:
-        """The contact this record is, or None for a new one; raises Ambiguous."""
+    def match(
+        self,
+        draft: Draft,
+        data: ContactCreate,
+        *,
+        kinds: tuple[str, ...] = ("email", "phone"),
+        by_name: bool = True,
+    ) -> str | None:
+        """The contact this record is, or None for a new one; raises Ambiguous. A batch of
+        the API matches by email only (`kinds`) and never by name."""
         if draft.contact_id and draft.contact_id in self.ids:
             return draft.contact_id
         by_ref = {self.refs[r] for r in data.external_refs.items() if r in self.refs}
         if by_ref:
             return self._one(by_ref, "external_refs", "its external references")
         keys = lookup_keys(data)
-        for kind in ("email", "phone"):
+        for kind in kinds:
             found: set[str] = set()
             for key in keys:
                 if key[0] == kind:
@@ -122,7 +130,7 @@ class Known:
             found = self._same_source(found, draft)
             if found:
                 return self._one(found, kind, f"its {kind} channels")
-        if not keys and not data.external_refs:
+        if by_name and not keys and not data.external_refs:
             found = self._same_source(self.names.get(data.display_name, set()), draft)
             if found:
                 return self._one(found, "display_name", "its name")

@@ -7,8 +7,15 @@ from starlette.responses import JSONResponse, StreamingResponse
 from app.core.errors import UnprocessableContent
 from app.core.principal import CurrentPrincipal, WritePrincipal
 from app.core.unit_of_work import SessionDep, api_router
-from app.portability import export, service
-from app.portability.schemas import ExportDocument, ImportFormat, ImportSummary, Region
+from app.portability import batch, export, service
+from app.portability.schemas import (
+    BatchResults,
+    ContactBatch,
+    ExportDocument,
+    ImportFormat,
+    ImportSummary,
+    Region,
+)
 
 router = api_router(prefix="/v1", tags=["import and export"])
 
@@ -79,6 +86,15 @@ async def import_contacts(
         dry_run=dry_run,
         region=region,
     )
+
+
+@router.post("/contacts/batch", response_model=BatchResults, tags=["contacts"])
+async def batch_upsert_contacts(
+    body: ContactBatch, principal: WritePrincipal, session: SessionDep
+) -> BatchResults:
+    """Upsert up to 500 contacts, each by external reference, then email; every item gets
+    its own result, and a bad one never aborts the others."""
+    return await batch.upsert_contacts(session, owner_id=principal.owner_id, items=body.items)
 
 
 @router.get(

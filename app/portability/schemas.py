@@ -1,14 +1,22 @@
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import phonenumbers
-from pydantic import AfterValidator, BaseModel, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    WithJsonSchema,
+    model_validator,
+)
 
 from app.auth.schemas import ApiKeyRead
 from app.contacts.schemas import ContactRead
 from app.core.errors import FIELD_ERRORS_MAX, FieldError
-from app.core.schemas import Id, bounded
+from app.core.schemas import Id, InputModel, bounded
 from app.interactions.schemas import InteractionRead
 from app.introductions.schemas import IntroductionRead, TimelineEventRead
 from app.ledger.schemas import LedgerEntryRead
@@ -100,3 +108,69 @@ class ExportDocument(BaseModel):
     interactions: list[InteractionRead]
     ledger_entries: list[LedgerEntryRead]
     introductions: list[IntroductionExport]
+
+
+# Items one `POST /v1/contacts/batch` may hold (more: 422): a CRM's page of records, written
+# in the request's one transaction.
+MAX_BATCH_ITEMS = 500
+# Each item is validated on its own, so that a bad one is a `rejected` result, not a 422 of
+# the whole batch: the document says so, rather than give it a schema it would answer a
+# request breaking with 200.
+BatchItem = Annotated[
+    Any,
+    WithJsonSchema(
+        {
+            "description": "A contact body, as `POST /v1/contacts` takes it (`ContactCreate`). "
+            "Each item is validated on its own: one that is not a valid contact body is "
+            "answered `rejected` with its `errors`, and the others are still written."
+        }
+    ),
+]
+
+
+class ContactBatch(InputModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "items": [
+                        {
+                            "display_name": "Ada Lovelace",
+                            "channels": [{"type": "email", "value": "ada@example.com"}],
+                            "external_refs": {"hubspot": "123"},
+                        }
+                    ]
+                }
+            ]
+        },
+    )
+
+    items: list[BatchItem] = Field(
+        max_length=MAX_BATCH_ITEMS,
+        description="Contact bodies, as `POST /v1/contacts` takes them; each is upserted by "
+        "external reference, then by email.",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nul(cls, data: Any) -> Any:
+        """Not InputModel's check of the whole body, which would refuse the batch for one
+        item: each item's own validation (a ContactCreate) rejects a NUL in it alone, and
+        a NUL anywhere else is in an unknown field's name, refused anyway."""
+        return data
+
+
+class BatchResult(BaseModel):
+    index: int = Field(ge=0, lt=MAX_BATCH_ITEMS, description="The item's position, from 0.")
+    status: RowStatus
+    id: Id | None = Field(
+        description="The contact created, updated or matched; null when rejected."
+    )
+    errors: list[FieldError] = Field(
+        max_length=FIELD_ERRORS_MAX,
+        description="Why the item was rejected: the field, as in a problem's `errors`.",
+    )
+
+
+class BatchResults(BaseModel):
+    results: list[BatchResult] = Field(max_length=MAX_BATCH_ITEMS)

@@ -158,14 +158,20 @@ def _batches(values: Iterable[Any]) -> list[list[Any]]:
     return [items[i : i + _IN_BATCH] for i in range(0, len(items), _IN_BATCH)]
 
 
-async def _load_known(
-    session: AsyncSession, owner_id: str, parsed: Parsed, *, lock: bool
+async def load_known(
+    session: AsyncSession,
+    owner_id: str,
+    valid: Sequence[tuple[str | None, ContactCreate]],
+    *,
+    lock: bool,
+    by_name: bool = True,
 ) -> tuple[matching.Known, dict[str, Contact]]:
-    """The owner's contacts that the file's records may be, in a handful of queries."""
-    valid = [(draft, data) for draft, data in parsed if data is not None]
+    """The owner's contacts that the records (each with the id of ours it carries, if any)
+    may be, in a handful of queries whatever their number: an import's file, or a batch of
+    `POST /v1/contacts/batch` (which matches no one by name)."""
     known = matching.Known()
     matched: set[str] = set()
-    ids = [d.contact_id for d, _ in valid if d.contact_id]
+    ids = [contact_id for contact_id, _ in valid if contact_id]
     for batch in _batches(ids):
         found = await session.exec(
             select(Contact.id).where(
@@ -206,7 +212,7 @@ async def _load_known(
     names = [
         data.display_name
         for _, data in valid
-        if not data.external_refs and not matching.lookup_keys(data)
+        if by_name and not data.external_refs and not matching.lookup_keys(data)
     ]
     for batch in _batches(names):
         rows = await session.exec(
@@ -248,7 +254,8 @@ async def import_file(
             f"A request may hold at most {MAX_RECORDS:,} records; split the file, or use "
             "`goodwill import`, which sends it in parts."
         ) from None
-    known, loaded = await _load_known(session, owner_id, parsed, lock=not dry_run)
+    valid = [(draft.contact_id, data) for draft, data in parsed if data is not None]
+    known, loaded = await load_known(session, owner_id, valid, lock=not dry_run)
     before = copy.deepcopy(known.states)
     # First decide every record against the contacts as they become (a dry run stops here),
     # then write: the new contacts in one batch, each changed contact once.
@@ -259,19 +266,16 @@ async def import_file(
         ids.update(dict.fromkeys(new, None))
     else:
         items = [ContactCreate.model_validate(known.states[key]) for key in new]
-        created = await contacts.create_contacts(session, owner_id=owner_id, items=items)
-        ids.update(zip(new, (contact.id for contact in created), strict=True))
+        updates = []
         for contact_id, original in before.items():
             final = known.states[contact_id]
             changed = {
                 name: final[name] for name in matching.MERGED if final[name] != original[name]
             }
             if changed:
-                await contacts.update_contact(
-                    session,
-                    contact=loaded[contact_id],
-                    changes=ContactUpdate.model_validate(changed),
-                )
+                updates.append((loaded[contact_id], ContactUpdate.model_validate(changed)))
+        created = await write(session, owner_id, items, updates)
+        ids.update(zip(new, (contact.id for contact in created), strict=True))
     rows = [
         _row(draft.row, status, ids[key] if key else None, errors)
         for (draft, _), (status, key, errors) in zip(parsed, plan, strict=True)
@@ -288,6 +292,22 @@ async def import_file(
         rejected=counts[RowStatus.rejected],
         rows=rows,
     )
+
+
+async def write(
+    session: AsyncSession,
+    owner_id: str,
+    new: Sequence[ContactCreate],
+    updates: Sequence[tuple[Contact, ContactUpdate]],
+) -> list[Contact]:
+    """Write what matching decided: the new contacts in one batch, then each changed contact
+    once, through the contacts service, so each records its contact.created or
+    contact.updated event. Every record was matched by email first, so an address the
+    writes add is never refused here: a shared one was a choice made in matching."""
+    created = await contacts.create_contacts(session, owner_id=owner_id, items=new)
+    for contact, change in updates:
+        await contacts.update_contact(session, contact=contact, changes=change, unique_emails=False)
+    return created
 
 
 def _row(
