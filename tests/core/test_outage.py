@@ -300,11 +300,13 @@ async def test_connections_the_server_dropped_answer_503_then_recover(
             await admin.close()
         assert terminated >= 1
         keys = [f"dropped-{n}" for n in range(6)]
+        # One body per key, sent again as is: a retry is the same request.
+        bodies = {key: contact_body(display_name=key, external_refs={}) for key in keys}
 
         async def post(key: str) -> httpx.Response:
             return await client.post(
                 "/v1/contacts",
-                json=contact_body(display_name=key, external_refs={}),
+                json=bodies[key],
                 headers={**owner.headers, "Idempotency-Key": key},
             )
 
