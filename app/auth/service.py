@@ -200,3 +200,13 @@ async def revoke_api_key(session: AsyncSession, *, owner_id: str, key: ApiKey) -
 
 def api_key_etag_version(key: ApiKey | ApiKeyRead) -> str:
     return "revoked" if key.revoked_at else "active"
+
+
+async def lock_owner(session: AsyncSession, owner_id: str) -> None:
+    """Make the owner's writes of one kind that must see each other (creating webhooks under
+    the cap, upserting contacts by reference) run one at a time, each until it commits: two
+    that looked up the same thing together would both insert it. FOR NO KEY UPDATE, not FOR
+    UPDATE: it does not conflict with the key-share lock that inserting any row of the
+    owner's takes, so the owner's other writes do not wait. SQLite has no row locks and needs
+    none: a write transaction holds the database's write lock from its BEGIN IMMEDIATE."""
+    await session.exec(select(Owner.id).where(Owner.id == owner_id).with_for_update(key_share=True))

@@ -11,7 +11,7 @@ from sqlalchemy import func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.auth.models import Owner
+from app.auth.service import lock_owner
 from app.core.errors import Conflict, NotFound, UnprocessableContent
 from app.core.etag import make_etag
 from app.core.outbox import Event, record_event
@@ -96,15 +96,6 @@ async def validate_url(url: str, *, resolver: Resolver, allow_private: bool) -> 
         ) from exc
 
 
-async def _lock_owner(session: AsyncSession, owner_id: str) -> None:
-    """Make the owner's creations count and insert one at a time, until each commits: two
-    that counted 24 together would both insert. FOR NO KEY UPDATE, not FOR UPDATE: it does
-    not conflict with the key-share lock that inserting any row of the owner's takes, so
-    their other writes do not wait. SQLite has no row locks and needs none: a write
-    transaction holds the database's write lock from its BEGIN IMMEDIATE."""
-    await session.exec(select(Owner.id).where(Owner.id == owner_id).with_for_update(key_share=True))
-
-
 async def create_subscription(
     session: AsyncSession,
     *,
@@ -114,7 +105,7 @@ async def create_subscription(
     allow_private: bool,
 ) -> WebhookSubscription:
     await validate_url(data.url, resolver=resolver, allow_private=allow_private)
-    await _lock_owner(session, owner_id)
+    await lock_owner(session, owner_id)  # two that counted 24 together would both insert
     count = (
         await session.exec(select(func.count()).where(WebhookSubscription.owner_id == owner_id))
     ).one()

@@ -17,6 +17,7 @@ from sqlalchemy import tuple_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from app.auth.service import lock_owner
 from app.contacts import service as contacts
 from app.contacts.models import Contact, ContactExternalRef, ContactIdentifier
 from app.contacts.schemas import ContactCreate, ContactUpdate
@@ -169,6 +170,11 @@ async def load_known(
     """The owner's contacts that the records (each with the id of ours it carries, if any)
     may be, in a handful of queries whatever their number: an import's file, or a batch of
     `POST /v1/contacts/batch` (which matches no one by name)."""
+    if lock:
+        # One upsert of the owner's at a time: two that found no contact with a reference
+        # would both create one (the loser's whole batch a 409); the second now waits and
+        # finds the first's contacts.
+        await lock_owner(session, owner_id)
     known = matching.Known()
     matched: set[str] = set()
     ids = [contact_id for contact_id, _ in valid if contact_id]
