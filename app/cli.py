@@ -208,8 +208,10 @@ def import_file(
     counts = ", ".join(f"{summary[k]} {k}" for k in ("created", "updated", "unchanged", "rejected"))
     typer.echo(f"{file.name} ({summary['format']}): {counts}" + (" (dry run)" if dry_run else ""))
     for row in summary["rows"]:
+        # A rejected row is not imported; on any other, the value named was left out.
+        outcome = "rejected" if row["status"] == "rejected" else "left out"
         for error in row["errors"]:
-            typer.echo(f"  row {row['row']}: {error['field']}: {error['message']}")
+            typer.echo(f"  row {row['row']} ({outcome}): {error['field']}: {error['message']}")
 
 
 @cli.command("export")

@@ -45,7 +45,8 @@ def test_import_in_chunks_numbers_rows_as_in_the_file_and_reimports_unchanged(se
     assert "importing" in first.stderr  # the progress bar
     again = cli(server, "import", path, "--chunk-size", "4")
     assert "0 created, 0 updated, 5 unchanged, 1 rejected" in again.stdout
-    assert "row 4: Email Address: not a valid email address" in again.stdout
+    assert "row 4 (left out): Email Address: not a valid email address" in again.stdout
+    assert "row 5 (rejected): " in again.stdout
 
 
 def test_export_json_and_vcard_round_trip(server, tmp_path):
