@@ -31,7 +31,7 @@ from app.core.types import new_id, utcnow
 from app.events.models import WebhookAttempt, WebhookDelivery, WebhookSubscription
 from app.events.schemas import TEST_EVENT_TYPE, DeliveryStatus, EventRead, WebhookStatus
 from app.events.targets import Resolver, TargetRefused, check_target, pinned_request
-from app.events.webhooks import matches, record_change
+from app.events.webhooks import matches, pending_delivery, record_change
 
 log = logging.getLogger("goodwill.webhooks")
 
@@ -114,17 +114,7 @@ async def fan_out(session: AsyncSession) -> int:
             # news to the owner's other subscriptions and the feed, not to its receiver.
             if resource_id != sub.id and matches(sub.events, event_type):
                 session.add(
-                    WebhookDelivery(
-                        owner_id=sub.owner_id,
-                        id=new_id("whd"),
-                        subscription_id=sub.id,
-                        event_id=event_id,
-                        event_type=event_type,
-                        status=DeliveryStatus.pending.value,
-                        attempts=0,
-                        next_attempt_at=now,
-                        created_at=now,
-                    )
+                    pending_delivery(sub, event_id=event_id, event_type=event_type, now=now)
                 )
         if events:
             sub.last_seq = events[-1][0]

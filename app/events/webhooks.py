@@ -5,7 +5,7 @@ event of its own (`webhook.created|updated|deleted`), its secret never in it."""
 import base64
 import secrets
 from collections.abc import Iterable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import func
 from sqlmodel import col, select
@@ -268,7 +268,13 @@ def _schedule(sub: WebhookSubscription, *, event_id: str, event_type: str) -> We
         raise WebhookDisabled(
             f"Webhook {sub.id} is disabled ({sub.disabled_reason}); enable it first.",
         )
-    now = utcnow()
+    return pending_delivery(sub, event_id=event_id, event_type=event_type, now=utcnow())
+
+
+def pending_delivery(
+    sub: WebhookSubscription, *, event_id: str, event_type: str, now: datetime
+) -> WebhookDelivery:
+    """A delivery of one event to `sub`, due at once: the worker claims it like any other."""
     return WebhookDelivery(
         owner_id=sub.owner_id,
         id=new_id("whd"),
