@@ -2,9 +2,9 @@
 row and event that carries it, and from stored responses.
 
 Kept in one module above the domains because it reaches into all of them: contacts,
-interactions, the ledger, introductions, the change feed and stored responses. Whatever a
-new table keeps about a contact, directly or through an introduction, belongs on the list
-here.
+interactions, the ledger, introductions, reminders, the change feed and stored responses.
+Whatever a new table keeps about a contact, directly or through an introduction, belongs on
+the list here.
 
 What is left afterwards belongs to other people: the contact row as an anonymous tombstone
 holding the ledger totals (API.md: "only anonymous ledger totals remain"), and the other
@@ -31,6 +31,7 @@ from app.events.service import (
 from app.interactions.models import Interaction
 from app.introductions.models import Introduction
 from app.ledger.models import LedgerEntry
+from app.reminders.models import Reminder
 
 _PERSONAL_FIELDS = (
     "given_name",
@@ -54,9 +55,11 @@ async def erase_contact(session: AsyncSession, *, contact: Contact) -> None:
     intro_ids = await _introductions_with(session, owner_id=owner_id, contact_id=contact_id)
     await _scrub_entries_from(session, owner_id=owner_id, intro_ids=intro_ids)
     await _delete_introductions(session, owner_id=owner_id, intro_ids=intro_ids)
-    # Interactions and the person's own ledger entries go whole: their notes are about the
-    # person. The tombstone keeps the ledger totals, anonymous now.
-    for model in (ContactTag, ContactExternalRef, ContactIdentifier, Interaction, LedgerEntry):
+    # Interactions, reminders and the person's own ledger entries go whole: their notes are
+    # about the person. The tombstone keeps the ledger totals, anonymous now (and the row
+    # stays, so its foreign keys' cascades never fire).
+    models = (ContactTag, ContactExternalRef, ContactIdentifier, Interaction, LedgerEntry, Reminder)
+    for model in models:
         await session.exec(
             delete(model).where(model.owner_id == owner_id, model.contact_id == contact_id)
         )

@@ -11,6 +11,7 @@ from app.events.models import WebhookAttempt, WebhookDelivery, WebhookSubscripti
 from app.interactions.models import Interaction
 from app.introductions.models import Introduction, IntroductionEvent
 from app.ledger.models import LedgerEntry
+from app.reminders.models import Reminder
 from app.settings.models import OwnerSettings
 
 metadata = SQLModel.metadata
@@ -49,6 +50,7 @@ __all__ = [
     "LedgerEntry",
     "Owner",
     "OwnerSettings",
+    "Reminder",
     "ServerSecret",
     "WebhookAttempt",
     "WebhookDelivery",

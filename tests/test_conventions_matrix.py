@@ -32,6 +32,7 @@ class World:
     intro_id: str
     webhook_id: str = "wh_00000000000000000000000000"
     delivery_id: str = "whd_00000000000000000000000000"
+    reminder_id: str = "rem_00000000000000000000000000"
 
     def path_ids(self) -> dict[str, str]:
         """The value of each path parameter of the app's path templates."""
@@ -43,6 +44,7 @@ class World:
             "introduction_id": self.intro_id,
             "webhook_id": self.webhook_id,
             "delivery_id": self.delivery_id,
+            "reminder_id": self.reminder_id,
             # An external reference no contact of the world holds.
             "system": "crm",
             "external_id": "crm-1",
@@ -73,6 +75,10 @@ async def build_world(client, actor: Actor) -> World:
     assert entry.status_code == 201, entry.text
     target = await create_contact(client, actor, display_name="Theo", external_refs={})
     intro = await create_introduction(client, actor, contact["id"], target["id"])
+    reminder = await client.post(
+        "/v1/reminders", json={**REMINDER, "contact_id": contact["id"]}, headers=actor.headers
+    )
+    assert reminder.status_code == 201, reminder.text
     return World(
         contact["id"],
         interaction.json()["id"],
@@ -82,6 +88,7 @@ async def build_world(client, actor: Actor) -> World:
         intro["id"],
         webhook.json()["id"],
         delivery.json()["id"],
+        reminder.json()["id"],
     )
 
 
@@ -135,6 +142,7 @@ CONSENT = {"decision": "accept", "evidence": "Said yes on the phone"}
 FEEDBACK = {"from": "requester", "outcome": "connected"}
 LEDGER_ENTRY = {"contact_id": "{contact}", "direction": "gave", "kind": "share", "weight": 1}
 WEBHOOK = {"url": "https://hooks.example.com/goodwill", "events": ["*"]}
+REMINDER = {"contact_id": "{contact}", "due_at": "2026-12-12T09:00:00Z", "note": "After the launch"}
 BATCH = {"items": [{"display_name": "Grace", "external_refs": {"crm": "batch-1"}}]}
 
 TABLE = [
@@ -192,6 +200,12 @@ TABLE = [
     Endpoint(
         "POST", "/v1/introductions/{introduction_id}/withdraw", {"reason": "Later"}, write=True
     ),
+    Endpoint("POST", "/v1/reminders", REMINDER, write=True),
+    Endpoint("GET", "/v1/reminders", lists=True),
+    Endpoint("GET", "/v1/reminders/{reminder_id}"),
+    Endpoint("PATCH", "/v1/reminders/{reminder_id}", {"note": "Call on Friday"}, write=True),
+    Endpoint("DELETE", "/v1/reminders/{reminder_id}", write=True),
+    Endpoint("POST", "/v1/reminders/{reminder_id}/done", {}, write=True),
     Endpoint("GET", "/v1/export"),
     Endpoint("GET", "/v1/export.vcf"),
     Endpoint("GET", "/v1/events", lists=True),
@@ -296,7 +310,9 @@ async def snapshot(client, actor: Actor, world: World) -> dict:
     timeline = await client.get(f"/v1/introductions/{world.intro_id}/events", headers=actor.headers)
     events = await client.get("/v1/events?limit=200", headers=actor.headers)
     webhooks = await client.get("/v1/webhooks", headers=actor.headers)
+    reminders = await client.get("/v1/reminders?limit=200", headers=actor.headers)
     return {
+        "reminders": reminders.json(),
         "events": events.json(),
         "webhooks": webhooks.json(),
         "introductions": introductions.json(),
@@ -434,6 +450,12 @@ INVALID_BODIES: dict[str, tuple[dict[str, Any], set[str]]] = {
     ),
     "/v1/webhooks/{webhook_id}/test": ({"force": True}, {"force"}),
     "/v1/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver": ({"force": True}, {"force"}),
+    "/v1/reminders": (
+        {"contact_id": "", "due_at": "tomorrow", "note": 5},
+        {"contact_id", "due_at", "note"},
+    ),
+    "/v1/reminders/{reminder_id}": ({"due_at": None, "note": 5}, {"due_at", "note"}),
+    "/v1/reminders/{reminder_id}/done": ({"force": True}, {"force"}),
 }
 WITH_BODY = [e for e in ENDPOINTS if e.method in ("POST", "PATCH")]
 # A different body under the same Idempotency-Key.
@@ -453,6 +475,8 @@ CHANGED_FIELD = {
     "/v1/webhooks/{webhook_id}/enable": {},
     "/v1/webhooks/{webhook_id}/test": {},
     "/v1/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver": {},
+    "/v1/reminders": {"note": "Other"},
+    "/v1/reminders/{reminder_id}/done": {},
 }
 
 
@@ -585,6 +609,9 @@ async def grow_world(app, client, owner, world) -> None:
             "/v1/ledger", json=endpoint_body(LEDGER_ENTRY, world), headers=owner.headers
         )
         await client.post("/v1/webhooks", json=WEBHOOK, headers=owner.headers)
+        await client.post(
+            "/v1/reminders", json=endpoint_body(REMINDER, world), headers=owner.headers
+        )
     # The world's webhook gets a delivery for each of those events (not sent: no worker).
     async with session_scope(app.state.sessionmaker) as session:
         await fan_out(session)

@@ -17,7 +17,7 @@ LAYERS = [
     {"ops", "settings"},
     {"auth"},
     {"contacts", "events"},
-    {"interactions", "ledger"},
+    {"interactions", "ledger", "reminders"},
     {"introductions"},
     {"portability"},
 ]

@@ -1,8 +1,6 @@
 from datetime import datetime
 from enum import StrEnum
-from functools import lru_cache
 from typing import Annotated, Any
-from zoneinfo import available_timezones
 
 from email_validator import EmailNotValidError, validate_email
 from pydantic import (
@@ -20,6 +18,7 @@ from app.core.schemas import (
     Id,
     InputModel,
     PastTimestamp,
+    TimeZone,
     bounded,
     bounded_int,
     strict_int,
@@ -50,17 +49,6 @@ class ChannelUse(StrEnum):
     marketing = "marketing"
 
 
-@lru_cache(maxsize=1)
-def _zones() -> frozenset[str]:
-    return frozenset(available_timezones())
-
-
-def _iana_zone(value: str) -> str:
-    if value not in _zones():
-        raise ValueError("must be an IANA time zone name, such as Europe/Berlin")
-    return value
-
-
 def _unique(values: list[Any]) -> list[Any]:
     return list(dict.fromkeys(values))
 
@@ -68,7 +56,6 @@ def _unique(values: list[Any]) -> list[Any]:
 Text = trimmed(200)
 DisplayName = trimmed(200, required=True)
 PartName = trimmed(100)
-TimeZone = Annotated[str, StringConstraints(max_length=64), AfterValidator(_iana_zone)]
 CadenceDays = strict_int(ge=1, le=3650, description="Keep-in-touch interval in days.")
 Tag = trimmed(64, required=True)
 Tags = Annotated[list[Tag], Field(max_length=50), AfterValidator(_unique)]

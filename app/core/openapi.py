@@ -43,7 +43,10 @@ _TAG_DESCRIPTIONS = {
     "events": "The change feed: every change to the owner's data, in commit order, for sync.",
     "webhooks": "Subscriptions that receive events as signed HTTP POSTs (Standard "
     "Webhooks), and their deliveries.",
-    "settings": "The owner's rules: reciprocity ratio, consent and anti-pestering limits.",
+    "reminders": 'Planned touches with a contact ("call Ada after her launch"), due at a '
+    "moment and open until done; the agenda and the calendar feed show the open ones.",
+    "settings": "The owner's rules: reciprocity ratio, consent and anti-pestering limits, "
+    "and the agenda's thanks window and time zone.",
     "owners and keys": "The owner behind the API key, and the owner's API keys.",
     "import and export": "Contacts in from LinkedIn, Google Contacts or vCard files; "
     "everything out as JSON, or contacts as vCard.",
@@ -65,6 +68,7 @@ WITH_ETAG = frozenset(
         "enable_webhook",
         "create_api_key", "read_api_key",
         "read_settings", "update_settings",
+        "create_reminder", "read_reminder", "update_reminder", "complete_reminder",
     }
 )  # fmt: skip
 
@@ -100,6 +104,8 @@ CONFLICTS = {
     "redeliver_delivery": "The webhook is disabled; enable it first.",
     "update_interaction": "The contact is archived (`contact-archived`); restore it first.",
     "delete_interaction": "The contact is archived (`contact-archived`); restore it first.",
+    "create_reminder": "The contact is archived (`contact-archived`); restore it first.",
+    "update_reminder": "The reminder's contact is archived (`contact-archived`); restore it first.",
 }
 
 # Operations whose 409 may say when to retry, in `Retry-After` too (a rule that lifts with
@@ -108,7 +114,7 @@ RETRY_AFTER_ON_CONFLICT = frozenset({"request_consent"})
 
 # Operations that look up ids sent in the body rather than the path: 404 when one is not
 # the owner's.
-IDS_IN_BODY = frozenset({"record_entry", "create_introduction"})
+IDS_IN_BODY = frozenset({"record_entry", "create_introduction", "create_reminder"})
 
 _SECONDS = {"type": "integer", "format": "int64", "minimum": 0, "maximum": 2**63 - 1}
 HEADERS: dict[str, dict[str, Any]] = {

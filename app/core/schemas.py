@@ -3,7 +3,9 @@
 import re
 import unicodedata
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Annotated, Any
+from zoneinfo import available_timezones
 
 from pydantic import (
     AfterValidator,
@@ -138,6 +140,21 @@ def _not_future(value: datetime) -> datetime:
 
 # When something happened: a `Timestamp` that is not in the future.
 PastTimestamp = Annotated[Timestamp, AfterValidator(_not_future)]
+
+
+@lru_cache(maxsize=1)
+def _zones() -> frozenset[str]:
+    return frozenset(available_timezones())
+
+
+def _iana_zone(value: str) -> str:
+    if value not in _zones():
+        raise ValueError("must be an IANA time zone name, such as Europe/Berlin")
+    return value
+
+
+# A time zone by its IANA name (a contact's; the owner's "today" for the agenda).
+TimeZone = Annotated[str, StringConstraints(max_length=64), AfterValidator(_iana_zone)]
 
 
 def strict_int(**constraints: Any) -> Any:

@@ -13,7 +13,8 @@ router = api_router(prefix="/v1/settings", tags=["settings"])
 async def read_settings(
     principal: CurrentPrincipal, session: SessionDep, response: Response
 ) -> SettingsRead:
-    """The owner's rules: reciprocity ratio, consent and anti-pestering limits."""
+    """The owner's rules: reciprocity ratio, consent and anti-pestering limits, and the
+    agenda's thanks window and time zone."""
     current = await service.get_settings(session, owner_id=principal.owner_id)
     response.headers["ETag"] = service.settings_etag(current)
     return service.to_read(current)
