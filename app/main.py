@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.responses import Response
 
 from app import maintenance, models  # noqa: F401  (models registers every table)
+from app.agenda.routes import router as agenda_router
 from app.auth.routes import router as auth_router
 from app.auth.service import ApiKeys
 from app.contacts.routes import router as contacts_router
@@ -124,6 +125,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Routes are matched one by one in this order, a few microseconds each: the busiest
     # come first (docs/decisions/2026-11-22-busiest-routes-first.md).
     for router in (
+        agenda_router,
         contacts_router,
         ledger_router,
         interactions_router,

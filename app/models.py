@@ -2,6 +2,7 @@
 
 from sqlmodel import SQLModel
 
+from app.agenda.models import AgendaItemState
 from app.auth.models import ApiKey, Owner
 from app.contacts.models import Contact, ContactExternalRef, ContactIdentifier, ContactTag
 from app.core.idempotency import IdempotencyRecord
@@ -37,6 +38,7 @@ def include_object(
 
 __all__ = [
     "MIGRATION_ONLY_INDEXES",
+    "AgendaItemState",
     "ApiKey",
     "Contact",
     "ContactExternalRef",

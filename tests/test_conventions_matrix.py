@@ -15,6 +15,8 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 
+from app.agenda.schemas import AgendaKind
+from app.agenda.service import for_owner, item_id
 from app.core.config import Settings
 from app.core.unit_of_work import session_scope
 from app.events.delivery import fan_out
@@ -33,6 +35,8 @@ class World:
     webhook_id: str = "wh_00000000000000000000000000"
     delivery_id: str = "whd_00000000000000000000000000"
     reminder_id: str = "rem_00000000000000000000000000"
+    # An item id of no owner's (build_world gives the world one of its owner's).
+    item_id: str = "ag_00000000000000000000000000"
 
     def path_ids(self) -> dict[str, str]:
         """The value of each path parameter of the app's path templates."""
@@ -45,6 +49,7 @@ class World:
             "webhook_id": self.webhook_id,
             "delivery_id": self.delivery_id,
             "reminder_id": self.reminder_id,
+            "item_id": self.item_id,
             # An external reference no contact of the world holds.
             "system": "crm",
             "external_id": "crm-1",
@@ -79,7 +84,7 @@ async def build_world(client, actor: Actor) -> World:
         "/v1/reminders", json={**REMINDER, "contact_id": contact["id"]}, headers=actor.headers
     )
     assert reminder.status_code == 201, reminder.text
-    return World(
+    world = World(
         contact["id"],
         interaction.json()["id"],
         key.json()["id"],
@@ -90,6 +95,11 @@ async def build_world(client, actor: Actor) -> World:
         delivery.json()["id"],
         reminder.json()["id"],
     )
+    # Items are computed: any id of the owner's may be snoozed, not only today's.
+    world.item_id = for_owner(
+        actor.owner_id, item_id(AgendaKind.touch_overdue, world.contact_id, "")
+    )
+    return world
 
 
 def endpoint_body(body: dict[str, Any], world: World) -> dict[str, Any]:
@@ -143,6 +153,7 @@ FEEDBACK = {"from": "requester", "outcome": "connected"}
 LEDGER_ENTRY = {"contact_id": "{contact}", "direction": "gave", "kind": "share", "weight": 1}
 WEBHOOK = {"url": "https://hooks.example.com/goodwill", "events": ["*"]}
 REMINDER = {"contact_id": "{contact}", "due_at": "2026-12-12T09:00:00Z", "note": "After the launch"}
+SNOOZE = {"until": "2099-01-01T09:00:00Z"}
 BATCH = {"items": [{"display_name": "Grace", "external_refs": {"crm": "batch-1"}}]}
 
 TABLE = [
@@ -206,6 +217,9 @@ TABLE = [
     Endpoint("PATCH", "/v1/reminders/{reminder_id}", {"note": "Call on Friday"}, write=True),
     Endpoint("DELETE", "/v1/reminders/{reminder_id}", write=True),
     Endpoint("POST", "/v1/reminders/{reminder_id}/done", {}, write=True),
+    Endpoint("GET", "/v1/agenda", lists=True),
+    Endpoint("POST", "/v1/agenda/{item_id}/snooze", SNOOZE, write=True),
+    Endpoint("POST", "/v1/agenda/{item_id}/dismiss", {}, write=True),
     Endpoint("GET", "/v1/export"),
     Endpoint("GET", "/v1/export.vcf"),
     Endpoint("GET", "/v1/events", lists=True),
@@ -456,6 +470,8 @@ INVALID_BODIES: dict[str, tuple[dict[str, Any], set[str]]] = {
     ),
     "/v1/reminders/{reminder_id}": ({"due_at": None, "note": 5}, {"due_at", "note"}),
     "/v1/reminders/{reminder_id}/done": ({"force": True}, {"force"}),
+    "/v1/agenda/{item_id}/snooze": ({"until": "tomorrow"}, {"until"}),
+    "/v1/agenda/{item_id}/dismiss": ({"force": True}, {"force"}),
 }
 WITH_BODY = [e for e in ENDPOINTS if e.method in ("POST", "PATCH")]
 # A different body under the same Idempotency-Key.
@@ -477,6 +493,8 @@ CHANGED_FIELD = {
     "/v1/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver": {},
     "/v1/reminders": {"note": "Other"},
     "/v1/reminders/{reminder_id}/done": {},
+    "/v1/agenda/{item_id}/snooze": {"until": "2099-01-02T09:00:00Z"},
+    "/v1/agenda/{item_id}/dismiss": {},
 }
 
 
@@ -599,6 +617,12 @@ async def grow_world(app, client, owner, world) -> None:
         )
         extra = await client.post(
             "/v1/contacts", json=contact_body(external_refs={}), headers=owner.headers
+        )
+        # Help received, not yet thanked: two items on today's agenda (thanks, rebalance).
+        await client.post(
+            "/v1/ledger",
+            json={**LEDGER_ENTRY, "contact_id": extra.json()["id"], "direction": "received"},
+            headers=owner.headers,
         )
         await create_introduction(client, owner, extra.json()["id"], world.target_id)
         await client.patch(  # each edit is a timeline event
@@ -845,6 +869,8 @@ ANSWERS_ONE = [
     and not e.accepted
     # A summary of many rows, one result per item: no resource of its own.
     and e.path not in ("/v1/imports", "/v1/contacts/batch")
+    # Agenda items are computed: there is no item to read back.
+    and not e.path.startswith("/v1/agenda/")
 ]
 _ACTION = re.compile(r"/(?!\{)[a-z-]+$")
 

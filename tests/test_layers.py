@@ -19,7 +19,7 @@ LAYERS = [
     {"contacts", "events"},
     {"interactions", "ledger", "reminders"},
     {"introductions"},
-    {"portability"},
+    {"agenda", "portability"},
 ]
 RANK = {domain: rank for rank, layer in enumerate(LAYERS) for domain in layer}
 # Modules of app/ itself, above every domain.

@@ -11,11 +11,16 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlmodel import Field
 
 from app.core.tenancy import OwnerScoped, OwnerScopedChild
 from app.core.types import UTCDateTime
+
+# Listed contacts with something received: the condition of a partial index, which a query
+# must spell the same to use it (app/agenda/service.py).
+WITHDRAWN = "ledger_withdrawals > 0 AND archived_at IS NULL AND erased_at IS NULL"
 
 
 class Contact(OwnerScoped, table=True):
@@ -27,6 +32,15 @@ class Contact(OwnerScoped, table=True):
         PrimaryKeyConstraint("owner_id", "id"),
         Index("ix_contact_owner_id_updated_at", "owner_id", "updated_at"),
         Index("ix_contact_owner_id_due_at", "owner_id", "due_at"),
+        # The agenda's `rebalance` items: only a contact the owner received from can be
+        # overdrawn, and those are few beside a whole network.
+        Index(
+            "ix_contact_owner_id_id_withdrawn",
+            "owner_id",
+            "id",
+            sqlite_where=text(WITHDRAWN),
+            postgresql_where=text(WITHDRAWN),
+        ),
     )
 
     id: str = Field(sa_column=Column(String(40), nullable=False))

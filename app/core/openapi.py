@@ -33,6 +33,9 @@ from app.core.openapi_schemas import declare_bounds, name_enum_members
 from app.core.principal import ApiKeyAuth
 
 _TAG_DESCRIPTIONS = {
+    "agenda": "What to do today, most important first: consents about to lapse, follow-ups, "
+    "thanks owed, introductions ready to make, reminders, balances, touches due; snooze "
+    "or dismiss an item.",
     "contacts": "The people in the owner's network: channels, tags and external references; "
     "archived, or erased for good.",
     "interactions": "Touchpoints with a contact; each moves the contact's `last_interaction_at`.",

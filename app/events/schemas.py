@@ -49,6 +49,8 @@ EVENT_TYPES = frozenset(
         "webhook.created",
         "webhook.updated",
         "webhook.deleted",
+        "agenda_item.snoozed",
+        "agenda_item.dismissed",
     }
 )
 RESOURCES = frozenset(t.split(".", 1)[0] for t in EVENT_TYPES)

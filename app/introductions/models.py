@@ -18,6 +18,11 @@ from app.core.tenancy import OwnerScopedChild
 from app.core.types import UTCDateTime
 
 _OPEN = "state IN ('requested', 'awaiting_consent', 'consented', 'made')"
+# Made (or completed by one side) and a side still silent: the agenda's follow-ups, by
+# `made_at` (app/agenda/service.py spells the same condition to use the partial index).
+FEEDBACK_DUE = (
+    "state IN ('made', 'completed') AND (requester_outcome IS NULL OR target_outcome IS NULL)"
+)
 
 
 class Introduction(OwnerScopedChild, table=True):
@@ -55,6 +60,14 @@ class Introduction(OwnerScopedChild, table=True):
         ),
         Index("ix_introduction_owner_id_target_id_state", "owner_id", "target_id", "state"),
         Index("ix_introduction_owner_id_requester_id", "owner_id", "requester_id"),
+        Index(
+            "ix_introduction_owner_id_made_at_feedback_due",
+            "owner_id",
+            "made_at",
+            "id",
+            sqlite_where=text(FEEDBACK_DUE),
+            postgresql_where=text(FEEDBACK_DUE),
+        ),
     )
 
     id: str = Field(sa_column=Column(String(40), nullable=False))

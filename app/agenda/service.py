@@ -1,0 +1,557 @@
+"""The agenda: what the owner should do on a day, computed from the data on every read.
+
+Each kind is one bounded, indexed query (the owner's rows in the kind's range, in the
+kind's order, LIMIT what a page can need): never a scan of every contact or entry.
+
+Ranking (API.md asks for a deliberate order). Kinds come in this order, because a lapse
+costs more in the first ones:
+  1. consent_expiring: a consent link about to lapse loses an introduction the target
+     would have accepted;
+  2. follow_up: a side of an introduction not heard from ("that person you introduced
+     never contacted me") is owed to someone who trusted you;
+  3. thanks_owed: someone just helped you;
+  4. ready_to_make: the target said yes and waits for you;
+  5. reminder: what the owner planned;
+  6. rebalance: give before you ask again (no date makes it urgent);
+  7. touch_overdue: routine keep-in-touch, the most numerous.
+(`give`, suggestions the owner could offer, comes with issue 17: before `touch_overdue`.)
+Within a kind: by `due_at`, then by subject id (and side, for follow-ups). A page's cursor
+carries (rank, due_at, that tie-break).
+
+Item ids: `ag_` + the first 20 hex digits of SHA-256 over kind, subject id and what makes
+this occurrence due: a contact's `next_touch_due_at`, a reminder's `due_at`, a consent
+link's expiry, the side of an introduction, a contact's withdrawals total. So an item keeps
+its id from day to day, and a new occurrence (a touch due again after a new interaction,
+a reissued link, a new `received` entry) is a new item: a snooze or a dismissal holds for
+the occurrence it was given to. Six more hex digits check the owner (`for_owner`).
+
+Snoozed and dismissed ids are kept per owner (agenda_item_state). Any well-formed id of
+the owner is accepted: items are computed, so an id that is not on today's list may be on another
+day's. A snoozed item is hidden while `until` is after the moment asked about: now, or the
+start of a later day asked with `on=`.
+"""
+
+import hashlib
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import and_, exists, or_, text, true
+from sqlalchemy.orm import aliased
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from app.agenda.models import AgendaItemState
+from app.agenda.schemas import AgendaKind
+from app.contacts.models import WITHDRAWN, Contact
+from app.core.outbox import record_event
+from app.core.pagination import decode_cursor, page_of
+from app.core.reciprocity import goodwill, is_overdrawn
+from app.core.types import utcnow
+from app.introductions.models import FEEDBACK_DUE, Introduction
+from app.ledger.models import LedgerEntry
+from app.reminders.models import Reminder
+from app.settings.service import get_rules
+
+RANKS: dict[AgendaKind, int] = {
+    AgendaKind.consent_expiring: 0,
+    AgendaKind.follow_up: 1,
+    AgendaKind.thanks_owed: 2,
+    AgendaKind.ready_to_make: 3,
+    AgendaKind.reminder: 4,
+    AgendaKind.rebalance: 5,
+    AgendaKind.touch_overdue: 6,
+}
+# How far ahead of a day a consent link's expiry puts it on the agenda.
+CONSENT_WARNING = timedelta(days=2)
+ITEM_ID = re.compile(r"ag_[0-9a-f]{26}")
+_CURSOR_KIND = "agenda"
+
+
+def item_id(kind: AgendaKind, subject_id: str, occurrence: str) -> str:
+    """The id of an item, before `for_owner` binds it to its owner."""
+    digest = hashlib.sha256(f"{kind.value}\x00{subject_id}\x00{occurrence}".encode()).hexdigest()
+    return "ag_" + digest[:20]
+
+
+def _check(owner_id: str, unbound: str) -> str:
+    return hashlib.sha256(f"{owner_id}\x00{unbound}".encode()).hexdigest()[:6]
+
+
+def for_owner(owner_id: str, unbound: str) -> str:
+    """An item id ends with a check of its owner, so that one owner's ids are not
+    well-formed for another (404), as another's resources never exist."""
+    return unbound + _check(owner_id, unbound)
+
+
+def is_owners(owner_id: str, value: str) -> bool:
+    return bool(ITEM_ID.fullmatch(value)) and value[-6:] == _check(owner_id, value[:-6])
+
+
+def _day(value: datetime) -> str:
+    return value.date().isoformat()
+
+
+@dataclass(frozen=True)
+class Day:
+    """The day asked about, as UTC instants: [start, end), in the owner's timezone."""
+
+    start: datetime
+    end: datetime
+    # The moment a snooze is compared with: now, or the start of a later day.
+    moment: datetime
+
+
+def day_bounds(on: date | None, timezone: str, now: datetime) -> Day:
+    zone = ZoneInfo(timezone)
+    day = on or now.astimezone(zone).date()
+    start = datetime.combine(day, time(0), zone).astimezone(UTC)
+    end = datetime.combine(day + timedelta(days=1), time(0), zone).astimezone(UTC)
+    return Day(start, end, max(now, start))
+
+
+def _live(contact: Any) -> Any:
+    return and_(col(contact.archived_at).is_(None), col(contact.erased_at).is_(None))
+
+
+def _after(due: Any, tie: Any, cursor: tuple[datetime, str] | None) -> Any:
+    """Rows at or past the cursor's (due_at, tie-break) in SQL; the exact cut is made on the
+    items (a follow-up's tie-break adds the side to the introduction's id)."""
+    if cursor is None:
+        return true()
+    due_at, tie_break = cursor
+    return or_(due > due_at, and_(due == due_at, tie >= tie_break.split(":", 1)[0]))
+
+
+def _item(
+    kind: AgendaKind,
+    *,
+    occurrence: str,
+    due_at: datetime,
+    contact_id: str,
+    name: str,
+    subject: tuple[str, str],
+    reason: str,
+    action: str,
+    tie: str | None = None,
+) -> dict[str, Any]:
+    return {
+        "id": item_id(kind, subject[1], occurrence),
+        "kind": kind.value,
+        "due_at": due_at,
+        "contact": {"id": contact_id, "display_name": name},
+        "subject": {"type": subject[0], "id": subject[1]},
+        "reason": reason,
+        "suggested_action": action,
+        "_key": (RANKS[kind], due_at, tie or subject[1]),
+    }
+
+
+class _Kinds:
+    """One method per kind: the query, and its rows as items."""
+
+    def __init__(
+        self, session: AsyncSession, owner_id: str, day: Day, rules: Any, now: datetime
+    ) -> None:
+        self.session = session
+        self.owner_id = owner_id
+        self.day = day
+        self.rules = rules
+        self.now = now
+
+    async def _rows(self, query: Any) -> Sequence[Any]:
+        return (await self.session.exec(query)).all()
+
+    async def consent_expiring(self, cursor: Any, limit: int) -> list[dict[str, Any]]:
+        target, requester = aliased(Contact), aliased(Contact)
+        expires = col(Introduction.consent_expires_at)
+        query = (
+            select(Introduction.id, expires, target.id, target.display_name, requester.display_name)
+            .join(
+                target,
+                and_(target.owner_id == Introduction.owner_id, target.id == Introduction.target_id),
+            )
+            .join(
+                requester,
+                and_(
+                    requester.owner_id == Introduction.owner_id,
+                    requester.id == Introduction.requester_id,
+                ),
+            )
+            .where(
+                Introduction.owner_id == self.owner_id,
+                Introduction.state == "awaiting_consent",
+                # A link already past its expiry has lapsed, whatever the sweep has written.
+                expires >= max(self.day.start, self.now),
+                expires < self.day.end + CONSENT_WARNING,
+                _live(target),
+                _live(requester),
+                _after(expires, Introduction.id, cursor),
+            )
+            .order_by(expires, Introduction.id)
+            .limit(limit)
+        )
+        return [
+            _item(
+                AgendaKind.consent_expiring,
+                occurrence=expires_at.isoformat(),
+                due_at=expires_at,
+                contact_id=target_id,
+                name=target_name,
+                subject=("introduction", intro_id),
+                reason=f"{target_name}'s consent link to meet {requester_name} expires on "
+                f"{_day(expires_at)}; ask again before it lapses.",
+                action="reissue_consent",
+            )
+            for intro_id, expires_at, target_id, target_name, requester_name in await self._rows(
+                query
+            )
+        ]
+
+    async def follow_up(self, cursor: Any, limit: int) -> list[dict[str, Any]]:
+        requester, target = aliased(Contact), aliased(Contact)
+        delay = timedelta(days=self.rules.follow_up_after_days)
+        made = col(Introduction.made_at)
+        query = (
+            select(
+                Introduction.id,
+                made,
+                Introduction.requester_outcome,
+                Introduction.target_outcome,
+                requester.id,
+                requester.display_name,
+                target.id,
+                target.display_name,
+            )
+            .join(
+                requester,
+                and_(
+                    requester.owner_id == Introduction.owner_id,
+                    requester.id == Introduction.requester_id,
+                ),
+            )
+            .join(
+                target,
+                and_(target.owner_id == Introduction.owner_id, target.id == Introduction.target_id),
+            )
+            .where(
+                Introduction.owner_id == self.owner_id,
+                # As introductions.service.follow_up_due_from, with that day's end for now;
+                # spelled as the partial index's condition.
+                text(FEEDBACK_DUE),
+                made < self.day.end - delay,
+                _live(requester),
+                _live(target),
+                _after(
+                    made,
+                    Introduction.id,
+                    None if cursor is None else (cursor[0] - delay, cursor[1]),
+                ),
+            )
+            .order_by(made, Introduction.id)
+            .limit(limit)
+        )
+        items = []
+        for row in await self._rows(query):
+            intro_id, made_at, r_outcome, t_outcome, r_id, r_name, t_id, t_name = row
+            due_at = made_at + delay
+            sides = [("requester", r_outcome, r_id, r_name, t_name)]
+            sides.append(("target", t_outcome, t_id, t_name, r_name))
+            for side, outcome, contact_id, name, other in sides:
+                if outcome is not None:
+                    continue
+                items.append(
+                    _item(
+                        AgendaKind.follow_up,
+                        occurrence=side,
+                        due_at=due_at,
+                        contact_id=contact_id,
+                        name=name,
+                        subject=("introduction", intro_id),
+                        reason=f"Ask {name} how the introduction to {other} went: no "
+                        f"feedback from them since it was made on {_day(made_at)}.",
+                        action="give_feedback",
+                        tie=f"{intro_id}:{side}",
+                    )
+                )
+        return items
+
+    async def thanks_owed(self, cursor: Any, limit: int) -> list[dict[str, Any]]:
+        window = timedelta(days=self.rules.thanks_window_days)
+        occurred = col(LedgerEntry.occurred_at)
+        reversal = aliased(LedgerEntry)
+        gave = aliased(LedgerEntry)
+        query = (
+            select(LedgerEntry.id, occurred, LedgerEntry.kind, Contact.id, Contact.display_name)
+            .join(
+                Contact,
+                and_(
+                    Contact.owner_id == LedgerEntry.owner_id, Contact.id == LedgerEntry.contact_id
+                ),
+            )
+            .where(
+                LedgerEntry.owner_id == self.owner_id,
+                occurred >= self.day.start - window,
+                occurred < self.day.end,
+                LedgerEntry.direction == "received",
+                LedgerEntry.weight > 0,
+                _live(Contact),
+                ~exists().where(
+                    reversal.owner_id == LedgerEntry.owner_id,
+                    reversal.reverses_id == LedgerEntry.id,
+                ),
+                # Thanked: something given to them since (by the contact's entries index).
+                ~exists().where(
+                    gave.owner_id == LedgerEntry.owner_id,
+                    gave.contact_id == LedgerEntry.contact_id,
+                    gave.occurred_at > LedgerEntry.occurred_at,
+                    gave.direction == "gave",
+                    gave.weight > 0,
+                ),
+                _after(occurred, LedgerEntry.id, cursor),
+            )
+            .order_by(occurred, LedgerEntry.id)
+            .limit(limit)
+        )
+        return [
+            _item(
+                AgendaKind.thanks_owed,
+                occurrence="",
+                due_at=occurred_at,
+                contact_id=contact_id,
+                name=name,
+                subject=("ledger_entry", entry_id),
+                reason=f"Thank {name} for the {kind.replace('_', ' ')} you received on "
+                f"{_day(occurred_at)}.",
+                action="send_thanks",
+            )
+            for entry_id, occurred_at, kind, contact_id, name in await self._rows(query)
+        ]
+
+    async def ready_to_make(self, cursor: Any, limit: int) -> list[dict[str, Any]]:
+        requester, target = aliased(Contact), aliased(Contact)
+        decided = col(Introduction.decided_at)
+        query = (
+            select(
+                Introduction.id, decided, requester.id, requester.display_name, target.display_name
+            )
+            .join(
+                requester,
+                and_(
+                    requester.owner_id == Introduction.owner_id,
+                    requester.id == Introduction.requester_id,
+                ),
+            )
+            .join(
+                target,
+                and_(target.owner_id == Introduction.owner_id, target.id == Introduction.target_id),
+            )
+            .where(
+                Introduction.owner_id == self.owner_id,
+                Introduction.state == "consented",
+                decided < self.day.end,
+                _live(requester),
+                _live(target),
+                _after(decided, Introduction.id, cursor),
+            )
+            .order_by(decided, Introduction.id)
+            .limit(limit)
+        )
+        return [
+            _item(
+                AgendaKind.ready_to_make,
+                occurrence="",
+                due_at=decided_at,
+                contact_id=requester_id,
+                name=requester_name,
+                subject=("introduction", intro_id),
+                reason=f"{target_name} agreed to meet {requester_name}: make the introduction.",
+                action="make_introduction",
+            )
+            for intro_id, decided_at, requester_id, requester_name, target_name in await self._rows(
+                query
+            )
+        ]
+
+    async def reminder(self, cursor: Any, limit: int) -> list[dict[str, Any]]:
+        due = col(Reminder.due_at)
+        query = (
+            select(Reminder.id, due, Reminder.note, Contact.id, Contact.display_name)
+            .join(
+                Contact,
+                and_(Contact.owner_id == Reminder.owner_id, Contact.id == Reminder.contact_id),
+            )
+            .where(
+                Reminder.owner_id == self.owner_id,
+                col(Reminder.done_at).is_(None),
+                due < self.day.end,
+                _live(Contact),
+                _after(due, Reminder.id, cursor),
+            )
+            .order_by(due, Reminder.id)
+            .limit(limit)
+        )
+        items = []
+        for reminder_id, due_at, note, contact_id, name in await self._rows(query):
+            reason = f"Reminder about {name}: {note}" if note else f"Get in touch with {name}."
+            items.append(
+                _item(
+                    AgendaKind.reminder,
+                    occurrence=due_at.isoformat(),
+                    due_at=due_at,
+                    contact_id=contact_id,
+                    name=name,
+                    subject=("reminder", reminder_id),
+                    reason=reason[:1000],
+                    action="complete_reminder",
+                )
+            )
+        return items
+
+    async def rebalance(self, cursor: Any, limit: int) -> list[dict[str, Any]]:
+        # No date makes a balance due: every item of the day sorts at its start, by contact.
+        ratio = self.rules.reciprocity_ratio
+        if cursor is not None and cursor[0] > self.day.start:
+            return []
+        query = (
+            select(
+                Contact.id,
+                Contact.display_name,
+                Contact.ledger_deposits,
+                Contact.ledger_withdrawals,
+            )
+            .where(
+                Contact.owner_id == self.owner_id,
+                text(WITHDRAWN),  # as the partial index's condition
+                is_overdrawn(
+                    goodwill(col(Contact.ledger_deposits), col(Contact.ledger_withdrawals), ratio)
+                ),
+                true()
+                if cursor is None or cursor[0] < self.day.start
+                else col(Contact.id) >= cursor[1],
+            )
+            .order_by(Contact.id)
+            .limit(limit)
+        )
+        return [
+            _item(
+                AgendaKind.rebalance,
+                occurrence=str(withdrawals),
+                due_at=self.day.start,
+                contact_id=contact_id,
+                name=name,
+                subject=("contact", contact_id),
+                reason=f"You have received more from {name} than you have given back "
+                f"(goodwill {goodwill(deposits, withdrawals, ratio)}): give before you ask "
+                "again.",
+                action="make_deposit",
+            )
+            for contact_id, name, deposits, withdrawals in await self._rows(query)
+        ]
+
+    async def touch_overdue(self, cursor: Any, limit: int) -> list[dict[str, Any]]:
+        due = col(Contact.due_at)
+        query = (
+            select(Contact.id, Contact.display_name, due)
+            .where(
+                Contact.owner_id == self.owner_id,
+                due < self.day.end,
+                _live(Contact),
+                _after(due, Contact.id, cursor),
+            )
+            .order_by(due, Contact.id)
+            .limit(limit)
+        )
+        return [
+            _item(
+                AgendaKind.touch_overdue,
+                occurrence=due_at.isoformat(),
+                due_at=due_at,
+                contact_id=contact_id,
+                name=name,
+                subject=("contact", contact_id),
+                reason=f"Time to get in touch with {name}: a touch was due on {_day(due_at)}.",
+                action="log_interaction",
+            )
+            for contact_id, name, due_at in await self._rows(query)
+        ]
+
+
+async def _hidden(session: AsyncSession, owner_id: str, moment: datetime) -> set[str]:
+    """The owner's dismissed items and those snoozed past `moment`."""
+    query = select(AgendaItemState.item_id).where(
+        AgendaItemState.owner_id == owner_id,
+        or_(col(AgendaItemState.until).is_(None), col(AgendaItemState.until) > moment),
+    )
+    return set((await session.exec(query)).all())
+
+
+async def agenda(
+    session: AsyncSession,
+    *,
+    owner_id: str,
+    on: date | None,
+    kinds: Sequence[AgendaKind],
+    limit: int,
+    cursor: str | None,
+) -> tuple[list[dict[str, Any]], str | None]:
+    now = utcnow()
+    rules = await get_rules(session, owner_id=owner_id)
+    day = day_bounds(on, rules.timezone, now)
+    after_key = None
+    if cursor:
+        after_key = tuple(decode_cursor(cursor, _CURSOR_KIND, owner_id, (int, datetime, str)))
+    hidden = await _hidden(session, owner_id, day.moment)
+    # Enough rows of a kind for a full page once hidden items and the cursor's own row are
+    # dropped.
+    bound = limit + 2 + len(hidden)
+    compute = _Kinds(session, owner_id, day, rules, now)
+    wanted = set(kinds) or set(RANKS)
+    items: list[dict[str, Any]] = []
+    for kind, rank in sorted(RANKS.items(), key=lambda pair: pair[1]):
+        if kind not in wanted or (after_key is not None and rank < after_key[0]):
+            continue
+        kind_cursor = after_key[1:] if after_key is not None and rank == after_key[0] else None
+        for item in await getattr(compute, kind.value)(kind_cursor, bound):
+            item["id"] = for_owner(owner_id, item["id"])
+            if item["id"] in hidden or (after_key is not None and item["_key"] <= after_key):
+                continue
+            items.append(item)
+        if len(items) > limit:
+            # Later kinds rank after every item already found.
+            break
+    items.sort(key=lambda item: item["_key"])
+    page, next_cursor = page_of(
+        items[: limit + 1],
+        limit,
+        kind=_CURSOR_KIND,
+        owner_id=owner_id,
+        key=lambda item: list(item["_key"]),
+    )
+    for item in page:
+        del item["_key"]
+    return page, next_cursor
+
+
+async def hide(
+    session: AsyncSession, *, owner_id: str, item_id: str, until: datetime | None
+) -> dict[str, Any]:
+    """Snooze (until a moment) or dismiss (None) an item, and say so in the feed."""
+    state = await session.get(AgendaItemState, (owner_id, item_id), with_for_update=True)
+    if state is None:
+        state = AgendaItemState(owner_id=owner_id, item_id=item_id, created_at=utcnow())
+    state.until = until
+    session.add(state)
+    await session.flush()
+    record_event(
+        session,
+        owner_id=owner_id,
+        type="agenda_item.snoozed" if until is not None else "agenda_item.dismissed",
+        resource="agenda_item",
+        resource_id=item_id,
+        data={"id": item_id, "until": until.isoformat() if until is not None else None},
+    )
+    return {"id": item_id, "until": until}
