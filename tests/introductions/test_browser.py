@@ -151,8 +151,19 @@ def page(browser: Browser, problems: list[str]) -> Iterator[Page]:
 def _people(service: Service) -> tuple[dict, dict]:
     """A new requester and target (one open introduction per pair), and a bystander."""
     suffix = secrets.token_hex(2)
-    requester = service.contact({**REQUESTER, "display_name": f"Grace Hopper {suffix}"})
-    target = service.contact(TARGET)
+
+    def own_email(name: str) -> list[dict]:
+        # A second contact with an email another has is refused (409): one each.
+        return [{"type": "email", "value": f"{name}.{suffix}.private@example.com"}]
+
+    requester = service.contact(
+        {
+            **REQUESTER,
+            "display_name": f"Grace Hopper {suffix}",
+            "channels": own_email("grace"),
+        }
+    )
+    target = service.contact({**TARGET, "channels": own_email("alan")})
     service.contact(BYSTANDER)
     return requester, target
 
@@ -342,5 +353,5 @@ def test_the_consent_link_is_absolute_and_points_at_this_server(service: Service
     requester, target = _people(service)
     intro = service.introduction(requester, target)
     assert re.fullmatch(
-        rf"{re.escape(service.base)}/consent/[A-Za-z0-9_-]{{40,}}", intro["consent_url"]
+        rf"{re.escape(service.base)}/consent/[A-Za-z0-9_.-]{{40,}}", intro["consent_url"]
     )
