@@ -121,11 +121,6 @@ class WithdrawCreate(InputModel):
     reason: LongText | None = None  # type: ignore[valid-type]
 
 
-class FeedbackRead(BaseModel):
-    outcome: Outcome
-    at: datetime
-
-
 class IntroductionRead(BaseModel):
     id: Id
     requester_id: Id
@@ -150,7 +145,13 @@ class IntroductionRead(BaseModel):
         description="What the target wrote on the consent page."
     )
     made_at: datetime | None
-    feedback: dict[Side, FeedbackRead | None] = Field(max_length=len(Side))
+    feedback: dict[Side, Outcome | None] = Field(
+        max_length=len(Side),
+        description="Each side's outcome, or null while it has not answered.",
+    )
+    feedback_at: dict[Side, datetime | None] = Field(
+        max_length=len(Side), description="When each side answered, or null."
+    )
     needs_follow_up: bool = Field(
         description="Made, and a side has given no feedback after the owner's delay "
         "(`follow_up_due_from` is not empty)."

@@ -71,10 +71,6 @@ _ROW_FIELDS = [
 DOCUMENT_COLUMNS = tuple(Introduction.__table__.c[name] for name in _ROW_FIELDS)  # type: ignore[attr-defined]
 
 
-def _feedback(outcome: str | None, at: datetime | None) -> dict[str, Any] | None:
-    return {"outcome": outcome, "at": at} if outcome and at else None
-
-
 # Feedback is asked of both sides once an introduction is made; `completed` (one side
 # answered) still waits for the other.
 FOLLOWED_UP = (State.made.value, State.completed.value)
@@ -147,8 +143,12 @@ def introduction_document(
         "target_message": source["target_message"],
         "made_at": made_at,
         "feedback": {
-            Side.requester.value: _feedback(requester_outcome, source["requester_feedback_at"]),
-            Side.target.value: _feedback(target_outcome, source["target_feedback_at"]),
+            Side.requester.value: requester_outcome,
+            Side.target.value: target_outcome,
+        },
+        "feedback_at": {
+            Side.requester.value: source["requester_feedback_at"],
+            Side.target.value: source["target_feedback_at"],
         },
         # Made, and a side still silent after the owner's delay (listing.py filters alike).
         "needs_follow_up": bool(due_from),

@@ -51,19 +51,21 @@ async def test_both_sides_answer_once_each_in_either_order(client, owner, first)
     assert answered.status_code == 200, answered.text
     body = answered.json()
     assert body["state"] == "completed" and body["ended_at"]
-    assert body["feedback"][first]["outcome"] == "connected"
+    assert body["feedback"][first] == "connected"
     assert body["feedback"][second] is None
+    assert body["feedback_at"][first] is not None
+    assert body["feedback_at"][second] is None
 
     again = await feedback(client, owner, intro["id"], first, "not_useful")
     assert again.status_code == 409
     assert again.json()["type"].endswith("feedback-already-given")
-    assert (await read(client, owner, intro["id"]))["feedback"][first]["outcome"] == "connected"
+    assert (await read(client, owner, intro["id"]))["feedback"][first] == "connected"
 
     other = await feedback(client, owner, intro["id"], second, "not_useful", note="Meh")
     assert other.status_code == 200, other.text
     both = other.json()
     assert both["state"] == "completed" and both["ended_at"] == body["ended_at"]
-    assert {side: both["feedback"][side]["outcome"] for side in both["feedback"]} == {
+    assert {side: both["feedback"][side] for side in both["feedback"]} == {
         first: "connected",
         second: "not_useful",
     }
