@@ -46,6 +46,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.agenda.models import AgendaItemState
 from app.agenda.schemas import AgendaKind
+from app.auth.service import lock_owner
 from app.contacts.models import WITHDRAWN, Contact
 from app.core.outbox import record_event
 from app.core.pagination import decode_cursor, page_of
@@ -540,6 +541,8 @@ async def hide(
     session: AsyncSession, *, owner_id: str, item_id: str, until: datetime | None
 ) -> dict[str, Any]:
     """Snooze (until a moment) or dismiss (None) an item, and say so in the feed."""
+    # Two first snoozes of one item at once would both find no row and both insert it.
+    await lock_owner(session, owner_id)
     state = await session.get(AgendaItemState, (owner_id, item_id), with_for_update=True)
     if state is None:
         state = AgendaItemState(owner_id=owner_id, item_id=item_id, created_at=utcnow())
