@@ -1,25 +1,33 @@
-"""The `goodwill` command: serve, worker, migrate, owners, keys, import, export, openapi."""
+"""The `goodwill` command: serve, worker, migrate, owners, keys, agenda, import, export,
+openapi."""
 
 import asyncio
 import json
 import sys
+from datetime import date, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 import typer
 
+from app.agenda import service as agenda_service
+from app.agenda.schemas import AgendaItem
 from app.auth import service as auth
 from app.auth.schemas import Scope
 from app.core.config import get_settings
 from app.core.db import create_engine, create_sessionmaker
 from app.core.errors import GoodwillError
 from app.core.migrations import upgrade
+from app.core.pagination import MAX_LIMIT
 from app.core.server import serve as run_server
+from app.core.signing import load_secret
 from app.core.unit_of_work import session_scope
 from app.events.worker import run_standalone as run_webhook_worker
 from app.main import create_app
 from app.portability import client as portability
 from app.portability.schemas import ImportFormat
+from app.settings.service import get_rules
 
 cli = typer.Typer(
     help="Goodwill: relationship-first networking as a REST service.",
@@ -147,6 +155,73 @@ def create_key(
         )
     else:
         typer.echo(f"key {key.id} {','.join(key.scopes)} (shown once): {key.api_key}")
+
+
+def _agenda_day(value: datetime | None) -> date | None:
+    # The years GET /v1/agenda accepts for `on`.
+    if value is not None and not 1900 <= value.year <= 2999:
+        raise typer.BadParameter("must be a date between 1900 and 2999", param_hint="--on")
+    return None if value is None else value.date()
+
+
+@cli.command()
+def agenda(
+    owner_email: Annotated[str, typer.Option(help="Whose agenda.")],
+    on: Annotated[
+        datetime | None,
+        typer.Option(
+            formats=["%Y-%m-%d"], help="The day (YYYY-MM-DD); default: today in their timezone."
+        ),
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="The items as one JSON list, as GET /v1/agenda.")
+    ] = False,
+) -> None:
+    """Print what an owner has to do on a day (GET /v1/agenda, every page), grouped by kind
+    most important first, one line an item: for scripts and cron mail-outs."""
+    day = _agenda_day(on)
+
+    async def work(session):  # type: ignore[no-untyped-def]
+        owner = await auth.get_owner_by_email(session, owner_email)
+        rules = await get_rules(session, owner_id=owner.id)
+        items: list[dict[str, Any]] = []
+        cursor = None
+        while True:
+            page, cursor = await agenda_service.agenda(
+                session, owner_id=owner.id, on=day, kinds=(), limit=MAX_LIMIT, cursor=cursor
+            )
+            items.extend(page)
+            if cursor is None:
+                return rules.timezone, items
+
+    async def with_secret():  # type: ignore[no-untyped-def]
+        # The cursor between pages is signed with the server's secret, as the API's are.
+        engine = create_engine(get_settings(), pooled=False)
+        try:
+            await load_secret(engine)
+            async with session_scope(create_sessionmaker(engine)) as session:
+                return await work(session)
+        finally:
+            await engine.dispose()
+
+    try:
+        timezone, items = asyncio.run(with_secret())
+    except GoodwillError as exc:
+        _fail(exc.detail)
+    # As the API sends them: the response model, in JSON mode.
+    data = [AgendaItem.model_validate(item).model_dump(mode="json") for item in items]
+    if as_json:
+        typer.echo(json.dumps(data))
+        return
+    zone = ZoneInfo(timezone)
+    kind = None
+    for item, shown in zip(items, data, strict=True):
+        if shown["kind"] != kind:
+            kind = shown["kind"]
+            count = sum(1 for other in data if other["kind"] == kind)
+            typer.echo(("" if item is items[0] else "\n") + f"{kind} ({count})")
+        due = item["due_at"].astimezone(zone).date().isoformat()
+        typer.echo(f"  {due}  {shown['contact']['display_name']}: {shown['reason']}")
 
 
 ApiKeyOption = Annotated[
