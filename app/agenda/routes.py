@@ -49,6 +49,7 @@ async def read_agenda(
         str | None,
         Query(
             pattern=r"^\d{4}-\d{2}-\d{2}$",
+            max_length=10,
             description="The day (YYYY-MM-DD); default: today in the owner's `timezone`.",
         ),
     ] = None,
