@@ -4,7 +4,13 @@ from sqlmodel import SQLModel
 
 from app.agenda.models import AgendaItemState
 from app.auth.models import ApiKey, Owner
-from app.contacts.models import Contact, ContactExternalRef, ContactIdentifier, ContactTag
+from app.contacts.models import (
+    Contact,
+    ContactExternalRef,
+    ContactIdentifier,
+    ContactPhrase,
+    ContactTag,
+)
 from app.core.idempotency import IdempotencyRecord
 from app.core.outbox import Event
 from app.core.signing import ServerSecret
@@ -12,6 +18,7 @@ from app.events.models import WebhookAttempt, WebhookDelivery, WebhookSubscripti
 from app.interactions.models import Interaction
 from app.introductions.models import Introduction, IntroductionEvent
 from app.ledger.models import LedgerEntry
+from app.relationships.models import Relationship
 from app.reminders.models import Reminder
 from app.settings.models import OwnerSettings
 
@@ -43,6 +50,7 @@ __all__ = [
     "Contact",
     "ContactExternalRef",
     "ContactIdentifier",
+    "ContactPhrase",
     "ContactTag",
     "Event",
     "IdempotencyRecord",
@@ -52,6 +60,7 @@ __all__ = [
     "LedgerEntry",
     "Owner",
     "OwnerSettings",
+    "Relationship",
     "Reminder",
     "ServerSecret",
     "WebhookAttempt",

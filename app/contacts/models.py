@@ -62,6 +62,14 @@ class Contact(OwnerScoped, table=True):
     external_refs: dict[str, str] = Field(
         default_factory=dict, sa_column=Column(JSON, nullable=False)
     )
+    # Short phrases ("seed funding"), as the client wrote them; matched through
+    # ContactPhrase, trimmed and case-folded.
+    needs: list[str] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False, server_default="[]")
+    )
+    offers: list[str] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False, server_default="[]")
+    )
     # Folded names, organisation, title, tags, emails and phone digits, for `q`
     # (app/contacts/search.py).
     search_text: str = Field(default="", sa_column=Column(Text, nullable=False))
@@ -136,3 +144,28 @@ class ContactIdentifier(OwnerScopedChild, table=True):
     kind: str = Field(sa_column=Column(String(8), nullable=False))
     value: str = Field(sa_column=Column(String(320), nullable=False))
     contact_id: str = Field(sa_column=Column(String(40), nullable=False))
+
+
+class ContactPhrase(OwnerScopedChild, table=True):
+    """A contact's need or offer, trimmed and case-folded (`fold_phrase`), kept with the
+    contact's `needs` and `offers`: suggestions join needs to offers on equal phrases, by
+    this key, instead of reading every contact's lists."""
+
+    __tablename__ = "contact_phrase"
+    __table_args__ = (
+        PrimaryKeyConstraint("owner_id", "kind", "phrase", "contact_id"),
+        ForeignKeyConstraint(
+            ["owner_id", "contact_id"], ["contact.owner_id", "contact.id"], ondelete="CASCADE"
+        ),
+        Index("ix_contact_phrase_owner_id_contact_id", "owner_id", "contact_id"),
+    )
+
+    # "need" or "offer".
+    kind: str = Field(sa_column=Column(String(8), nullable=False))
+    phrase: str = Field(sa_column=Column(String(200), nullable=False))
+    contact_id: str = Field(sa_column=Column(String(40), nullable=False))
+
+
+def fold_phrase(value: str) -> str:
+    """A need or offer as matched: trimmed, inner whitespace collapsed, case-folded."""
+    return " ".join(value.split()).casefold()
