@@ -4,6 +4,7 @@ from sqlmodel import SQLModel
 
 from app.agenda.models import AgendaItemState
 from app.auth.models import ApiKey, Owner
+from app.calendar.models import CalendarFeed
 from app.contacts.models import (
     Contact,
     ContactExternalRef,
@@ -47,6 +48,7 @@ __all__ = [
     "MIGRATION_ONLY_INDEXES",
     "AgendaItemState",
     "ApiKey",
+    "CalendarFeed",
     "Contact",
     "ContactExternalRef",
     "ContactIdentifier",

@@ -17,9 +17,10 @@ LAYERS = [
     {"ops", "settings"},
     {"auth"},
     {"contacts", "events"},
-    {"interactions", "ledger", "reminders"},
+    {"interactions", "ledger", "reminders", "relationships"},
     {"introductions"},
     {"agenda", "portability"},
+    {"calendar"},
 ]
 RANK = {domain: rank for rank, layer in enumerate(LAYERS) for domain in layer}
 # Modules of app/ itself, above every domain.
