@@ -32,6 +32,7 @@ from app.introductions.routes import router as introductions_router
 from app.ledger.routes import router as ledger_router
 from app.ops.routes import router as ops_router
 from app.portability.routes import router as portability_router
+from app.relationships.routes import router as relationships_router
 from app.reminders.routes import router as reminders_router
 from app.settings.routes import router as settings_router
 
@@ -132,6 +133,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         introductions_router,
         events_router,
         reminders_router,
+        relationships_router,
         settings_router,
         auth_router,
         portability_router,

@@ -35,6 +35,7 @@ class World:
     webhook_id: str = "wh_00000000000000000000000000"
     delivery_id: str = "whd_00000000000000000000000000"
     reminder_id: str = "rem_00000000000000000000000000"
+    relationship_id: str = "rel_00000000000000000000000000"
     # An item id of no owner's (build_world gives the world one of its owner's).
     item_id: str = "ag_00000000000000000000000000"
 
@@ -49,6 +50,7 @@ class World:
             "webhook_id": self.webhook_id,
             "delivery_id": self.delivery_id,
             "reminder_id": self.reminder_id,
+            "relationship_id": self.relationship_id,
             "item_id": self.item_id,
             # An external reference no contact of the world holds.
             "system": "crm",
@@ -84,6 +86,12 @@ async def build_world(client, actor: Actor) -> World:
         "/v1/reminders", json={**REMINDER, "contact_id": contact["id"]}, headers=actor.headers
     )
     assert reminder.status_code == 201, reminder.text
+    relationship = await client.post(
+        "/v1/relationships",
+        json={"contact_ids": [contact["id"], target["id"]], "kind": "colleague"},
+        headers=actor.headers,
+    )
+    assert relationship.status_code == 201, relationship.text
     world = World(
         contact["id"],
         interaction.json()["id"],
@@ -94,6 +102,7 @@ async def build_world(client, actor: Actor) -> World:
         webhook.json()["id"],
         delivery.json()["id"],
         reminder.json()["id"],
+        relationship.json()["id"],
     )
     # Items are computed: any id of the owner's may be snoozed, not only today's.
     world.item_id = for_owner(
@@ -106,6 +115,8 @@ def endpoint_body(body: dict[str, Any], world: World) -> dict[str, Any]:
     def fill(value: Any) -> Any:
         if isinstance(value, str):
             return value.format(contact=world.contact_id, target=world.target_id)
+        if isinstance(value, list):  # a relationship's contact_ids
+            return [fill(item) for item in value]
         return value
 
     return {k: fill(v) for k, v in body.items()}
@@ -154,6 +165,8 @@ LEDGER_ENTRY = {"contact_id": "{contact}", "direction": "gave", "kind": "share",
 WEBHOOK = {"url": "https://hooks.example.com/goodwill", "events": ["*"]}
 REMINDER = {"contact_id": "{contact}", "due_at": "2026-12-12T09:00:00Z", "note": "After the launch"}
 SNOOZE = {"until": "2099-01-01T09:00:00Z"}
+# Another kind than the world's own relationship between the two.
+RELATIONSHIP = {"contact_ids": ["{contact}", "{target}"], "kind": "friend", "strength": 4}
 BATCH = {"items": [{"display_name": "Grace", "external_refs": {"crm": "batch-1"}}]}
 
 TABLE = [
@@ -217,6 +230,11 @@ TABLE = [
     Endpoint("PATCH", "/v1/reminders/{reminder_id}", {"note": "Call on Friday"}, write=True),
     Endpoint("DELETE", "/v1/reminders/{reminder_id}", write=True),
     Endpoint("POST", "/v1/reminders/{reminder_id}/done", {}, write=True),
+    Endpoint("POST", "/v1/relationships", RELATIONSHIP, write=True),
+    Endpoint("GET", "/v1/relationships", lists=True),
+    Endpoint("GET", "/v1/relationships/{relationship_id}"),
+    Endpoint("PATCH", "/v1/relationships/{relationship_id}", {"strength": 5}, write=True),
+    Endpoint("DELETE", "/v1/relationships/{relationship_id}", write=True),
     Endpoint("GET", "/v1/agenda", lists=True),
     Endpoint("POST", "/v1/agenda/{item_id}/snooze", SNOOZE, write=True),
     Endpoint("POST", "/v1/agenda/{item_id}/dismiss", {}, write=True),
@@ -325,7 +343,9 @@ async def snapshot(client, actor: Actor, world: World) -> dict:
     events = await client.get("/v1/events?limit=200", headers=actor.headers)
     webhooks = await client.get("/v1/webhooks", headers=actor.headers)
     reminders = await client.get("/v1/reminders?limit=200", headers=actor.headers)
+    relationships = await client.get("/v1/relationships?limit=200", headers=actor.headers)
     return {
+        "relationships": relationships.json(),
         "reminders": reminders.json(),
         "events": events.json(),
         "webhooks": webhooks.json(),
@@ -470,6 +490,14 @@ INVALID_BODIES: dict[str, tuple[dict[str, Any], set[str]]] = {
     ),
     "/v1/reminders/{reminder_id}": ({"due_at": None, "note": 5}, {"due_at", "note"}),
     "/v1/reminders/{reminder_id}/done": ({"force": True}, {"force"}),
+    "/v1/relationships": (
+        {"contact_ids": ["ct_x"], "kind": "rival", "strength": 0},
+        {"contact_ids", "kind", "strength"},
+    ),
+    "/v1/relationships/{relationship_id}": (
+        {"kind": None, "strength": 6, "note": 5},
+        {"kind", "strength", "note"},
+    ),
     "/v1/agenda/{item_id}/snooze": ({"until": "tomorrow"}, {"until"}),
     "/v1/agenda/{item_id}/dismiss": ({"force": True}, {"force"}),
 }
@@ -493,6 +521,7 @@ CHANGED_FIELD = {
     "/v1/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver": {},
     "/v1/reminders": {"note": "Other"},
     "/v1/reminders/{reminder_id}/done": {},
+    "/v1/relationships": {"strength": 2},
     "/v1/agenda/{item_id}/snooze": {"until": "2099-01-02T09:00:00Z"},
     "/v1/agenda/{item_id}/dismiss": {},
 }
@@ -635,6 +664,11 @@ async def grow_world(app, client, owner, world) -> None:
         await client.post("/v1/webhooks", json=WEBHOOK, headers=owner.headers)
         await client.post(
             "/v1/reminders", json=endpoint_body(REMINDER, world), headers=owner.headers
+        )
+        await client.post(
+            "/v1/relationships",
+            json={"contact_ids": [world.contact_id, extra.json()["id"]], "kind": "friend"},
+            headers=owner.headers,
         )
     # The world's webhook gets a delivery for each of those events (not sent: no worker).
     async with session_scope(app.state.sessionmaker) as session:

@@ -48,6 +48,8 @@ _TAG_DESCRIPTIONS = {
     "Webhooks), and their deliveries.",
     "reminders": 'Planned touches with a contact ("call Ada after her launch"), due at a '
     "moment and open until done; the agenda and the calendar feed show the open ones.",
+    "relationships": "Who knows whom among the owner's contacts: undirected pairs with a kind "
+    "and a strength, recorded by the owner or by making an introduction.",
     "settings": "The owner's rules: reciprocity ratio, consent and anti-pestering limits, "
     "and the agenda's thanks window and time zone.",
     "owners and keys": "The owner behind the API key, and the owner's API keys.",
@@ -72,6 +74,7 @@ WITH_ETAG = frozenset(
         "create_api_key", "read_api_key",
         "read_settings", "update_settings",
         "create_reminder", "read_reminder", "update_reminder", "complete_reminder",
+        "create_relationship", "read_relationship", "update_relationship",
     }
 )  # fmt: skip
 
@@ -109,6 +112,10 @@ CONFLICTS = {
     "delete_interaction": "The contact is archived (`contact-archived`); restore it first.",
     "create_reminder": "The contact is archived (`contact-archived`); restore it first.",
     "update_reminder": "The reminder's contact is archived (`contact-archived`); restore it first.",
+    "create_relationship": "The pair already has a relationship of that kind (`existing_id` "
+    "names it), or one of the contacts is archived (`contact-archived`).",
+    "update_relationship": "The pair already has a relationship of the new kind (`existing_id` "
+    "names it), or one of the contacts is archived (`contact-archived`).",
 }
 
 # Operations whose 409 may say when to retry, in `Retry-After` too (a rule that lifts with
@@ -117,7 +124,9 @@ RETRY_AFTER_ON_CONFLICT = frozenset({"request_consent"})
 
 # Operations that look up ids sent in the body rather than the path: 404 when one is not
 # the owner's.
-IDS_IN_BODY = frozenset({"record_entry", "create_introduction", "create_reminder"})
+IDS_IN_BODY = frozenset(
+    {"record_entry", "create_introduction", "create_reminder", "create_relationship"}
+)
 
 _SECONDS = {"type": "integer", "format": "int64", "minimum": 0, "maximum": 2**63 - 1}
 HEADERS: dict[str, dict[str, Any]] = {

@@ -27,6 +27,7 @@ from app.introductions.schemas import (
 )
 from app.introductions.workflow import Action, State
 from app.ledger import service as ledger
+from app.relationships import service as relationships
 from app.settings.schemas import SettingsRead
 from app.settings.service import get_rules
 
@@ -366,6 +367,14 @@ async def make_introduction(
         kind="introduction",
         weight=weight,
         note=note,
+        introduction_id=intro.id,
+    )
+    # The two know each other now: an `introduced` edge, for warm paths (relationship.created).
+    await relationships.add_introduced(
+        session,
+        owner_id=intro.owner_id,
+        requester_id=intro.requester_id,
+        target_id=intro.target_id,
         introduction_id=intro.id,
     )
 

@@ -166,18 +166,18 @@ async def test_if_match_guards_an_edit(client, owner):
         ["webhook.*"],
         ["webhook.created", "webhook.updated", "webhook.deleted"],
         ["reminder.*", "agenda_item.snoozed", "agenda_item.dismissed"],
+        ["relationship.*"],
+        ["relationship.created", "relationship.updated", "relationship.deleted"],
     ],
 )
 async def test_the_new_event_types_can_be_subscribed_to(client, owner, events):
     assert (await create_webhook(client, owner, events=events))["events"] == events
 
 
-@pytest.mark.parametrize("pattern", ["relationship.*"])
-async def test_resources_that_do_not_exist_yet_are_refused_as_any_unknown_one(
-    client, owner, pattern
-):
-    """API.md names them for resources still to come: until they record events, a
-    subscription to them is a mistake worth hearing about, as a typo is."""
+@pytest.mark.parametrize("pattern", ["relationships.*", "relationship.made", "warm_path.*"])
+async def test_types_no_resource_records_are_refused_as_any_unknown_one(client, owner, pattern):
+    """A subscription to a type nothing records (a plural, a verb the resource does not
+    have, a read-only resource) is a mistake worth hearing about, as a typo is."""
     response = await client.post(
         "/v1/webhooks", json={**HOOK, "events": [pattern]}, headers=owner.headers
     )
