@@ -11,6 +11,8 @@ from app.contacts.models import (
     ContactIdentifier,
     ContactPhrase,
     ContactTag,
+    ContactToken,
+    OwnerToken,
 )
 from app.core.idempotency import IdempotencyRecord
 from app.core.outbox import Event
@@ -27,13 +29,15 @@ metadata = SQLModel.metadata
 
 # Indexes that only a migration manages, because SQLAlchemy's metadata cannot say "on
 # PostgreSQL only": the trigram index behind `GET /v1/contacts?q=` (0006, then 0010 without
-# owner_id) and the covering index its id-ordered pages read (0012). Autogenerate and the
+# owner_id), the covering index its id-ordered pages read (0012) and the trigram index of
+# the owners' token vocabularies (0016). Autogenerate and the
 # drift test leave them alone.
 MIGRATION_ONLY_INDEXES = frozenset(
     {
         "ix_contact_owner_id_search_text_trgm",
         "ix_contact_search_text_trgm",
         "ix_contact_owner_id_id_search_text",
+        "ix_owner_token_token_trgm",
     }
 )
 
@@ -54,6 +58,7 @@ __all__ = [
     "ContactIdentifier",
     "ContactPhrase",
     "ContactTag",
+    "ContactToken",
     "Event",
     "IdempotencyRecord",
     "Interaction",
@@ -62,6 +67,7 @@ __all__ = [
     "LedgerEntry",
     "Owner",
     "OwnerSettings",
+    "OwnerToken",
     "Relationship",
     "Reminder",
     "ServerSecret",

@@ -169,3 +169,33 @@ class ContactPhrase(OwnerScopedChild, table=True):
 def fold_phrase(value: str) -> str:
     """A need or offer as matched: trimmed, inner whitespace collapsed, case-folded."""
     return " ".join(value.split()).casefold()
+
+
+class ContactToken(OwnerScopedChild, table=True):
+    """A contact's tokens (`app.contacts.search.tokens`: the runs of letters and digits of
+    its `search_text`), kept with it, for `q`: the key reads a token's contacts in id order,
+    so a page of a common name is the first fifty entries of one token."""
+
+    __tablename__ = "contact_token"
+    __table_args__ = (
+        PrimaryKeyConstraint("owner_id", "token", "contact_id"),
+        ForeignKeyConstraint(
+            ["owner_id", "contact_id"], ["contact.owner_id", "contact.id"], ondelete="CASCADE"
+        ),
+        Index("ix_contact_token_owner_id_contact_id", "owner_id", "contact_id"),
+    )
+
+    token: str = Field(sa_column=Column(String(100), nullable=False))
+    contact_id: str = Field(sa_column=Column(String(40), nullable=False))
+
+
+class OwnerToken(OwnerScoped, table=True):
+    """Every token some contact of the owner has had: the vocabulary a query piece is looked
+    up in (by its trigrams, on PostgreSQL) to find the tokens it is part of. It may hold
+    tokens no contact has any more (an edit leaves them; a lookup then reads nothing), never
+    lacks one a contact has, and erasure removes those no contact has (app/erasure.py)."""
+
+    __tablename__ = "owner_token"
+    __table_args__ = (PrimaryKeyConstraint("owner_id", "token"),)
+
+    token: str = Field(sa_column=Column(String(100), nullable=False))

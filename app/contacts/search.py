@@ -16,6 +16,7 @@ home (`02079460958`), so that a query written in any format, folded to its digit
 import re
 import unicodedata
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 import phonenumbers
@@ -128,3 +129,85 @@ def search_query(query: str) -> tuple[str, str | None]:
     from it (a query of digits alone is its own digits)."""
     folded, digits = fold(query), phone_digits(query)
     return folded, digits if digits != folded else None
+
+
+# --- tokens: what a search for a common name reads instead of every text ---------------------
+
+# The longest token kept as itself. A longer run of letters and digits (a pathological name:
+# folding can lengthen a text) is kept as the empty token, whose contacts every token search
+# also checks, so that none is missed; a B-tree entry has a size limit.
+MAX_TOKEN = 100
+# A piece of the query shorter than this, unless it must be a whole word, is not looked up
+# in the vocabulary (its trigram index needs three characters).
+_MIN_PIECE = 3
+
+
+def _runs(text: str) -> list[tuple[int, int]]:
+    """The (start, end) of each maximal run of letters and digits (`str.isalnum`) in `text`."""
+    runs, start = [], None
+    for i, c in enumerate(text):
+        if c.isalnum():
+            if start is None:
+                start = i
+        elif start is not None:
+            runs.append((start, i))
+            start = None
+    if start is not None:
+        runs.append((start, len(text)))
+    return runs
+
+
+def tokens(folded: str) -> set[str]:
+    """A contact's tokens (`ContactToken`): the runs of letters and digits of its
+    `search_text`, each whole, a run longer than MAX_TOKEN as the empty token. A query made of
+    letters and digits that occurs in the text lies inside one of them."""
+    return {folded[start:end] if end - start <= MAX_TOKEN else "" for start, end in _runs(folded)}
+
+
+@dataclass(frozen=True)
+class TokenSearch:
+    """How a query is answered from tokens: the contacts that have a token `pattern` matches
+    (LIKE, escape '/': a piece is letters and digits only, so it needs no escaping), each
+    checked against the whole folded query. `pattern` is the piece itself when the token must
+    equal it."""
+
+    pattern: str
+    # The token must equal the piece: no vocabulary lookup.
+    exact: bool
+
+
+def token_search(query: str) -> TokenSearch | None:
+    """The rule that decides whether `q` is answered from tokens, and from which piece; None
+    when the trigram index answers it (docs/decisions/2026-12-07-search-by-tokens.md).
+
+    A piece is a run of letters and digits of the folded query. Wherever the query occurs in
+    a contact's text, each piece lies inside one of the contact's words: a piece between two
+    other characters of the query is a whole word; the first piece, followed by one, ends a
+    word; the last, preceded by one, starts a word; a query that is one piece lies anywhere
+    in a word. So the contacts with a word matching one piece include every contact the
+    query finds, and checking the whole query against each of them finds exactly those.
+    The piece read is the longest that must be a whole word (an equality in the index, in
+    id order), else the longest other one of three characters or more. Emails (an `@`) and
+    phone numbers keep the trigram path, which asks for their rarest part."""
+    folded = fold(query)
+    if "@" in folded or phone_digits(query) is not None:
+        return None
+    whole: list[str] = []
+    other: list[str] = []
+    for start, end in _runs(folded):
+        piece = folded[start:end]
+        if len(piece) > MAX_TOKEN:
+            continue
+        if start > 0 and end < len(folded):
+            whole.append(piece)
+        elif len(piece) >= _MIN_PIECE:
+            prefix = "%" if start == 0 else ""
+            suffix = "%" if end == len(folded) else ""
+            other.append(f"{prefix}{piece}{suffix}")
+    if whole and len(longest := max(whole, key=len)) >= _MIN_PIECE:
+        return TokenSearch(longest, exact=True)
+    if other:
+        return TokenSearch(max(other, key=len), exact=False)
+    if whole:
+        return TokenSearch(max(whole, key=len), exact=True)
+    return None
