@@ -58,6 +58,15 @@ class Introduction(OwnerScopedChild, table=True):
             "state",
             "consent_expires_at",
         ),
+        # The agenda's `ready_to_make`: an owner's consented introductions by when the
+        # target said yes (not partial, for the same reason as the index above).
+        Index(
+            "ix_introduction_owner_id_state_decided_at",
+            "owner_id",
+            "state",
+            "decided_at",
+            "id",
+        ),
         Index("ix_introduction_owner_id_target_id_state", "owner_id", "target_id", "state"),
         Index("ix_introduction_owner_id_requester_id", "owner_id", "requester_id"),
         Index(
