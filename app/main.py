@@ -13,6 +13,8 @@ from app import maintenance, models  # noqa: F401  (models registers every table
 from app.agenda.routes import router as agenda_router
 from app.auth.routes import router as auth_router
 from app.auth.service import ApiKeys
+from app.calendar.routes import feed_router as calendar_router
+from app.calendar.routes import router as calendar_feeds_router
 from app.contacts.routes import router as contacts_router
 from app.core import idempotency, openapi, signing
 from app.core.config import Settings, get_settings
@@ -135,12 +137,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         reminders_router,
         relationships_router,
         settings_router,
+        calendar_feeds_router,
         auth_router,
         portability_router,
     ):
         check_routes(router.routes)
         app.include_router(router)
-    for router in (consent_router, ops_router):
+    for router in (consent_router, calendar_router, ops_router):
         check_routes(router.routes)
         app.include_router(router)
     return app

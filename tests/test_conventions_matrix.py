@@ -36,6 +36,7 @@ class World:
     delivery_id: str = "whd_00000000000000000000000000"
     reminder_id: str = "rem_00000000000000000000000000"
     relationship_id: str = "rel_00000000000000000000000000"
+    feed_id: str = "cal_00000000000000000000000000"
     # An item id of no owner's (build_world gives the world one of its owner's).
     item_id: str = "ag_00000000000000000000000000"
 
@@ -51,6 +52,9 @@ class World:
             "delivery_id": self.delivery_id,
             "reminder_id": self.reminder_id,
             "relationship_id": self.relationship_id,
+            "feed_id": self.feed_id,
+            # A calendar feed's secret (GET /calendar/{token}.ics), of no feed.
+            "token": "no-such-feed",
             "item_id": self.item_id,
             # An external reference no contact of the world holds.
             "system": "crm",
@@ -104,6 +108,9 @@ async def build_world(client, actor: Actor) -> World:
         reminder.json()["id"],
         relationship.json()["id"],
     )
+    feed = await client.post("/v1/calendar-feeds", json=FEED, headers=actor.headers)
+    assert feed.status_code == 201, feed.text
+    world.feed_id = feed.json()["id"]
     # Items are computed: any id of the owner's may be snoozed, not only today's.
     world.item_id = for_owner(
         actor.owner_id, item_id(AgendaKind.touch_overdue, world.contact_id, "")
@@ -165,6 +172,7 @@ LEDGER_ENTRY = {"contact_id": "{contact}", "direction": "gave", "kind": "share",
 WEBHOOK = {"url": "https://hooks.example.com/goodwill", "events": ["*"]}
 REMINDER = {"contact_id": "{contact}", "due_at": "2026-12-12T09:00:00Z", "note": "After the launch"}
 SNOOZE = {"until": "2099-01-01T09:00:00Z"}
+FEED = {"name": "Phone"}
 # Another kind than the world's own relationship between the two.
 RELATIONSHIP = {"contact_ids": ["{contact}", "{target}"], "kind": "friend", "strength": 4}
 BATCH = {"items": [{"display_name": "Grace", "external_refs": {"crm": "batch-1"}}]}
@@ -238,6 +246,10 @@ TABLE = [
     Endpoint("GET", "/v1/agenda", lists=True),
     Endpoint("POST", "/v1/agenda/{item_id}/snooze", SNOOZE, write=True),
     Endpoint("POST", "/v1/agenda/{item_id}/dismiss", {}, write=True),
+    Endpoint("POST", "/v1/calendar-feeds", FEED, write=True),
+    Endpoint("GET", "/v1/calendar-feeds", lists=True),
+    Endpoint("GET", "/v1/calendar-feeds/{feed_id}"),
+    Endpoint("DELETE", "/v1/calendar-feeds/{feed_id}", write=True),
     Endpoint("GET", "/v1/export"),
     Endpoint("GET", "/v1/export.vcf"),
     Endpoint("GET", "/v1/events", lists=True),
@@ -265,6 +277,8 @@ NOT_IN_THE_MATRIX = {
     ("GET", "/healthz"): "an operations endpoint: no key, no owner (tests/test_openapi.py)",
     ("GET", "/readyz"): "an operations endpoint: no key, no owner (tests/test_openapi.py)",
     ("GET", "/metrics"): "an operations endpoint: no key, no owner (tests/test_openapi.py)",
+    ("GET", "/calendar/{token}.ics"): "no key: the secret URL is the credential; its "
+    "conventions (404, ETag and 304, rate limit) are in tests/calendar/",
 }
 DESCRIBED = {e.operation: e for e in TABLE}
 
@@ -344,7 +358,9 @@ async def snapshot(client, actor: Actor, world: World) -> dict:
     webhooks = await client.get("/v1/webhooks", headers=actor.headers)
     reminders = await client.get("/v1/reminders?limit=200", headers=actor.headers)
     relationships = await client.get("/v1/relationships?limit=200", headers=actor.headers)
+    feeds = await client.get("/v1/calendar-feeds?limit=200", headers=actor.headers)
     return {
+        "calendar_feeds": feeds.json(),
         "relationships": relationships.json(),
         "reminders": reminders.json(),
         "events": events.json(),
@@ -490,6 +506,7 @@ INVALID_BODIES: dict[str, tuple[dict[str, Any], set[str]]] = {
     ),
     "/v1/reminders/{reminder_id}": ({"due_at": None, "note": 5}, {"due_at", "note"}),
     "/v1/reminders/{reminder_id}/done": ({"force": True}, {"force"}),
+    "/v1/calendar-feeds": ({"name": " \t "}, {"name"}),
     "/v1/relationships": (
         {"contact_ids": ["ct_x"], "kind": "rival", "strength": 0},
         {"contact_ids", "kind", "strength"},
@@ -522,6 +539,7 @@ CHANGED_FIELD = {
     "/v1/reminders": {"note": "Other"},
     "/v1/reminders/{reminder_id}/done": {},
     "/v1/relationships": {"strength": 2},
+    "/v1/calendar-feeds": {"name": "Other"},
     "/v1/agenda/{item_id}/snooze": {"until": "2099-01-02T09:00:00Z"},
     "/v1/agenda/{item_id}/dismiss": {},
 }
@@ -670,6 +688,7 @@ async def grow_world(app, client, owner, world) -> None:
             json={"contact_ids": [world.contact_id, extra.json()["id"]], "kind": "friend"},
             headers=owner.headers,
         )
+        await client.post("/v1/calendar-feeds", json=FEED, headers=owner.headers)
     # The world's webhook gets a delivery for each of those events (not sent: no worker).
     async with session_scope(app.state.sessionmaker) as session:
         await fan_out(session)

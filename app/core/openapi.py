@@ -50,6 +50,9 @@ _TAG_DESCRIPTIONS = {
     "moment and open until done; the agenda and the calendar feed show the open ones.",
     "relationships": "Who knows whom among the owner's contacts: undirected pairs with a kind "
     "and a strength, recorded by the owner or by making an introduction.",
+    "calendar": "Secret calendar URLs (RFC 5545) that phones subscribe to without an API key: "
+    "the open reminders and dated agenda items of the next 30 days, as all-day events; "
+    "delete a feed to revoke its URL.",
     "settings": "The owner's rules: reciprocity ratio, consent and anti-pestering limits, "
     "and the agenda's thanks window and time zone.",
     "owners and keys": "The owner behind the API key, and the owner's API keys.",
@@ -74,6 +77,7 @@ WITH_ETAG = frozenset(
         "create_api_key", "read_api_key",
         "read_settings", "update_settings",
         "create_reminder", "read_reminder", "update_reminder", "complete_reminder",
+        "create_calendar_feed", "read_calendar_feed",
         "create_relationship", "read_relationship", "update_relationship",
     }
 )  # fmt: skip
@@ -127,6 +131,10 @@ RETRY_AFTER_ON_CONFLICT = frozenset({"request_consent"})
 IDS_IN_BODY = frozenset(
     {"record_entry", "create_introduction", "create_reminder", "create_relationship"}
 )
+
+# Operations without an API key that are rate limited all the same, counted against the
+# secret in their URL as a key's requests are (a calendar feed's).
+KEYLESS_RATE_LIMITED = frozenset({"read_calendar"})
 
 _SECONDS = {"type": "integer", "format": "int64", "minimum": 0, "maximum": 2**63 - 1}
 HEADERS: dict[str, dict[str, Any]] = {
@@ -251,7 +259,7 @@ def build(app: FastAPI) -> dict[str, Any]:
             raise ValueError(f"two operations are named {route.name}; rename one endpoint")
         seen.add(route.name)
         _complete(document["paths"][route.path_format][method], route, method)
-    for table in (WITH_ETAG, CONFLICTS, IDS_IN_BODY, RETRY_AFTER_ON_CONFLICT):
+    for table in (WITH_ETAG, CONFLICTS, IDS_IN_BODY, RETRY_AFTER_ON_CONFLICT, KEYLESS_RATE_LIMITED):
         if unknown := set(table) - seen:
             raise ValueError(f"app/core/openapi.py names operations the app lacks: {unknown}")
     for unused in ("HTTPValidationError", "ValidationError"):  # FastAPI's 422, replaced
@@ -289,6 +297,7 @@ class _Operation:
     name: str
     method: str
     scope: str | None  # the API key's scope it asks for: `read`, `write`, or no key
+    limited: bool  # rate limited: with a key, or KEYLESS_RATE_LIMITED
     body: bool
     json_body: bool
     queries: bool
@@ -317,6 +326,7 @@ def _facts(operation: dict[str, Any], route: Any, method: str) -> _Operation:
         name=route.name,
         method=method,
         scope=_scope(route),
+        limited=_scope(route) is not None or route.name in KEYLESS_RATE_LIMITED,
         body=body is not None,
         json_body=body is not None and "application/json" in body.get("content", {}),
         queries=bool(queries),
@@ -382,7 +392,7 @@ def _complete(operation: dict[str, Any], route: Any, method: str) -> None:
 def _headers(op: _Operation, status: str, *extra: str) -> dict[str, Any]:
     """The headers an answer of `status` carries: `extra`, and those every answer does."""
     names = ["X-Request-ID", *extra]
-    if op.scope is not None and status != "401":  # counted once the key is known
+    if op.limited and status != "401":  # counted once the key (or the URL) is known
         names += _RATE_LIMIT
     if op.post and status[0] in "24" and status not in ("401", "403"):
         names.append("Idempotent-Replayed")  # a stored answer, replayed
@@ -397,7 +407,9 @@ def _problems(op: _Operation) -> dict[str, str]:
     }
     if op.scope is not None:
         problems["401"] = "The API key is missing, unknown or revoked."
-        problems["429"] = "The API key's rate limit is used up; retry after Retry-After."
+    if op.limited:
+        limited = "API key" if op.scope is not None else "URL"
+        problems["429"] = f"The {limited}'s rate limit is used up; retry after Retry-After."
         problems["503"] = "The database cannot be reached right now; retry after Retry-After."
     if op.scope == "write":
         problems["403"] = "The API key lacks the `write` scope."

@@ -49,6 +49,8 @@ EVENT_TYPES = frozenset(
         "relationship.deleted",
         "api_key.created",
         "api_key.revoked",
+        "calendar_feed.created",
+        "calendar_feed.deleted",
         "webhook.created",
         "webhook.updated",
         "webhook.deleted",

@@ -1,0 +1,215 @@
+"""What a calendar app reads at a feed's URL: the owner's agenda for the next 30 days as
+all-day events (RFC 5545), written with `icalendar`.
+
+The items are the agenda's own (app/agenda/service.py `agenda()`): nothing here decides
+what is due, so the feed and `GET /v1/agenda` never disagree, and snoozed or dismissed
+items stay out of both. Rather than one agenda per day, a few are asked for, each bounded:
+
+- today's, every dated kind: what is due now, `thanks_owed` included (its window closes,
+  so only today's agenda has it);
+- the last day's, for the kinds that once due stay due until the real thing happens
+  (`follow_up`, `ready_to_make`, `reminder`, `touch_overdue`): it holds every item of
+  theirs that falls due in between;
+- `consent_expiring` every other day: a link is on a day's agenda from two days before it
+  lapses, so the agendas of days two apart see every link lapsing in the window (with a
+  day to spare, for the days a clock change makes 25 hours long).
+
+`rebalance` has no date (a balance to restore is not due on any day) and stays in the app.
+
+An item goes on the day it falls due in the owner's `timezone` (a link: the day it lapses),
+or today when that is past; an item snoozed until a later day goes on that day. Its `UID`
+is the agenda item's id, or for a reminder the reminder's id (a reminder moved to another
+day is the same event, moved), so a calendar updates events instead of duplicating them.
+At most `MAX_EVENTS` events: today's agenda first, then what falls due later, most
+important kinds first, as the agenda ranks them.
+"""
+
+import asyncio
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from cachetools import LRUCache
+from icalendar import Calendar, Event
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from app.agenda.models import AgendaItemState
+from app.agenda.schemas import AgendaKind
+from app.agenda.service import CONSENT_WARNING, RANKS, agenda
+from app.calendar.service import OpenedFeed
+from app.core.types import utcnow
+from app.settings.service import get_rules
+
+HORIZON_DAYS = 30
+MAX_EVENTS = 1_000
+# Kinds with a date, in the agenda's rank order.
+DATED = tuple(kind for kind in sorted(RANKS, key=RANKS.__getitem__) if kind != "rebalance")
+STAYING = (
+    AgendaKind.follow_up,
+    AgendaKind.ready_to_make,
+    AgendaKind.reminder,
+    AgendaKind.touch_overdue,
+)
+# A day's agenda shows the links lapsing from its start to CONSENT_WARNING after its end.
+CONSENT_STEP = CONSENT_WARNING.days
+UID_DOMAIN = "goodwill"
+PRODID = "-//Goodwill//Agenda calendar feed//EN"
+# Serialised events (`_events`): ten feeds of MAX_EVENTS, about 10 MB a process.
+_EVENTS: LRUCache[tuple[Any, ...], bytes] = LRUCache(maxsize=10 * MAX_EVENTS)
+_EVENTS_LOCK = threading.Lock()
+# More events than this to serialise go to a thread.
+INLINE_MISSES = 50
+SUMMARY = {
+    AgendaKind.consent_expiring: "Consent link lapses",
+    AgendaKind.follow_up: "Follow up",
+    AgendaKind.thanks_owed: "Say thank you",
+    AgendaKind.ready_to_make: "Make the introduction",
+    AgendaKind.reminder: "Reminder",
+    AgendaKind.touch_overdue: "Get in touch",
+}
+
+
+def _days_asked(today: date, last: date) -> Iterator[tuple[date, tuple[AgendaKind, ...]]]:
+    """The agendas that together hold every dated item of [today, last]."""
+    yield today, DATED
+    day = today + timedelta(days=CONSENT_STEP)
+    while day < last:
+        yield day, (AgendaKind.consent_expiring,)
+        day += timedelta(days=CONSENT_STEP)
+    yield last, (AgendaKind.consent_expiring, *STAYING)
+
+
+# Item ids looked up in one statement at most.
+_SNOOZE_CHUNK = 500
+
+
+async def _snoozed(
+    session: AsyncSession, owner_id: str, now: datetime, ids: list[str]
+) -> dict[str, datetime]:
+    """Which of `ids` are snoozed now, and until when: looked up by key among the items at
+    hand, never every item the owner ever hid."""
+    until = col(AgendaItemState.until)
+    found: dict[str, datetime] = {}
+    ordered = sorted(ids)
+    for start in range(0, len(ordered), _SNOOZE_CHUNK):
+        query = select(AgendaItemState.item_id, until).where(
+            AgendaItemState.owner_id == owner_id,
+            col(AgendaItemState.item_id).in_(ordered[start : start + _SNOOZE_CHUNK]),
+            until > now,
+        )
+        found.update((await session.exec(query)).all())
+    return found
+
+
+@dataclass(frozen=True)
+class View:
+    """The feed's items, each with its `day`, soonest first, as of `today` in `zone`."""
+
+    items: list[dict[str, Any]]
+    today: date
+    zone: ZoneInfo
+
+
+async def view(session: AsyncSession, *, owner_id: str) -> View:
+    now = utcnow()
+    zone = ZoneInfo((await get_rules(session, owner_id=owner_id)).timezone)
+    today = now.astimezone(zone).date()
+    last = today + timedelta(days=HORIZON_DAYS - 1)
+    found: dict[str, dict[str, Any]] = {}
+    for on, kinds in _days_asked(today, last):
+        wanted = MAX_EVENTS - len(found)
+        if wanted <= 0:
+            break
+        page, _ = await agenda(
+            session, owner_id=owner_id, on=on, kinds=kinds, limit=wanted, cursor=None
+        )
+        for item in page:
+            found.setdefault(item["id"], item)
+    # An item the agenda of a later day shows may be snoozed until then: on that day.
+    snoozed = await _snoozed(session, owner_id, now, list(found))
+    dated = []
+    for item in found.values():
+        day = max(today, item["due_at"].astimezone(zone).date())
+        if item["id"] in snoozed:
+            day = max(day, snoozed[item["id"]].astimezone(zone).date())
+        if day <= last:
+            dated.append({**item, "day": day})
+    dated.sort(key=lambda item: (item["day"], RANKS[item["kind"]], item["due_at"], item["id"]))
+    return View(dated, today, zone)
+
+
+def uid(item: dict[str, Any]) -> str:
+    subject = item["subject"]
+    key = subject["id"] if item["kind"] == AgendaKind.reminder else item["id"]
+    return f"{key}@{UID_DOMAIN}"
+
+
+def _key(item: dict[str, Any], stamp: datetime) -> tuple[Any, ...]:
+    """What an item's VEVENT is made of."""
+    summary = f"{SUMMARY[item['kind']]}: {item['contact']['display_name']}"
+    return (uid(item), stamp, item["day"], summary, item["reason"], item["kind"])
+
+
+def _serialise(keys: list[tuple[Any, ...]]) -> dict[tuple[Any, ...], bytes]:
+    blobs = {}
+    for key in keys:
+        uid_, stamp, day, summary, description, kind = key
+        event = Event()
+        event.add("uid", uid_)
+        event.add("dtstamp", stamp)
+        event.add("dtstart", day)
+        event.add("dtend", day + timedelta(days=1))
+        event.add("summary", summary)
+        event.add("description", description)
+        event.add("categories", [kind])
+        # A task to do that day, not an appointment: it does not make the owner busy.
+        event.add("transp", "TRANSPARENT")
+        blobs[key] = event.to_ical()
+    with _EVENTS_LOCK:
+        _EVENTS.update(blobs)
+    return blobs
+
+
+async def _events(keys: list[tuple[Any, ...]]) -> list[bytes]:
+    """Each VEVENT, serialised once per process while it stays the same: `icalendar` takes
+    about 0.3 ms an event (it escapes and folds character by character), and a calendar app
+    fetches the same events again and again. Many new ones are serialised in a thread, so
+    that the event loop goes on serving other requests meanwhile."""
+    with _EVENTS_LOCK:
+        blobs = {key: blob for key in keys if (blob := _EVENTS.get(key)) is not None}
+    missing = [key for key in keys if key not in blobs]
+    if len(missing) > INLINE_MISSES:
+        blobs.update(await asyncio.to_thread(_serialise, missing))
+    elif missing:
+        blobs.update(_serialise(missing))
+    return [blobs[key] for key in keys]
+
+
+def _document(feed: OpenedFeed, view: View, events: list[bytes]) -> bytes:
+    calendar = Calendar()
+    calendar.add("prodid", PRODID)
+    calendar.add("version", "2.0")
+    calendar.add("calscale", "GREGORIAN")
+    calendar.add("method", "PUBLISH")
+    calendar.add("x-wr-calname", f"Goodwill: {feed.name}")
+    calendar.add("x-wr-timezone", view.zone.key)
+    # How often to fetch again, for the apps that read it (RFC 7986, and Outlook's name).
+    calendar.add("refresh-interval", timedelta(hours=1), parameters={"VALUE": "DURATION"})
+    calendar.add("x-published-ttl", "PT1H")
+    # The events go where `icalendar` puts components: after the calendar's properties.
+    head, end = calendar.to_ical().rsplit(b"END:VCALENDAR", 1)
+    return head + b"".join(events) + b"END:VCALENDAR" + end
+
+
+async def calendar_of(session: AsyncSession, feed: OpenedFeed) -> bytes:
+    """The feed's body, text/calendar in UTF-8."""
+    seen = await view(session, owner_id=feed.owner_id)
+    # Stamped with the start of the owner's day, not the moment of the fetch: the same data
+    # on the same day is the same body, and the same ETag.
+    stamp = datetime.combine(seen.today, time(0), seen.zone).astimezone(UTC)
+    events = await _events([_key(item, stamp) for item in seen.items])
+    return _document(feed, seen, events)
