@@ -33,7 +33,7 @@ start of a later day asked with `on=`.
 
 import hashlib
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -481,13 +481,26 @@ class _Kinds:
         ]
 
 
-async def _hidden(session: AsyncSession, owner_id: str, moment: datetime) -> set[str]:
-    """The owner's dismissed items and those snoozed past `moment`."""
-    query = select(AgendaItemState.item_id).where(
-        AgendaItemState.owner_id == owner_id,
-        or_(col(AgendaItemState.until).is_(None), col(AgendaItemState.until) > moment),
-    )
-    return set((await session.exec(query)).all())
+# Item ids looked up in one statement at most.
+_HIDDEN_CHUNK = 500
+
+
+async def _hidden(
+    session: AsyncSession, owner_id: str, moment: datetime, ids: Collection[str]
+) -> set[str]:
+    """Which of `ids` the owner dismissed, or snoozed past `moment`: looked up by primary
+    key among the items at hand, never all the owner ever hid (dismissed ids pile up, and
+    most name occurrences long gone)."""
+    found: set[str] = set()
+    ordered = sorted(ids)
+    for start in range(0, len(ordered), _HIDDEN_CHUNK):
+        query = select(AgendaItemState.item_id).where(
+            AgendaItemState.owner_id == owner_id,
+            col(AgendaItemState.item_id).in_(ordered[start : start + _HIDDEN_CHUNK]),
+            or_(col(AgendaItemState.until).is_(None), col(AgendaItemState.until) > moment),
+        )
+        found.update((await session.exec(query)).all())
+    return found
 
 
 async def agenda(
@@ -505,22 +518,35 @@ async def agenda(
     after_key = None
     if cursor:
         after_key = tuple(decode_cursor(cursor, _CURSOR_KIND, owner_id, (int, datetime, str)))
-    hidden = await _hidden(session, owner_id, day.moment)
-    # Enough rows of a kind for a full page once hidden items and the cursor's own row are
-    # dropped.
-    bound = limit + 2 + len(hidden)
     compute = _Kinds(session, owner_id, day, rules, now)
     wanted = set(kinds) or set(RANKS)
     items: list[dict[str, Any]] = []
+    hidden: dict[str, bool] = {}  # the ids looked up so far: hidden or not
     for kind, rank in sorted(RANKS.items(), key=lambda pair: pair[1]):
         if kind not in wanted or (after_key is not None and rank < after_key[0]):
             continue
         kind_cursor = after_key[1:] if after_key is not None and rank == after_key[0] else None
-        for item in await getattr(compute, kind.value)(kind_cursor, bound):
-            item["id"] = for_owner(owner_id, item["id"])
-            if item["id"] in hidden or (after_key is not None and item["_key"] <= after_key):
-                continue
-            items.append(item)
+        # Enough rows of the kind for the page once the cursor's own row is dropped; four
+        # times as many, read again, while hidden items leave the page short and the kind
+        # has more (a row makes at least one item, so fewer items than rows asked for means
+        # the kind's last row was read).
+        bound = limit + 2
+        while True:
+            batch = await getattr(compute, kind.value)(kind_cursor, bound)
+            for item in batch:
+                item["id"] = for_owner(owner_id, item["id"])
+            unknown = {item["id"] for item in batch} - hidden.keys()
+            now_hidden = await _hidden(session, owner_id, day.moment, unknown)
+            hidden.update((value, value in now_hidden) for value in unknown)
+            found = [
+                item
+                for item in batch
+                if not hidden[item["id"]] and (after_key is None or item["_key"] > after_key)
+            ]
+            if len(items) + len(found) > limit or len(batch) < bound:
+                break
+            bound *= 4
+        items += found
         if len(items) > limit:
             # Later kinds rank after every item already found.
             break
