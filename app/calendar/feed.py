@@ -121,13 +121,15 @@ async def view(session: AsyncSession, *, owner_id: str) -> View:
     last = today + timedelta(days=HORIZON_DAYS - 1)
     found: dict[str, dict[str, Any]] = {}
     for on, kinds in _days_asked(today, last):
-        wanted = MAX_EVENTS - len(found)
-        if wanted <= 0:
+        if len(found) >= MAX_EVENTS:
             break
+        # A whole feed's worth: what earlier agendas found comes again in later ones.
         page, _ = await agenda(
-            session, owner_id=owner_id, on=on, kinds=kinds, limit=wanted, cursor=None
+            session, owner_id=owner_id, on=on, kinds=kinds, limit=MAX_EVENTS, cursor=None
         )
         for item in page:
+            if len(found) >= MAX_EVENTS:
+                break
             found.setdefault(item["id"], item)
     # An item the agenda of a later day shows may be snoozed until then: on that day.
     snoozed = await _snoozed(session, owner_id, now, list(found))
