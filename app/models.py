@@ -37,7 +37,7 @@ MIGRATION_ONLY_INDEXES = frozenset(
         "ix_contact_owner_id_search_text_trgm",
         "ix_contact_search_text_trgm",
         "ix_contact_owner_id_id_search_text",
-        "ix_owner_token_token_trgm",
+        "ix_owner_token_owner_id_token_trgm",
     }
 )
 
