@@ -32,6 +32,7 @@ from app.interactions.routes import router as interactions_router
 from app.introductions.consent_page import router as consent_router
 from app.introductions.routes import router as introductions_router
 from app.ledger.routes import router as ledger_router
+from app.network.routes import router as network_router
 from app.ops.routes import router as ops_router
 from app.portability.routes import router as portability_router
 from app.relationships.routes import router as relationships_router
@@ -136,6 +137,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         events_router,
         reminders_router,
         relationships_router,
+        network_router,
         settings_router,
         calendar_feeds_router,
         auth_router,

@@ -140,6 +140,8 @@ class Endpoint:
     succeeds: bool = True
     # True where a success is 202: work queued (a delivery), not a resource with an ETag.
     accepted: bool = False
+    # A query string the operation needs (`target_id={target}`), filled like a body.
+    query: str = ""
 
     @property
     def operation(self) -> tuple[str, str]:
@@ -149,8 +151,11 @@ class Endpoint:
     def path_params(self) -> list[str]:
         return re.findall(r"{(\w+)}", self.path)
 
-    def url(self, world: World) -> str:
-        return self.path.format(**world.path_ids())
+    def url(self, world: World, *, query: bool = True) -> str:
+        url = self.path.format(**world.path_ids())
+        if query and self.query:
+            url += "?" + self.query.format(contact=world.contact_id, target=world.target_id)
+        return url
 
     def payload(self, world: World) -> dict[str, Any] | None:
         return None if self.body is None else endpoint_body(self.body, world)
@@ -243,6 +248,8 @@ TABLE = [
     Endpoint("GET", "/v1/relationships/{relationship_id}"),
     Endpoint("PATCH", "/v1/relationships/{relationship_id}", {"strength": 5}, write=True),
     Endpoint("DELETE", "/v1/relationships/{relationship_id}", write=True),
+    Endpoint("GET", "/v1/warm-paths", query="target_id={target}"),
+    Endpoint("GET", "/v1/suggestions", lists=True),
     Endpoint("GET", "/v1/agenda", lists=True),
     Endpoint("POST", "/v1/agenda/{item_id}/snooze", SNOOZE, write=True),
     Endpoint("POST", "/v1/agenda/{item_id}/dismiss", {}, write=True),
@@ -298,7 +305,9 @@ ENDPOINTS = [DESCRIBED[op] for op in APP_OPERATIONS if op in DESCRIBED]
 BY_ID = [
     e
     for e in ENDPOINTS
-    if ("{" in e.path and "{external_id}" not in e.path) or "{contact}" in str(e.body)
+    if ("{" in e.path and "{external_id}" not in e.path)
+    or "{contact}" in str(e.body)
+    or "{" in e.query
 ]
 WRITES = [e for e in ENDPOINTS if e.write]
 LISTS = [e for e in ENDPOINTS if e.lists]
@@ -379,9 +388,14 @@ async def snapshot(client, actor: Actor, world: World) -> dict:
 
 async def send(client, endpoint: Endpoint, world: World, headers: dict, **kwargs: Any):
     body = kwargs.pop("json", endpoint.payload(world))
-    return await client.request(
-        endpoint.method, endpoint.url(world), json=body, headers=headers, **kwargs
-    )
+    # A call's own query parameters replace the endpoint's.
+    url = endpoint.url(world, query="params" not in kwargs)
+    return await client.request(endpoint.method, url, json=body, headers=headers, **kwargs)
+
+
+def row_id(row: dict[str, Any]) -> Any:
+    """A listed row's identity: its id, or for a suggestion (a pair) its two contacts."""
+    return row["id"] if "id" in row else (row["requester_id"], row["target_id"])
 
 
 @pytest.mark.parametrize("endpoint", ENDPOINTS, ids=str)
@@ -435,10 +449,10 @@ async def test_lists_never_show_another_owners_rows(client, owner, other_owner, 
     await build_world(client, other_owner)
     response = await send(client, endpoint, mine, owner.headers)
     assert response.status_code == 200
-    ids = {row["id"] for row in response.json()["data"]}
+    ids = {row_id(row) for row in response.json()["data"]}
     theirs = await send(client, endpoint, mine, other_owner.headers)
     if theirs.status_code == 200:  # the other owner cannot even see my contact's timeline
-        assert ids.isdisjoint({row["id"] for row in theirs.json()["data"]})
+        assert ids.isdisjoint({row_id(row) for row in theirs.json()["data"]})
     else:
         assert_problem(theirs, 404)
 
@@ -662,8 +676,11 @@ async def grow_world(app, client, owner, world) -> None:
             json=INTERACTION,
             headers=owner.headers,
         )
+        # Each needs what the others offer: suggestions between them.
         extra = await client.post(
-            "/v1/contacts", json=contact_body(external_refs={}), headers=owner.headers
+            "/v1/contacts",
+            json=contact_body(external_refs={}, needs=["advice"], offers=["Advice"]),
+            headers=owner.headers,
         )
         # Help received, not yet thanked: two items on today's agenda (thanks, rebalance).
         await client.post(
@@ -778,14 +795,14 @@ async def test_pages_cover_every_row_once(app, client, owner, endpoint):
     world = await build_world(client, owner)
     await grow_world(app, client, owner, world)
     everything = await client.get(endpoint.url(world), params={"limit": 200}, headers=owner.headers)
-    expected = [row["id"] for row in everything.json()["data"]]
+    expected = [row_id(row) for row in everything.json()["data"]]
     assert len(expected) >= 5
     seen, cursor = [], None
     while True:
         params = {"limit": 2, **({"cursor": cursor} if cursor else {})}
         page = await client.get(endpoint.url(world), params=params, headers=owner.headers)
         assert page.status_code == 200
-        seen += [row["id"] for row in page.json()["data"]]
+        seen += [row_id(row) for row in page.json()["data"]]
         cursor = page.json()["next_cursor"]
         # The change feed gives a cursor on its last page too, to poll from.
         if cursor is None or not page.json()["data"]:

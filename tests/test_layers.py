@@ -19,6 +19,7 @@ LAYERS = [
     {"contacts", "events"},
     {"interactions", "ledger", "reminders", "relationships"},
     {"introductions"},
+    {"network"},
     {"agenda", "portability"},
     {"calendar"},
 ]

@@ -50,6 +50,8 @@ _TAG_DESCRIPTIONS = {
     "moment and open until done; the agenda and the calendar feed show the open ones.",
     "relationships": "Who knows whom among the owner's contacts: undirected pairs with a kind "
     "and a strength, recorded by the owner or by making an introduction.",
+    "network": "Who could introduce you (warm paths, weighed by your goodwill with the "
+    "introducer) and whom you could help (suggestions: one contact's need, another's offer).",
     "calendar": "Secret calendar URLs (RFC 5545) that phones subscribe to without an API key: "
     "the open reminders and dated agenda items of the next 30 days, as all-day events; "
     "delete a feed to revoke its URL.",

@@ -1,0 +1,239 @@
+"""Suggestions: introductions the owner could offer, where one contact's need is another's
+offer (both folded, `contact_phrase`), best first.
+
+Left out, as the introduction rules would refuse them (app/introductions): a pair with an open
+introduction (`requested`, `awaiting_consent`, `consented`, `made`), a pair whose target
+declined this requester within `decline_cooldown_days`, a target without a channel that
+permits introductions or with `max_pending_consents_per_target` consent requests pending
+(awaiting an answer, the link not lapsed), an archived or erased contact on either side, and
+a contact paired with itself.
+
+Ranking: score = 10 x the target's trust stage + 10 x the requester's (stranger 0,
+acquaintance 1, known 2, liked 3, trusted 4), + 50 when the owner's goodwill with the target
+already covers an ask of weight 1 (asking them to meet someone is a withdrawal: better asked
+of someone you have given to). Then by requester id, then target id. A pair matching on
+several phrases is one suggestion, with the first phrase.
+
+Bounded: each phrase brings its best `PER_PHRASE` eligible targets and its best `PER_PHRASE`
+requesters (by their side of the score), so a phrase that hundreds need and hundreds offer
+makes at most PER_PHRASE² pairs, not tens of thousands; and the list holds at most
+`MAX_SUGGESTIONS`. The one statement reads every need and offer of the owner and their
+contacts, tens of milliseconds for ten thousand of them, so its answer is kept, per
+process, for the owner's data as it was (the owner's latest event number and settings
+version; every change that matters writes an event) and for at most `KEEP_SECONDS`, which
+time alone can change (a cooldown ending, a consent link lapsing).
+docs/decisions/2026-12-07-warm-paths-and-suggestions.md has the measurements.
+"""
+
+import asyncio
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import Integer, String, bindparam, func, text
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from app.core.outbox import Event
+from app.core.pagination import decode_cursor, page_of
+from app.core.types import UTCDateTime, utcnow
+from app.settings.models import OwnerSettings
+from app.settings.service import get_rules
+
+PER_PHRASE = 10
+MAX_SUGGESTIONS = 1_000
+KEEP_SECONDS = 30.0
+# Owners whose suggestions a process keeps.
+_KEPT_OWNERS = 256
+_CURSOR_KIND = "suggestion"
+
+_SUGGESTIONS = (
+    text(
+        """
+WITH targets AS (
+    SELECT c.id, 10 * CASE c.trust_stage WHEN 'acquaintance' THEN 1 WHEN 'known' THEN 2
+                     WHEN 'liked' THEN 3 WHEN 'trusted' THEN 4 ELSE 0 END
+           + CASE WHEN c.ledger_deposits - :ratio * c.ledger_withdrawals >= :ratio
+                  THEN 50 ELSE 0 END AS score
+    FROM contact c
+    WHERE c.owner_id = :owner
+      AND c.id IN (SELECT p.contact_id FROM contact_phrase p
+                   WHERE p.owner_id = :owner AND p.kind = 'offer')
+      AND c.archived_at IS NULL AND c.erased_at IS NULL
+      AND c.channel_uses LIKE '%,introductions,%'
+      AND (SELECT COUNT(*) FROM introduction i
+           WHERE i.owner_id = :owner AND i.target_id = c.id AND i.state = 'awaiting_consent'
+             AND i.consent_expires_at > :now) < :max_pending
+),
+requesters AS (
+    SELECT c.id, 10 * CASE c.trust_stage WHEN 'acquaintance' THEN 1 WHEN 'known' THEN 2
+                     WHEN 'liked' THEN 3 WHEN 'trusted' THEN 4 ELSE 0 END AS score
+    FROM contact c
+    WHERE c.owner_id = :owner
+      AND c.id IN (SELECT p.contact_id FROM contact_phrase p
+                   WHERE p.owner_id = :owner AND p.kind = 'need')
+      AND c.archived_at IS NULL AND c.erased_at IS NULL
+),
+offers AS (
+    SELECT phrase, contact_id, score FROM (
+        SELECT p.phrase, p.contact_id, t.score,
+               ROW_NUMBER() OVER (PARTITION BY p.phrase ORDER BY t.score DESC, p.contact_id)
+                   AS n
+        FROM contact_phrase p JOIN targets t ON t.id = p.contact_id
+        WHERE p.owner_id = :owner AND p.kind = 'offer'
+    ) x
+    WHERE n <= :per_phrase
+),
+needs AS (
+    SELECT phrase, contact_id, score FROM (
+        SELECT p.phrase, p.contact_id, r.score,
+               ROW_NUMBER() OVER (PARTITION BY p.phrase ORDER BY r.score DESC, p.contact_id)
+                   AS n
+        FROM contact_phrase p JOIN requesters r ON r.id = p.contact_id
+        WHERE p.owner_id = :owner AND p.kind = 'need'
+    ) x
+    WHERE n <= :per_phrase
+),
+pairs AS (
+    SELECT n.contact_id AS requester_id, o.contact_id AS target_id, MIN(n.phrase) AS need,
+           MAX(n.score + o.score) AS score
+    FROM needs n JOIN offers o ON o.phrase = n.phrase
+    WHERE n.contact_id <> o.contact_id
+      AND NOT EXISTS (
+          SELECT 1 FROM introduction i
+          WHERE i.owner_id = :owner AND i.requester_id = n.contact_id
+            AND i.target_id = o.contact_id
+            AND i.state IN ('requested', 'awaiting_consent', 'consented', 'made')
+      )
+      AND NOT EXISTS (
+          SELECT 1 FROM introduction i
+          WHERE i.owner_id = :owner AND i.requester_id = n.contact_id
+            AND i.target_id = o.contact_id AND i.state = 'declined' AND i.decided_at > :since
+      )
+    GROUP BY n.contact_id, o.contact_id
+)
+SELECT p.requester_id, p.target_id, p.need, p.score,
+       r.display_name AS requester_name, t.display_name AS target_name
+FROM pairs p
+JOIN contact r ON r.owner_id = :owner AND r.id = p.requester_id
+JOIN contact t ON t.owner_id = :owner AND t.id = p.target_id
+ORDER BY p.score DESC, p.requester_id, p.target_id
+LIMIT :max_suggestions
+"""
+    )
+    .bindparams(
+        bindparam("owner", type_=String()),
+        bindparam("now", type_=UTCDateTime()),
+        bindparam("since", type_=UTCDateTime()),
+    )
+    .columns(score=Integer())
+)
+
+
+@dataclass(frozen=True)
+class _Kept:
+    version: tuple[Any, ...]
+    until: float
+    rows: list[dict[str, Any]]
+
+
+_kept: OrderedDict[str, _Kept] = OrderedDict()
+_computing: dict[str, asyncio.Lock] = {}
+
+
+def reason(requester: str, target: str, need: str) -> str:
+    return f"{requester} needs {need} and {target} offers it: offer to introduce them."[:1000]
+
+
+async def _version(session: AsyncSession, owner_id: str) -> tuple[Any, ...]:
+    """What changes whenever the owner's data that suggestions read does."""
+    last_event = select(func.max(Event.seq)).where(Event.owner_id == owner_id).scalar_subquery()
+    settings = (
+        select(OwnerSettings.version).where(OwnerSettings.owner_id == owner_id).scalar_subquery()
+    )
+    row = (await session.exec(select(last_event, settings))).one()
+    return tuple(row)
+
+
+async def _compute(session: AsyncSession, owner_id: str) -> list[dict[str, Any]]:
+    rules = await get_rules(session, owner_id=owner_id)
+    now = utcnow()
+    params = {
+        "owner": owner_id,
+        "ratio": rules.reciprocity_ratio,
+        "max_pending": rules.max_pending_consents_per_target,
+        "now": now,
+        "since": now - timedelta(days=rules.decline_cooldown_days),
+        "per_phrase": PER_PHRASE,
+        "max_suggestions": MAX_SUGGESTIONS,
+    }
+    connection = await session.connection()
+    result = await connection.execute(_SUGGESTIONS, params)
+    return [dict(row) for row in result.mappings()]
+
+
+async def ranked(session: AsyncSession, owner_id: str) -> list[dict[str, Any]]:
+    """Every suggestion of the owner (at most MAX_SUGGESTIONS), best first, as rows with the
+    two names; from what this process kept while the owner's data has not changed."""
+    version = await _version(session, owner_id)
+    kept = _kept.get(owner_id)
+    if kept is not None and kept.version == version and kept.until > time.monotonic():
+        _kept.move_to_end(owner_id)
+        return kept.rows
+    # One computation at a time per owner: requests arriving together wait for the first.
+    lock = _computing.setdefault(owner_id, asyncio.Lock())
+    async with lock:
+        kept = _kept.get(owner_id)
+        if kept is None or kept.version != version or kept.until <= time.monotonic():
+            kept = _Kept(
+                version, time.monotonic() + KEEP_SECONDS, await _compute(session, owner_id)
+            )
+            _kept[owner_id] = kept
+            _kept.move_to_end(owner_id)
+            while len(_kept) > _KEPT_OWNERS:
+                _kept.popitem(last=False)
+    if not lock.locked():
+        _computing.pop(owner_id, None)
+    return kept.rows
+
+
+def _key(row: dict[str, Any]) -> tuple[int, str, str]:
+    return (-row["score"], row["requester_id"], row["target_id"])
+
+
+def after(rows: list[dict[str, Any]], cursor_key: tuple[int, str, str] | None) -> list[dict]:
+    if cursor_key is None:
+        return rows
+    return [row for row in rows if _key(row) > cursor_key]
+
+
+async def suggestions(
+    session: AsyncSession, *, owner_id: str, limit: int, cursor: str | None
+) -> tuple[list[dict[str, Any]], str | None]:
+    """A page of suggestions, best first, after the cursor's (score, requester, target)."""
+    cursor_key = None
+    if cursor:
+        score, requester_id, target_id = decode_cursor(
+            cursor, _CURSOR_KIND, owner_id, (int, str, str)
+        )
+        cursor_key = (-score, requester_id, target_id)
+    rows = after(await ranked(session, owner_id), cursor_key)
+    page, next_cursor = page_of(
+        rows[: limit + 1],
+        limit,
+        kind=_CURSOR_KIND,
+        owner_id=owner_id,
+        key=lambda row: [row["score"], row["requester_id"], row["target_id"]],
+    )
+    return [
+        {
+            "requester_id": row["requester_id"],
+            "target_id": row["target_id"],
+            "need": row["need"],
+            "reason": reason(row["requester_name"], row["target_name"], row["need"]),
+            "score": row["score"],
+        }
+        for row in page
+    ], next_cursor

@@ -1,0 +1,268 @@
+"""Warm paths: who could introduce the owner to a contact, or to someone at an organisation.
+
+Every contact is the owner's, so the owner knows each introducer directly; a path is the
+chain of relationships from the introducer to the target, and `hops` counts those
+relationships: 1, the introducer knows the target (`[introducer, target]`); 2, the
+introducer knows someone who knows the target (`[introducer, middle, target]`).
+
+One statement on the relationship table's two indexes (each end, covering the other end and
+the strength), read in both directions with UNION ALL:
+
+1. `near`: the targets' neighbours, each with its strongest link to a target (index-only).
+2. `middles`: of those, the live ones with the strongest links, at most `MAX_MIDDLES`: the
+   bounded fan-out. A target with hundreds of neighbours would otherwise bring every
+   neighbour's neighbours, a good part of the network.
+3. `far`: the middles' neighbours, each path's strength its weaker link.
+4. The best path of each introducer (fewer hops, then the stronger weakest link, then ids,
+   for a stable choice), which must be live and not itself a target; ranked by whether the
+   owner can ask now (app/core/reciprocity.py's rule, spelled in SQL: goodwill >= ratio x
+   ask_weight), then fewer hops, the stronger weakest link, the more recent interaction with
+   the introducer (never touched last), then the introducer's id.
+
+No path goes through or to an archived (or erased) contact: targets, middles and
+introducers must be live. A target is never an introducer: for an organisation, a contact
+who works there is a target, not a way in. The answer's `can_ask` and `deposits_needed` come
+from `contact_reciprocity`, the function GET /v1/contacts/{id}/reciprocity answers with.
+"""
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import String, bindparam, text
+from sqlmodel import col, select
+
+from app.contacts.models import Contact
+from app.contacts.search import fold
+from app.contacts.service import ContactNotFound
+from app.core.reads import Reader
+from app.core.reciprocity import contact_reciprocity
+from app.core.types import UTCDateTime, utcnow
+from app.settings.schemas import DEFAULTS
+
+# The middle layer of two-hop paths: the targets' strongest live neighbours, at most this
+# many (docs/decisions/2026-12-07-warm-paths-and-suggestions.md).
+MAX_MIDDLES = 50
+# Introducers weighed by reciprocity: each one's best path, the best this many by hops and
+# strength alone (each costs a read of the introducer's row).
+MAX_CANDIDATES = 200
+# An organisation's contacts taken as targets, first by id; and the contacts whose folded
+# text mentions the organisation read to find them.
+MAX_TARGETS = 100
+MAX_ORGANIZATION_CANDIDATES = 5_000
+INTRODUCTIONS = ",introductions,"
+
+# The targets, sent as one JSON array so that the statement is the same for one target or
+# a hundred (and is prepared once on PostgreSQL, app/core/reads.py).
+_TARGETS = {
+    "postgresql": "SELECT jsonb_array_elements_text(CAST(:ids AS jsonb)) AS id",
+    "sqlite": "SELECT value AS id FROM json_each(:ids)",
+}
+_PATHS_SQL = """
+WITH targets AS (:targets:),
+rules AS (
+    SELECT COALESCE(
+        (SELECT s.reciprocity_ratio FROM owner_settings s WHERE s.owner_id = :owner),
+        :default_ratio
+    ) AS ratio
+),
+near AS (
+    SELECT e.id, e.target, MAX(e.strength) AS strength
+    FROM (
+        SELECT t.id AS target, r.contact_b_id AS id, r.strength
+        FROM targets t JOIN relationship r ON r.owner_id = :owner AND r.contact_a_id = t.id
+        UNION ALL
+        SELECT t.id AS target, r.contact_a_id AS id, r.strength
+        FROM targets t JOIN relationship r ON r.owner_id = :owner AND r.contact_b_id = t.id
+    ) e
+    WHERE e.id NOT IN (SELECT id FROM targets)
+    GROUP BY e.id, e.target
+),
+middles AS (
+    -- In strength order, the liveness of each asked only until enough are found; none
+    -- when the targets' neighbours alone fill the candidates (two hops rank after one).
+    SELECT n.id, n.target, n.strength
+    FROM (SELECT * FROM near ORDER BY strength DESC, id, target) n
+    WHERE :max_hops >= 2
+      AND (SELECT COUNT(*) FROM near) < :max_candidates
+      AND EXISTS (
+          SELECT 1 FROM contact m
+          WHERE m.owner_id = :owner AND m.id = n.id
+            AND m.archived_at IS NULL AND m.erased_at IS NULL
+      )
+    LIMIT :max_middles
+),
+far AS (
+    SELECT e.id, e.middle, e.target,
+           CASE WHEN e.strength < e.middle_strength THEN e.strength ELSE e.middle_strength END
+               AS strength
+    FROM (
+        SELECT r.contact_b_id AS id, m.id AS middle, m.target, r.strength,
+               m.strength AS middle_strength
+        FROM middles m JOIN relationship r ON r.owner_id = :owner AND r.contact_a_id = m.id
+        UNION ALL
+        SELECT r.contact_a_id AS id, m.id AS middle, m.target, r.strength,
+               m.strength AS middle_strength
+        FROM middles m JOIN relationship r ON r.owner_id = :owner AND r.contact_b_id = m.id
+    ) e
+    WHERE e.id NOT IN (SELECT id FROM targets)
+),
+best AS (
+    -- Each introducer's best path as one sortable key, hops, 5 - strength, middle, '|',
+    -- target: the least is the best (fewer hops, stronger, then by ids), found by a hash
+    -- aggregate rather than a sort of every path. Then the best candidates by hops and
+    -- strength alone.
+    SELECT id, MIN(k) AS k
+    FROM (
+        SELECT id, '1' || CAST(5 - strength AS VARCHAR) || '|' || target AS k FROM near
+        UNION ALL
+        SELECT id, '2' || CAST(5 - strength AS VARCHAR) || middle || '|' || target AS k
+        FROM far
+    ) p
+    GROUP BY id
+    ORDER BY substr(MIN(k), 1, 2), id
+    LIMIT :max_candidates
+),
+ranked AS (
+    SELECT b.id, b.k, rules.ratio,
+           c.display_name, c.ledger_deposits, c.ledger_withdrawals, c.due_at,
+           c.last_interaction_at, c.channel_uses,
+           CASE WHEN c.ledger_deposits - rules.ratio * c.ledger_withdrawals
+                     >= rules.ratio * :ask_weight
+                THEN 0 ELSE 1 END AS ask_rank,
+           CASE WHEN c.last_interaction_at IS NULL THEN 1 ELSE 0 END AS untouched
+    FROM best b
+    CROSS JOIN rules
+    JOIN contact c ON c.owner_id = :owner AND c.id = b.id
+    WHERE c.archived_at IS NULL AND c.erased_at IS NULL
+    ORDER BY ask_rank, substr(b.k, 1, 2), untouched, c.last_interaction_at DESC, b.id
+    LIMIT :lim
+)
+SELECT r.*, t.display_name AS target_name, m.display_name AS middle_name
+FROM ranked r
+JOIN contact t ON t.owner_id = :owner AND t.id = :target_of_k:
+LEFT JOIN contact m ON m.owner_id = :owner AND m.id = :middle_of_k:
+ORDER BY r.ask_rank, substr(r.k, 1, 2), r.untouched, r.last_interaction_at DESC, r.id
+"""
+# Built once per dialect: typed as the columns are, so that SQLite's text comes back as
+# aware datetimes.
+_BAR = {"postgresql": "strpos(r.k, '|')", "sqlite": "instr(r.k, '|')"}
+_PATHS = {
+    dialect: text(
+        _PATHS_SQL.replace(":targets:", targets)
+        .replace(":target_of_k:", f"substr(r.k, {_BAR[dialect]} + 1)")
+        .replace(":middle_of_k:", f"substr(r.k, 3, {_BAR[dialect]} - 3)")
+    )
+    .bindparams(bindparam("ids", type_=String()), bindparam("owner", type_=String()))
+    .columns(last_interaction_at=UTCDateTime(), due_at=UTCDateTime())
+    for dialect, targets in _TARGETS.items()
+}
+
+
+_TARGET = select(Contact.archived_at).where(
+    Contact.owner_id == bindparam("owner_id"),
+    Contact.id == bindparam("target_id"),
+    col(Contact.erased_at).is_(None),
+)
+# The folded organisation is part of each such contact's search_text: the trigram index finds
+# the candidates, and the exact (folded) comparison keeps the organisation's own.
+_AT_ORGANIZATION = (
+    select(Contact.id, Contact.organization)
+    .where(
+        Contact.owner_id == bindparam("owner_id"),
+        col(Contact.archived_at).is_(None),
+        col(Contact.erased_at).is_(None),
+        col(Contact.organization).is_not(None),
+        col(Contact.search_text).contains(bindparam("q"), escape="/"),
+    )
+    .order_by(Contact.id)
+    .limit(MAX_ORGANIZATION_CANDIDATES)
+)
+
+
+async def target_ids(
+    reader: Reader, *, owner_id: str, target_id: str | None, organization: str | None
+) -> list[str]:
+    """The live targets: the contact (404 if the owner has none such; none if archived), or
+    the organisation's contacts, matched folded as search folds them (case and accents
+    aside), at most MAX_TARGETS of them, first by id."""
+    if target_id is not None:
+        found = await reader.rows(_TARGET, {"owner_id": owner_id, "target_id": target_id})
+        if not found:
+            raise ContactNotFound(f"No contact {target_id}.")
+        return [target_id] if found[0]["archived_at"] is None else []
+    assert organization is not None
+    wanted = fold(organization)
+    escaped = wanted.replace("/", "//").replace("%", "/%").replace("_", "/_")
+    rows = await reader.rows(
+        _AT_ORGANIZATION, {"owner_id": owner_id, "q": escaped}, plan_for_values=True
+    )
+    return [row["id"] for row in rows if fold(row["organization"]) == wanted][:MAX_TARGETS]
+
+
+def _reason(
+    row: Mapping[str, Any], hops: int, strength: int, summary: Mapping[str, Any], ask_weight: int
+) -> str:
+    name, target = row["display_name"], row["target_name"]
+    if hops == 1:
+        how = f"{name} knows {target} (strength {strength})."
+    else:
+        how = f"{name} knows {row['middle_name']}, who knows {target} (weakest link {strength})."
+    if summary["can_ask"]:
+        ask = f" Your goodwill with {name} covers an ask of weight {ask_weight}: ask now."
+    else:
+        needed = summary["deposits_needed"]
+        ask = f" Give {name} {needed} more (in weight-1 deposits) before you ask."
+    return (how + ask)[:1000]
+
+
+def _path(row: Mapping[str, Any], now: Any, ask_weight: int) -> dict[str, Any]:
+    # The path's key (see `best`): hops, 5 - strength, the middle (none at one hop), '|',
+    # the target.
+    key = row["k"]
+    hops, strength = int(key[0]), 5 - int(key[1])
+    middle, target = key[2:].split("|", 1)
+    summary = contact_reciprocity(row, row["ratio"], now, ask_weight=ask_weight)
+    return {
+        "path": [row["id"], middle, target] if hops == 2 else [row["id"], target],
+        "introducer": {"id": row["id"], "display_name": row["display_name"]},
+        "target": {"id": target, "display_name": row["target_name"]},
+        "hops": hops,
+        "strength": strength,
+        "can_ask": summary["can_ask"],
+        "deposits_needed": summary["deposits_needed"],
+        "permits_introductions": INTRODUCTIONS in row["channel_uses"],
+        "last_interaction_at": row["last_interaction_at"],
+        "reason": _reason(row, hops, strength, summary, ask_weight),
+    }
+
+
+async def warm_paths(
+    reader: Reader,
+    *,
+    owner_id: str,
+    target_id: str | None,
+    organization: str | None,
+    ask_weight: int,
+    max_hops: int,
+    limit: int,
+) -> list[dict[str, Any]]:
+    """The best `limit` introducers to the target (or the organisation), best first."""
+    targets = await target_ids(
+        reader, owner_id=owner_id, target_id=target_id, organization=organization
+    )
+    if not targets:
+        return []
+    params = {
+        "owner": owner_id,
+        "default_ratio": DEFAULTS["reciprocity_ratio"],
+        "ids": json.dumps(targets),
+        "ask_weight": ask_weight,
+        "max_hops": max_hops,
+        "max_middles": MAX_MIDDLES,
+        "max_candidates": MAX_CANDIDATES,
+        "lim": limit,
+    }
+    rows = await reader.rows(_PATHS[reader.dialect.name], params)
+    now = utcnow()
+    return [_path(row, now, ask_weight) for row in rows]
