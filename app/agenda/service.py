@@ -39,7 +39,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, exists, or_, text, true
+from sqlalchemy import and_, exists, literal, or_, text, true, tuple_
 from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -120,11 +120,13 @@ def _live(contact: Any) -> Any:
 
 def _after(due: Any, tie: Any, cursor: tuple[datetime, str] | None) -> Any:
     """Rows at or past the cursor's (due_at, tie-break) in SQL; the exact cut is made on the
-    items (a follow-up's tie-break adds the side to the introduction's id)."""
+    items (a follow-up's tie-break adds the side to the introduction's id). A row value, so
+    that a later page starts where it is along the kind's index instead of reading every
+    row before it."""
     if cursor is None:
         return true()
     due_at, tie_break = cursor
-    return or_(due > due_at, and_(due == due_at, tie >= tie_break.split(":", 1)[0]))
+    return tuple_(due, tie) >= tuple_(literal(due_at, due.type), tie_break.split(":", 1)[0])
 
 
 def _item(
