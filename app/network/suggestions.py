@@ -17,11 +17,13 @@ several phrases is one suggestion, with the first phrase.
 Bounded: each phrase brings its best `PER_PHRASE` eligible targets and its best `PER_PHRASE`
 requesters (by their side of the score), so a phrase that hundreds need and hundreds offer
 makes at most PER_PHRASE² pairs, not tens of thousands; and the list holds at most
-`MAX_SUGGESTIONS`. The one statement reads every need and offer of the owner and their
-contacts, tens of milliseconds for ten thousand of them, so its answer is kept, per
-process, for the owner's data as it was (the owner's latest event number and settings
-version; every change that matters writes an event) and for at most `KEEP_SECONDS`, which
-time alone can change (a cooldown ending, a consent link lapsing).
+`MAX_SUGGESTIONS`. The statement still reads every need and offer of the owner and each
+such contact once (a few hundred milliseconds for the bench's ten thousand), so its answer
+is kept, per process, while the owner's data is as it was: the owner's latest event number
+and settings version, since every change that can take a suggestion away (an introduction
+asked for or declined, a contact archived, a channel or a stage or a balance changed)
+writes an event. Time alone only brings suggestions back (a cooldown ending, a consent link
+lapsing), so a kept answer is used for at most `KEEP_SECONDS` more.
 docs/decisions/2026-12-07-warm-paths-and-suggestions.md has the measurements.
 """
 
@@ -42,9 +44,9 @@ from app.core.types import UTCDateTime, utcnow
 from app.settings.models import OwnerSettings
 from app.settings.service import get_rules
 
-PER_PHRASE = 10
+PER_PHRASE = 5
 MAX_SUGGESTIONS = 1_000
-KEEP_SECONDS = 30.0
+KEEP_SECONDS = 600.0
 # Owners whose suggestions a process keeps.
 _KEPT_OWNERS = 256
 _CURSOR_KIND = "suggestion"
@@ -52,46 +54,48 @@ _CURSOR_KIND = "suggestion"
 _SUGGESTIONS = (
     text(
         """
-WITH targets AS (
-    SELECT c.id, 10 * CASE c.trust_stage WHEN 'acquaintance' THEN 1 WHEN 'known' THEN 2
-                     WHEN 'liked' THEN 3 WHEN 'trusted' THEN 4 ELSE 0 END
-           + CASE WHEN c.ledger_deposits - :ratio * c.ledger_withdrawals >= :ratio
-                  THEN 50 ELSE 0 END AS score
+WITH people AS (
+    -- Everyone with a need or an offer, live, read once: their side of the score, and
+    -- whether they may be asked for an introduction.
+    SELECT c.id,
+           10 * CASE c.trust_stage WHEN 'acquaintance' THEN 1 WHEN 'known' THEN 2
+                     WHEN 'liked' THEN 3 WHEN 'trusted' THEN 4 ELSE 0 END AS stage_score,
+           CASE WHEN c.ledger_deposits - :ratio * c.ledger_withdrawals >= :ratio
+                THEN 50 ELSE 0 END AS goodwill_score,
+           CASE WHEN c.channel_uses LIKE '%,introductions,%' THEN 1 ELSE 0 END AS reachable
     FROM contact c
     WHERE c.owner_id = :owner
-      AND c.id IN (SELECT p.contact_id FROM contact_phrase p
-                   WHERE p.owner_id = :owner AND p.kind = 'offer')
+      AND c.id IN (SELECT p.contact_id FROM contact_phrase p WHERE p.owner_id = :owner)
       AND c.archived_at IS NULL AND c.erased_at IS NULL
-      AND c.channel_uses LIKE '%,introductions,%'
-      AND (SELECT COUNT(*) FROM introduction i
-           WHERE i.owner_id = :owner AND i.target_id = c.id AND i.state = 'awaiting_consent'
-             AND i.consent_expires_at > :now) < :max_pending
 ),
-requesters AS (
-    SELECT c.id, 10 * CASE c.trust_stage WHEN 'acquaintance' THEN 1 WHEN 'known' THEN 2
-                     WHEN 'liked' THEN 3 WHEN 'trusted' THEN 4 ELSE 0 END AS score
-    FROM contact c
-    WHERE c.owner_id = :owner
-      AND c.id IN (SELECT p.contact_id FROM contact_phrase p
-                   WHERE p.owner_id = :owner AND p.kind = 'need')
-      AND c.archived_at IS NULL AND c.erased_at IS NULL
+busy AS (
+    -- Targets with as many consent requests pending (asked, not lapsed) as the cap.
+    SELECT i.target_id AS id
+    FROM introduction i
+    WHERE i.owner_id = :owner AND i.state = 'awaiting_consent' AND i.consent_expires_at > :now
+    GROUP BY i.target_id
+    HAVING COUNT(*) >= :max_pending
 ),
 offers AS (
     SELECT phrase, contact_id, score FROM (
-        SELECT p.phrase, p.contact_id, t.score,
-               ROW_NUMBER() OVER (PARTITION BY p.phrase ORDER BY t.score DESC, p.contact_id)
-                   AS n
-        FROM contact_phrase p JOIN targets t ON t.id = p.contact_id
-        WHERE p.owner_id = :owner AND p.kind = 'offer'
+        SELECT p.phrase, p.contact_id, t.stage_score + t.goodwill_score AS score,
+               ROW_NUMBER() OVER (
+                   PARTITION BY p.phrase
+                   ORDER BY t.stage_score + t.goodwill_score DESC, p.contact_id
+               ) AS n
+        FROM contact_phrase p JOIN people t ON t.id = p.contact_id
+        WHERE p.owner_id = :owner AND p.kind = 'offer' AND t.reachable = 1
+          AND t.id NOT IN (SELECT id FROM busy)
     ) x
     WHERE n <= :per_phrase
 ),
 needs AS (
     SELECT phrase, contact_id, score FROM (
-        SELECT p.phrase, p.contact_id, r.score,
-               ROW_NUMBER() OVER (PARTITION BY p.phrase ORDER BY r.score DESC, p.contact_id)
-                   AS n
-        FROM contact_phrase p JOIN requesters r ON r.id = p.contact_id
+        SELECT p.phrase, p.contact_id, r.stage_score AS score,
+               ROW_NUMBER() OVER (
+                   PARTITION BY p.phrase ORDER BY r.stage_score DESC, p.contact_id
+               ) AS n
+        FROM contact_phrase p JOIN people r ON r.id = p.contact_id
         WHERE p.owner_id = :owner AND p.kind = 'need'
     ) x
     WHERE n <= :per_phrase
@@ -113,14 +117,16 @@ pairs AS (
             AND i.target_id = o.contact_id AND i.state = 'declined' AND i.decided_at > :since
       )
     GROUP BY n.contact_id, o.contact_id
+),
+best AS (
+    SELECT * FROM pairs ORDER BY score DESC, requester_id, target_id LIMIT :max_suggestions
 )
-SELECT p.requester_id, p.target_id, p.need, p.score,
+SELECT b.requester_id, b.target_id, b.need, b.score,
        r.display_name AS requester_name, t.display_name AS target_name
-FROM pairs p
-JOIN contact r ON r.owner_id = :owner AND r.id = p.requester_id
-JOIN contact t ON t.owner_id = :owner AND t.id = p.target_id
-ORDER BY p.score DESC, p.requester_id, p.target_id
-LIMIT :max_suggestions
+FROM best b
+JOIN contact r ON r.owner_id = :owner AND r.id = b.requester_id
+JOIN contact t ON t.owner_id = :owner AND t.id = b.target_id
+ORDER BY b.score DESC, b.requester_id, b.target_id
 """
     )
     .bindparams(
