@@ -13,6 +13,7 @@ from pydantic import (
     model_validator,
 )
 
+from app.contacts.models import fold_phrase
 from app.core.reciprocity import Reciprocity
 from app.core.schemas import (
     Id,
@@ -59,6 +60,27 @@ PartName = trimmed(100)
 CadenceDays = strict_int(ge=1, le=3650, description="Keep-in-touch interval in days.")
 Tag = trimmed(64, required=True)
 Tags = Annotated[list[Tag], Field(max_length=50), AfterValidator(_unique)]
+PHRASE_MAX_LENGTH = 200
+MAX_PHRASES = 20
+
+
+def _fits_folded(value: str) -> str:
+    # Folding can lengthen a phrase (`ß` is `ss`); what is matched must fit its column too.
+    if len(fold_phrase(value)) > PHRASE_MAX_LENGTH:
+        raise ValueError(f"must be at most {PHRASE_MAX_LENGTH} characters once case-folded")
+    return value
+
+
+Phrase = Annotated[trimmed(PHRASE_MAX_LENGTH, required=True), AfterValidator(_fits_folded)]
+Phrases = Annotated[
+    list[Phrase],
+    Field(
+        max_length=MAX_PHRASES,
+        description='Short phrases such as "seed funding", kept as written (trimmed) and '
+        "matched trimmed and case-folded.",
+    ),
+    AfterValidator(_unique),
+]
 Notes = Annotated[str, StringConstraints(max_length=10_000)]
 SystemName = trimmed(64, required=True, pattern=r"^[^:]+$")
 ExternalId = trimmed(200, required=True)
@@ -135,6 +157,8 @@ class ContactCreate(InputModel):
     notes: Notes | None = None
     channels: Channels = Field(default_factory=list)
     external_refs: ExternalRefs = Field(default_factory=dict)
+    needs: Phrases = Field(default_factory=list)
+    offers: Phrases = Field(default_factory=list)
     connected_at: ConnectedAt | None = None
 
 
@@ -157,9 +181,13 @@ class ContactUpdate(InputModel):
     notes: Notes | None = None
     channels: Channels | None = None
     external_refs: ExternalRefs | None = None
+    needs: Phrases | None = None
+    offers: Phrases | None = None
     connected_at: ConnectedAt | None = None
 
-    @field_validator("display_name", "trust_stage", "tags", "channels", "external_refs")
+    @field_validator(
+        "display_name", "trust_stage", "tags", "channels", "external_refs", "needs", "offers"
+    )
     @classmethod
     def _not_null(cls, value: Any) -> Any:
         if value is None:
@@ -186,6 +214,8 @@ class ContactRead(BaseModel):
     notes: bounded(10_000) | None  # type: ignore[valid-type]
     channels: Annotated[list[ChannelRead], Field(max_length=50)]
     external_refs: Annotated[dict[bounded(64), bounded(200)], Field(max_length=20)]  # type: ignore[valid-type]
+    needs: Annotated[list[bounded(PHRASE_MAX_LENGTH)], Field(max_length=MAX_PHRASES)]  # type: ignore[valid-type]
+    offers: Annotated[list[bounded(PHRASE_MAX_LENGTH)], Field(max_length=MAX_PHRASES)]  # type: ignore[valid-type]
     connected_at: datetime | None
     last_interaction_at: datetime | None
     next_touch_due_at: datetime | None = Field(

@@ -99,6 +99,11 @@ class Draft:
             channel = {"type": kind, "value": value, "permitted_uses": []}
             self.fields.setdefault("channels", []).append(channel)
 
+    def keep_item(self, name: str, value: str) -> None:
+        """One more item of a list field (a need, an offer); an empty one is no value."""
+        if value:
+            self.fields.setdefault(name, []).append(value)
+
     def keep_tags(self, tags: list[str]) -> None:
         self.fields.setdefault("tags", []).extend(tag for tag in tags if tag)
 

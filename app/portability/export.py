@@ -35,6 +35,8 @@ from app.ledger.models import LedgerEntry
 from app.ledger.service import to_read as entry_read
 from app.portability.schemas import IntroductionExport, OwnerExport
 from app.portability.vcard_write import card
+from app.relationships.models import Relationship
+from app.relationships.service import to_read as relationship_read
 from app.reminders.models import Reminder
 from app.reminders.service import to_read as reminder_read
 from app.settings.service import get_rules
@@ -135,6 +137,13 @@ async def export_json(sessionmaker: SessionMaker, owner_id: str) -> AsyncIterato
         reminders = _pages(session, Reminder, owner_id)
         async for chunk in _json_array(
             "reminders", reminders, lambda r: reminder_read(r).model_dump_json().encode()
+        ):
+            yield chunk
+        relationships = _pages(session, Relationship, owner_id)
+        async for chunk in _json_array(
+            "relationships",
+            relationships,
+            lambda r: relationship_read(r).model_dump_json().encode(),
         ):
             yield chunk
         yield b"}\n"

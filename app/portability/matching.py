@@ -3,8 +3,8 @@
 A record is matched, in this order, by our own contact id (a vCard exported here), by an
 external reference (the LinkedIn profile URL, a vCard UID), by an email address, by a phone
 number, and, for a record that has none of these, by its exact name. Merging never removes
-anything: fields the record has a value for replace the contact's; channels, tags and external
-references are added to; notes are only filled in when the contact has none.
+anything: fields the record has a value for replace the contact's; channels, tags, needs, offers
+and external references are added to; notes are only filled in when the contact has none.
 """
 
 import copy
@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import TypeAdapter
 
 from app.contacts.identifiers import channel_keys
-from app.contacts.models import Contact
+from app.contacts.models import Contact, fold_phrase
 from app.contacts.schemas import ContactCreate
 from app.portability.drafts import Draft, channel_key
 
@@ -29,6 +29,8 @@ MERGED = (
     "timezone",
     "notes",
     "tags",
+    "needs",
+    "offers",
     "channels",
     "external_refs",
     "connected_at",
@@ -81,6 +83,16 @@ def changes(
     tags = [t for t in dumped["tags"] if t not in state["tags"]]
     if tags:
         out["tags"] = [*state["tags"], *tags]
+    for name in ("needs", "offers"):
+        # A phrase the contact has in another case or spacing is the same need or offer.
+        have_phrases = {fold_phrase(p) for p in state[name]}
+        phrases = []
+        for phrase in dumped[name]:
+            if fold_phrase(phrase) not in have_phrases:
+                have_phrases.add(fold_phrase(phrase))
+                phrases.append(phrase)
+        if phrases:
+            out[name] = [*state[name], *phrases]
     refs = {s: e for s, e in dumped["external_refs"].items() if s not in state["external_refs"]}
     if refs:
         out["external_refs"] = {**state["external_refs"], **refs}

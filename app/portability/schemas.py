@@ -20,6 +20,7 @@ from app.core.schemas import Id, InputModel, bounded
 from app.interactions.schemas import InteractionRead
 from app.introductions.schemas import IntroductionRead, TimelineEventRead
 from app.ledger.schemas import LedgerEntryRead
+from app.relationships.schemas import RelationshipRead
 from app.reminders.schemas import ReminderRead
 from app.settings.schemas import SettingsRead
 
@@ -110,6 +111,7 @@ class ExportDocument(BaseModel):
     ledger_entries: list[LedgerEntryRead]
     introductions: list[IntroductionExport]
     reminders: list[ReminderRead] = Field(description="Done ones included.")
+    relationships: list[RelationshipRead]
 
 
 # Items one `POST /v1/contacts/batch` may hold (more: 422): a CRM's page of records, written

@@ -141,7 +141,7 @@ def _without(fields: dict[str, Any], bad: list[tuple[Any, ...]]) -> dict[str, An
     items: dict[str, set[Any]] = {}
     for loc in bad:
         name = loc[0]
-        if name in ("channels", "tags", "external_refs") and len(loc) > 1:
+        if name in ("channels", "tags", "needs", "offers", "external_refs") and len(loc) > 1:
             items.setdefault(name, set()).add(loc[1])
         else:
             kept.pop(name, None)

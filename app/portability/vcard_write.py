@@ -2,9 +2,9 @@
 
 3.0 rather than 4.0: it is the version that Google Contacts, Outlook and Apple Contacts all
 import (Outlook and older phones do not read 4.0), and 4.0 adds nothing a contact here needs.
-The cards carry our id, external references and when the owner and the contact connected as
-X- properties, so a file exported here and imported again matches the same contacts and
-changes nothing.
+The cards carry our id, external references, needs, offers and when the owner and the contact
+connected as X- properties, so a file exported here and imported again matches the same
+contacts and changes nothing.
 
 Written by hand rather than through vobject: serialising 100,000 cards with vobject costs
 tens of seconds, and the format is a few escaping and folding rules.
@@ -99,6 +99,9 @@ def card(contact: Contact) -> str:
             lines.append(text_line(f"X-GOODWILL-CHANNEL;TYPE={kind}", value))
     if contact.tags:
         lines.append(list_line("CATEGORIES", contact.tags, ","))
+    # One property a phrase, in the contact's order: a phrase may hold any character.
+    lines += [text_line("X-GOODWILL-NEED", phrase) for phrase in contact.needs]
+    lines += [text_line("X-GOODWILL-OFFER", phrase) for phrase in contact.offers]
     for system, external_id in sorted(contact.external_refs.items()):
         lines.append(text_line("X-GOODWILL-REF", f"{system}:{external_id}"))
     if contact.notes:

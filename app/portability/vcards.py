@@ -33,6 +33,7 @@ X_ID = "x-goodwill-id"
 X_REF = "x-goodwill-ref"
 X_CHANNEL = "x-goodwill-channel"
 X_CONNECTED = "x-goodwill-connected-at"
+X_PHRASES = {"needs": "x-goodwill-need", "offers": "x-goodwill-offer"}
 _SOCIAL = ("x-socialprofile", "socialprofile")
 _CHANNEL_PROPERTIES = ("email", "tel", "url", X_CHANNEL, *_SOCIAL)
 _OUR_CHANNELS = {t.value for t in ChannelType}
@@ -213,6 +214,14 @@ def _read_ours(result: Draft, card: Any, contact_id: str) -> None:
             result.add_ref(system, external_id)
     for line in _lines(card, X_CONNECTED)[:1]:
         result.keep("connected_at", _value(line))
+    _phrases(result, card)
+
+
+def _phrases(result: Draft, card: Any) -> None:
+    """Needs and offers, one property a phrase, in the card's order."""
+    for field, name in X_PHRASES.items():
+        for line in _lines(card, name):
+            result.keep_item(field, _value(line))
 
 
 def _our_channels(card: Any) -> Iterator[tuple[str, str]]:
@@ -267,6 +276,7 @@ def _read_theirs(result: Draft, card: Any) -> None:
         system, sep, external_id = _value(line).partition(":")
         if sep:
             result.add_ref(system, external_id)
+    _phrases(result, card)
     uid = _first(card, "uid")
     if uid:
         result.add_ref("vcard", uid)

@@ -58,6 +58,8 @@ contacts = st.fixed_dictionaries(
         "title": st.none() | text(60),
         "timezone": st.none() | st.sampled_from(["Europe/Berlin", "UTC", "America/Indiana/Knox"]),
         "tags": st.lists(present(64), max_size=4),
+        "needs": st.lists(present(60), max_size=4),
+        "offers": st.lists(present(60), max_size=4),
         "notes": st.none() | text(400),
         "channels": st.lists(channels, max_size=4),
         "external_refs": st.dictionaries(
@@ -68,7 +70,7 @@ contacts = st.fixed_dictionaries(
 
 # What a vCard holds of a contact; trust, cadence and consent stay with the owner.
 CARRIED = ("display_name", "given_name", "family_name", "organization", "title", "timezone")
-CARRIED += ("tags", "notes", "external_refs")
+CARRIED += ("tags", "notes", "external_refs", "needs", "offers")
 # One valid RFC 6350 / RFC 2426 content line: tab, printable ASCII and any non-ASCII
 # character, but no other control character; lines end in CRLF and nowhere else.
 VALID_LINE = re.compile(r"[\t\x20-\x7e\x80-\U0010ffff]*")
