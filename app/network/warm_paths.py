@@ -10,14 +10,18 @@ the strength), read in both directions with UNION ALL:
 
 1. `near`: the targets' neighbours, each with its strongest link to a target (index-only).
 2. `middles`: of those, the live ones with the strongest links, at most `MAX_MIDDLES`: the
-   bounded fan-out. A target with hundreds of neighbours would otherwise bring every
-   neighbour's neighbours, a good part of the network.
+   bounded fan-out (a hub's neighbours' neighbours are a good part of the network). None
+   when the neighbours alone are `MAX_CANDIDATES` or more: a two-hop path ranks after every
+   one-hop path in the shortlist below, so it could not be in it.
 3. `far`: the middles' neighbours, each path's strength its weaker link.
-4. The best path of each introducer (fewer hops, then the stronger weakest link, then ids,
-   for a stable choice), which must be live and not itself a target; ranked by whether the
-   owner can ask now (app/core/reciprocity.py's rule, spelled in SQL: goodwill >= ratio x
-   ask_weight), then fewer hops, the stronger weakest link, the more recent interaction with
-   the introducer (never touched last), then the introducer's id.
+4. `best`: each introducer's best path (fewer hops, then the stronger weakest link, then
+   ids, for a stable choice), as one sortable key; of those, the `MAX_CANDIDATES` best by
+   hops and strength alone. Only these are weighed by reciprocity: weighing one costs a
+   read of the introducer's row, and a hub has a thousand neighbours.
+5. `ranked`: the live ones, by whether the owner can ask now (app/core/reciprocity.py's
+   rule, spelled in SQL: goodwill >= ratio x ask_weight), then fewer hops, the stronger
+   weakest link, the more recent interaction with the introducer (never touched last),
+   then the introducer's id; the first `limit`.
 
 No path goes through or to an archived (or erased) contact: targets, middles and
 introducers must be live. A target is never an introducer: for an organisation, a contact
@@ -84,7 +88,7 @@ middles AS (
     SELECT n.id, n.target, n.strength
     FROM (SELECT * FROM near ORDER BY strength DESC, id, target) n
     WHERE :max_hops >= 2
-      AND (SELECT COUNT(*) FROM near) < :max_candidates
+      AND (SELECT COUNT(DISTINCT id) FROM near) < :max_candidates
       AND EXISTS (
           SELECT 1 FROM contact m
           WHERE m.owner_id = :owner AND m.id = n.id
