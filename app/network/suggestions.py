@@ -243,3 +243,31 @@ async def suggestions(
         }
         for row in page
     ], next_cursor
+
+
+# Scores are at most 130 (4 x 10 + 4 x 10 + 50): a fixed width sorts them as numbers.
+_SCORE_WIDTH = 4
+
+
+async def to_give(
+    session: AsyncSession, *, owner_id: str, after: str | None, limit: int
+) -> list[dict[str, Any]]:
+    """The agenda's `give` items: suggestions, best first, each with the names and a `tie`
+    that sorts as they do (the score's complement, the requester, the target), from the
+    first at or after `after`."""
+    items = []
+    for row in await ranked(session, owner_id):
+        score = 10**_SCORE_WIDTH - 1 - row["score"]
+        tie = f"{score:0{_SCORE_WIDTH}d}:{row['requester_id']}:{row['target_id']}"
+        if after is not None and tie < after:
+            continue
+        items.append(
+            {
+                **row,
+                "tie": tie,
+                "reason": reason(row["requester_name"], row["target_name"], row["need"]),
+            }
+        )
+        if len(items) >= limit:
+            break
+    return items
