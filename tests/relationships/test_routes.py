@@ -259,13 +259,17 @@ async def test_stale_if_match_is_412_and_a_current_etag_gives_304(client, owner)
 
 
 async def test_the_list_pages_and_filters_by_either_end(client, owner):
-    hub = await a_contact(client, owner, "Hub")
-    spokes = [await a_contact(client, owner, f"Spoke {i}") for i in range(5)]
+    people = sorted(
+        [await a_contact(client, owner, f"Person {i}") for i in range(6)], key=lambda c: c["id"]
+    )
+    # The middle id: the hub is the second of some stored pairs and the first of others.
+    hub = people[2]
+    spokes = [p for p in people if p is not hub]
     made = []
     for i, spoke in enumerate(spokes):
-        # The hub at either end of the stored pair, whatever order it is sent in.
         pair = [hub["id"], spoke["id"]] if i % 2 else [spoke["id"], hub["id"]]
         made.append(await relate(client, owner, *pair))
+    assert {r["contact_ids"].index(hub["id"]) for r in made} == {0, 1}
     elsewhere = await relate(client, owner, spokes[0]["id"], spokes[1]["id"], "friend")
 
     pages, cursor = [], None
