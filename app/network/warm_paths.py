@@ -267,6 +267,6 @@ async def warm_paths(
         "max_candidates": MAX_CANDIDATES,
         "lim": limit,
     }
-    rows = await reader.rows(_PATHS[reader.dialect.name], params)
+    rows = await reader.rows(_PATHS[reader.dialect.name], params, plan_for_values=True)
     now = utcnow()
     return [_path(row, now, ask_weight) for row in rows]
