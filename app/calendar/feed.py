@@ -20,8 +20,9 @@ An item goes on the day it falls due in the owner's `timezone` (a link: the day 
 or today when that is past; an item snoozed until a later day goes on that day. Its `UID`
 is the agenda item's id, or for a reminder the reminder's id (a reminder moved to another
 day is the same event, moved), so a calendar updates events instead of duplicating them.
-At most `MAX_EVENTS` events: today's agenda first, then what falls due later, most
-important kinds first, as the agenda ranks them.
+At most `MAX_EVENTS` events: with more, the most important kinds first, as the agenda ranks
+them (routine touches, the most numerous, are the first left out), and the soonest first
+within a kind. Each agenda asked is bounded to as many items.
 """
 
 import asyncio
@@ -120,17 +121,22 @@ async def view(session: AsyncSession, *, owner_id: str) -> View:
     today = now.astimezone(zone).date()
     last = today + timedelta(days=HORIZON_DAYS - 1)
     found: dict[str, dict[str, Any]] = {}
-    for on, kinds in _days_asked(today, last):
-        if len(found) >= MAX_EVENTS:
-            break
-        # A whole feed's worth: what earlier agendas found comes again in later ones.
-        page, _ = await agenda(
+    # Kinds ranked here or after need no more asking: today's agenda alone fills the feed.
+    cut = len(RANKS)
+    for on, asked in _days_asked(today, last):
+        kinds = tuple(kind for kind in asked if RANKS[kind] < cut)
+        if not kinds:
+            continue
+        # A whole feed's worth from each: most important kinds first, as the agenda ranks.
+        page, more = await agenda(
             session, owner_id=owner_id, on=on, kinds=kinds, limit=MAX_EVENTS, cursor=None
         )
         for item in page:
-            if len(found) >= MAX_EVENTS:
-                break
             found.setdefault(item["id"], item)
+        if on == today and more is not None:
+            # Cut within a kind: its items due later (or ranked after it) cannot beat the
+            # ones today already has, so a large owner's touches are read once.
+            cut = RANKS[page[-1]["kind"]]
     # An item the agenda of a later day shows may be snoozed until then: on that day.
     snoozed = await _snoozed(session, owner_id, now, list(found))
     dated = []
@@ -140,8 +146,16 @@ async def view(session: AsyncSession, *, owner_id: str) -> View:
             day = max(day, snoozed[item["id"]].astimezone(zone).date())
         if day <= last:
             dated.append({**item, "day": day})
-    dated.sort(key=lambda item: (item["day"], RANKS[item["kind"]], item["due_at"], item["id"]))
-    return View(dated, today, zone)
+    # Too many: the routine touches, ranked last and the most numerous, are left out first;
+    # within a kind, as the agenda orders it (by due time, then subject).
+    dated.sort(key=lambda item: (RANKS[item["kind"]], item["day"], *_order(item)))
+    kept = sorted(dated[:MAX_EVENTS], key=lambda item: (item["day"], RANKS[item["kind"]]))
+    return View(kept, today, zone)
+
+
+def _order(item: dict[str, Any]) -> tuple[Any, ...]:
+    # The contact tells a follow-up's two sides apart.
+    return item["due_at"], item["subject"]["id"], item["contact"]["id"]
 
 
 def uid(item: dict[str, Any]) -> str:

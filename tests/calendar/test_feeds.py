@@ -284,16 +284,21 @@ async def test_introductions_and_thanks_come_on_their_days(client, owner):
     ]
 
 
-async def test_at_most_max_events_today_first(client, owner, monkeypatch):
+async def test_at_most_max_events_the_most_important_first(client, owner, monkeypatch):
     monkeypatch.setattr(calendar_feed, "MAX_EVENTS", 3)
+    await overdue_contact(client, owner, "Ada Lovelace")
     grace = await a_contact(client, owner, "Grace Hopper")
-    later = [await remind(client, owner, grace["id"], NOW + n * DAY) for n in (2, 3)]
-    due = [await remind(client, owner, grace["id"], NOW - n * DAY) for n in (1, 2)]
+    due = await remind(client, owner, grace["id"], NOW - DAY)
+    later = [await remind(client, owner, grace["id"], NOW + n * DAY) for n in (3, 2)]
     feed = await new_feed(client, owner)
     found = events(await fetch(client, feed["url"]))
-    assert len(found) == 3
-    # Today's agenda first: both reminders due now, then the soonest of what falls due.
-    assert set(found) == {f"{r['id']}@goodwill" for r in [*due, later[0]]}
+    # Planned reminders, even next week's, before a routine touch due today.
+    assert set(found) == {f"{r['id']}@goodwill" for r in [due, *later]}
+
+    monkeypatch.setattr(calendar_feed, "MAX_EVENTS", 2)
+    found = events(await fetch(client, feed["url"]))
+    # Within a kind, the soonest.
+    assert set(found) == {f"{due['id']}@goodwill", f"{later[1]['id']}@goodwill"}
 
 
 async def test_revoked_and_unknown_urls_are_404(client, owner):
