@@ -47,8 +47,16 @@ from app.settings.service import get_rules
 
 HORIZON_DAYS = 30
 MAX_EVENTS = 1_000
+# The longest body, in characters, for the OpenAPI document. An event is at most about 3,200:
+# a summary with a name of up to 200 characters and a description (the item's reason) of up
+# to 1,000, each at most doubled by escaping, and folded (3 more every 75 octets, a character
+# up to 4 octets); the rest is short fixed lines. The calendar's own lines, with the feed's
+# name, stay under 1,000.
+MAX_LENGTH = MAX_EVENTS * 4_000 + 1_000
 # Kinds with a date, in the agenda's rank order.
-DATED = tuple(kind for kind in sorted(RANKS, key=RANKS.__getitem__) if kind != "rebalance")
+# (Neither a balance to restore nor an introduction to offer has a date.)
+UNDATED = (AgendaKind.rebalance, AgendaKind.give)
+DATED = tuple(kind for kind in sorted(RANKS, key=RANKS.__getitem__) if kind not in UNDATED)
 STAYING = (
     AgendaKind.follow_up,
     AgendaKind.ready_to_make,

@@ -95,6 +95,9 @@ async def delete_calendar_feed(
             "description": "The calendar (RFC 5545), `text/calendar; charset=utf-8`: one "
             "all-day event a day for each of the owner's open reminders and dated agenda "
             f"items of the next {feed.HORIZON_DAYS} days, at most {feed.MAX_EVENTS:,}.",
+            "content": {
+                "text/calendar": {"schema": {"type": "string", "maxLength": feed.MAX_LENGTH}}
+            },
         }
     },
 )
