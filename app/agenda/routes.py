@@ -67,10 +67,11 @@ async def read_agenda(
     """What to do on a day, most important first: a consent about to lapse
     (`consent_expiring`: lost if left), feedback owed on an introduction (`follow_up`),
     thanks owed to someone who just helped (`thanks_owed`), introductions ready to make,
-    reminders, balances to restore (`rebalance`), then routine touches due
-    (`touch_overdue`); within a kind, soonest due first. An item's `id` is the same for the
-    same reason on the same subject and occurrence (a touch due again after a new
-    interaction is a new item). Snoozed and dismissed items are left out."""
+    reminders, balances to restore (`rebalance`), introductions you could offer (`give`,
+    from GET /v1/suggestions, best first), then routine touches due (`touch_overdue`);
+    within a kind, soonest due first. An item's `id` is the same for the same reason on the
+    same subject and occurrence (a touch due again after a new interaction is a new item).
+    Snoozed and dismissed items are left out."""
     data, next_cursor = await service.agenda(
         session,
         owner_id=principal.owner_id,

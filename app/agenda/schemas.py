@@ -16,7 +16,8 @@ class AgendaKind(StrEnum):
     consent_expiring = "consent_expiring"
     ready_to_make = "ready_to_make"
     rebalance = "rebalance"
-    # `give` (an introduction the owner could offer) comes with suggestions (issue 17).
+    # An introduction the owner could offer: a suggestion (GET /v1/suggestions).
+    give = "give"
 
 
 class SubjectType(StrEnum):

@@ -13,8 +13,9 @@ costs more in the first ones:
   4. ready_to_make: the target said yes and waits for you;
   5. reminder: what the owner planned;
   6. rebalance: give before you ask again (no date makes it urgent);
-  7. touch_overdue: routine keep-in-touch, the most numerous.
-(`give`, suggestions the owner could offer, comes with issue 17: before `touch_overdue`.)
+  7. give: an introduction the owner could offer (GET /v1/suggestions: one contact needs
+     what another offers), best suggestion first: giving first, but nothing lapses;
+  8. touch_overdue: routine keep-in-touch, the most numerous.
 Within a kind: by `due_at`, then by subject id (and side, for follow-ups). A page's cursor
 carries (rank, due_at, that tie-break).
 
@@ -54,6 +55,7 @@ from app.core.reciprocity import goodwill, is_overdrawn
 from app.core.types import utcnow
 from app.introductions.models import FEEDBACK_DUE, Introduction
 from app.ledger.models import LedgerEntry
+from app.network import suggestions
 from app.reminders.models import Reminder
 from app.settings.service import get_rules
 
@@ -64,7 +66,8 @@ RANKS: dict[AgendaKind, int] = {
     AgendaKind.ready_to_make: 3,
     AgendaKind.reminder: 4,
     AgendaKind.rebalance: 5,
-    AgendaKind.touch_overdue: 6,
+    AgendaKind.give: 6,
+    AgendaKind.touch_overdue: 7,
 }
 # How far ahead of a day a consent link's expiry puts it on the agenda.
 CONSENT_WARNING = timedelta(days=2)
@@ -456,6 +459,30 @@ class _Kinds:
                 action="make_deposit",
             )
             for contact_id, name, deposits, withdrawals in await self._rows(query)
+        ]
+
+    async def give(self, cursor: Any, limit: int) -> list[dict[str, Any]]:
+        # Suggestions have no date: every item of the day sorts at its start, best first
+        # (the tie carries the score), with an id from the requester, the target and the need.
+        if cursor is not None and cursor[0] > self.day.start:
+            return []
+        after = cursor[1] if cursor is not None and cursor[0] == self.day.start else None
+        rows = await suggestions.to_give(
+            self.session, owner_id=self.owner_id, after=after, limit=limit
+        )
+        return [
+            _item(
+                AgendaKind.give,
+                occurrence=f"{row['target_id']}\x00{row['need']}",
+                due_at=self.day.start,
+                contact_id=row["requester_id"],
+                name=row["requester_name"],
+                subject=("contact", row["requester_id"]),
+                reason=row["reason"],
+                action="offer_introduction",
+                tie=row["tie"],
+            )
+            for row in rows
         ]
 
     async def touch_overdue(self, cursor: Any, limit: int) -> list[dict[str, Any]]:

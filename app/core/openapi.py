@@ -34,7 +34,8 @@ from app.core.principal import ApiKeyAuth
 
 _TAG_DESCRIPTIONS = {
     "agenda": "What to do today, most important first: consents about to lapse, follow-ups, "
-    "thanks owed, introductions ready to make, reminders, balances, touches due; snooze "
+    "thanks owed, introductions ready to make, reminders, balances, introductions to offer, "
+    "touches due; snooze "
     "or dismiss an item.",
     "contacts": "The people in the owner's network: channels, tags and external references; "
     "archived, or erased for good.",
