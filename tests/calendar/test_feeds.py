@@ -382,3 +382,31 @@ async def test_a_feed_is_rate_limited_by_its_url(app, client, owner):
         assert int(refused.headers["retry-after"]) >= 1
         # Each feed counts on its own.
         assert (await fetch(client, other["url"])).status_code == 200
+
+
+async def test_archived_and_erased_contacts_leave_the_feed(client, owner):
+    ada = await overdue_contact(client, owner, "Ada Lovelace")
+    grace = await a_contact(client, owner, "Grace Hopper")
+    await remind(client, owner, grace["id"], NOW + DAY, "Lunch")
+    feed = await new_feed(client, owner)
+    assert len(events(await fetch(client, feed["url"]))) == 2
+
+    archived = await client.delete(f"/v1/contacts/{ada['id']}", headers=owner.headers)
+    assert archived.status_code in (200, 204), archived.text
+    erased = await client.delete(
+        f"/v1/contacts/{grace['id']}", params={"erase": "true"}, headers=owner.headers
+    )
+    assert erased.status_code in (200, 204), erased.text
+    after = await fetch(client, feed["url"])
+    assert events(after) == {}
+    assert "Ada" not in after.text and "Grace" not in after.text
+
+
+async def test_webhooks_may_subscribe_to_feed_events(client, owner):
+    response = await client.post(
+        "/v1/webhooks",
+        json={"url": "https://hooks.example.com/cal", "events": ["calendar_feed.*"]},
+        headers=owner.headers,
+    )
+    assert response.status_code == 201, response.text
+    assert response.json()["events"] == ["calendar_feed.*"]
