@@ -216,7 +216,7 @@ def _reason(
         ask = f" Your goodwill with {name} covers an ask of weight {ask_weight}: ask now."
     else:
         needed = summary["deposits_needed"]
-        ask = f" Give {name} {needed} more (in weight-1 deposits) before you ask."
+        ask = f" Give to {name} before you ask: {needed} more in deposits."
     return (how + ask)[:1000]
 
 
