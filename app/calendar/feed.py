@@ -14,7 +14,8 @@ items stay out of both. Rather than one agenda per day, a few are asked for, eac
   lapses, so the agendas of days two apart see every link lapsing in the window (with a
   day to spare, for the days a clock change makes 25 hours long).
 
-`rebalance` has no date (a balance to restore is not due on any day) and stays in the app.
+`rebalance` and `give` have no date (a balance to restore, an introduction to offer: not
+due on any day) and stay in the app.
 
 An item goes on the day it falls due in the owner's `timezone` (a link: the day it lapses),
 or today when that is past; an item snoozed until a later day goes on that day. Its `UID`
@@ -54,7 +55,6 @@ MAX_EVENTS = 1_000
 # name, stay under 1,000.
 MAX_LENGTH = MAX_EVENTS * 4_000 + 1_000
 # Kinds with a date, in the agenda's rank order.
-# (Neither a balance to restore nor an introduction to offer has a date.)
 UNDATED = (AgendaKind.rebalance, AgendaKind.give)
 DATED = tuple(kind for kind in sorted(RANKS, key=RANKS.__getitem__) if kind not in UNDATED)
 STAYING = (

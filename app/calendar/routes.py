@@ -104,10 +104,10 @@ async def delete_calendar_feed(
 @etag_from_representation  # computed on every fetch: its ETag is the body's digest
 async def read_calendar(token: Token, request: Request, session: SessionDep) -> Response:
     """The calendar a feed's secret URL serves, without an API key, for calendar apps to
-    subscribe to: the owner's open reminders and dated agenda items (all but `rebalance`)
-    for the next 30 days, each an all-day event on the day it falls due in the owner's
-    `timezone` (today, when that is past; the end of its snooze, when snoozed), with a
-    `UID` that stays the same from fetch to fetch. At most 1,000 events: with more, the
+    subscribe to: the owner's open reminders and dated agenda items (all but `rebalance`
+    and `give`) for the next 30 days, each an all-day event on the day it falls due in the
+    owner's `timezone` (today, when that is past; the end of its snooze, when snoozed),
+    with a `UID` that stays the same from fetch to fetch. At most 1,000 events: with more, the
     most important kinds first, as the agenda ranks them (routine touches are the first
     left out), soonest first within a kind. Snoozed and dismissed items are left out until
     the agenda shows them. Rate limited per feed, as a key is; a deleted feed's URL, or any
