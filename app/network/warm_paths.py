@@ -72,13 +72,7 @@ rules AS (
 ),
 near AS (
     SELECT e.id, e.target, MAX(e.strength) AS strength
-    FROM (
-        SELECT t.id AS target, r.contact_b_id AS id, r.strength
-        FROM targets t JOIN relationship r ON r.owner_id = :owner AND r.contact_a_id = t.id
-        UNION ALL
-        SELECT t.id AS target, r.contact_a_id AS id, r.strength
-        FROM targets t JOIN relationship r ON r.owner_id = :owner AND r.contact_b_id = t.id
-    ) e
+    FROM (:near_edges:) e
     WHERE e.id NOT IN (SELECT id FROM targets)
     GROUP BY e.id, e.target
 ),
@@ -89,26 +83,20 @@ middles AS (
     FROM (SELECT * FROM near ORDER BY strength DESC, id, target) n
     WHERE :max_hops >= 2
       AND (SELECT COUNT(DISTINCT id) FROM near) < :max_candidates
-      AND EXISTS (
+      -- A subquery of its own, not EXISTS, which the planner may turn into a join that
+      -- reads every live contact.
+      AND (
           SELECT 1 FROM contact m
           WHERE m.owner_id = :owner AND m.id = n.id
             AND m.archived_at IS NULL AND m.erased_at IS NULL
-      )
+      ) = 1
     LIMIT :max_middles
 ),
 far AS (
     SELECT e.id, e.middle, e.target,
            CASE WHEN e.strength < e.middle_strength THEN e.strength ELSE e.middle_strength END
                AS strength
-    FROM (
-        SELECT r.contact_b_id AS id, m.id AS middle, m.target, r.strength,
-               m.strength AS middle_strength
-        FROM middles m JOIN relationship r ON r.owner_id = :owner AND r.contact_a_id = m.id
-        UNION ALL
-        SELECT r.contact_a_id AS id, m.id AS middle, m.target, r.strength,
-               m.strength AS middle_strength
-        FROM middles m JOIN relationship r ON r.owner_id = :owner AND r.contact_b_id = m.id
-    ) e
+    FROM (:far_edges:) e
     WHERE e.id NOT IN (SELECT id FROM targets)
 ),
 best AS (
@@ -151,9 +139,39 @@ ORDER BY r.ask_rank, substr(r.k, 1, 2), r.untouched, r.last_interaction_at DESC,
 # Built once per dialect: typed as the columns are, so that SQLite's text comes back as
 # aware datetimes.
 _BAR = {"postgresql": "strpos(r.k, '|')", "sqlite": "instr(r.k, '|')"}
+# A hop from each row of `frm` (with `fields`) along the relationships, both directions: on
+# PostgreSQL a LATERAL subquery, so that even the generic plan of the prepared statement
+# reads each row's edges from the two indexes (a join let it read every edge of a large
+# owner, whose rows it cannot tell from a small one's); SQLite has no LATERAL, and plans
+# every run anyway.
+_HOP = {
+    "postgresql": """
+        SELECT {fields}, x.id, x.strength
+        FROM {frm} CROSS JOIN LATERAL (
+            SELECT r.contact_b_id AS id, r.strength FROM relationship r
+            WHERE r.owner_id = :owner AND r.contact_a_id = {end}
+            UNION ALL
+            SELECT r.contact_a_id AS id, r.strength FROM relationship r
+            WHERE r.owner_id = :owner AND r.contact_b_id = {end}
+        ) x""",
+    "sqlite": """
+        SELECT {fields}, r.contact_b_id AS id, r.strength
+        FROM {frm} JOIN relationship r ON r.owner_id = :owner AND r.contact_a_id = {end}
+        UNION ALL
+        SELECT {fields}, r.contact_a_id AS id, r.strength
+        FROM {frm} JOIN relationship r ON r.owner_id = :owner AND r.contact_b_id = {end}""",
+}
+_NEAR = {"fields": "t.id AS target", "frm": "targets t", "end": "t.id"}
+_FAR = {
+    "fields": "m.id AS middle, m.target, m.strength AS middle_strength",
+    "frm": "middles m",
+    "end": "m.id",
+}
 _PATHS = {
     dialect: text(
         _PATHS_SQL.replace(":targets:", targets)
+        .replace(":near_edges:", _HOP[dialect].format(**_NEAR))
+        .replace(":far_edges:", _HOP[dialect].format(**_FAR))
         .replace(":target_of_k:", f"substr(r.k, {_BAR[dialect]} + 1)")
         .replace(":middle_of_k:", f"substr(r.k, 3, {_BAR[dialect]} - 3)")
     )
@@ -267,6 +285,6 @@ async def warm_paths(
         "max_candidates": MAX_CANDIDATES,
         "lim": limit,
     }
-    rows = await reader.rows(_PATHS[reader.dialect.name], params, plan_for_values=True)
+    rows = await reader.rows(_PATHS[reader.dialect.name], params)
     now = utcnow()
     return [_path(row, now, ask_weight) for row in rows]
