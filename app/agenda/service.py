@@ -34,13 +34,27 @@ start of a later day asked with `on=`.
 
 import hashlib
 import re
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, exists, literal, or_, text, true, tuple_
+from sqlalchemy import (
+    Integer,
+    Select,
+    String,
+    and_,
+    any_,
+    bindparam,
+    exists,
+    or_,
+    text,
+    true,
+    tuple_,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -51,8 +65,9 @@ from app.auth.service import lock_owner
 from app.contacts.models import WITHDRAWN, Contact
 from app.core.outbox import record_event
 from app.core.pagination import decode_cursor, page_of
+from app.core.reads import Reader
 from app.core.reciprocity import goodwill, is_overdrawn
-from app.core.types import utcnow
+from app.core.types import UTCDateTime, utcnow
 from app.introductions.models import FEEDBACK_DUE, Introduction
 from app.ledger.models import LedgerEntry
 from app.network import suggestions
@@ -125,15 +140,226 @@ def _live(contact: Any) -> Any:
     return and_(col(contact.archived_at).is_(None), col(contact.erased_at).is_(None))
 
 
-def _after(due: Any, tie: Any, cursor: tuple[datetime, str] | None) -> Any:
-    """Rows at or past the cursor's (due_at, tie-break) in SQL; the exact cut is made on the
-    items (a follow-up's tie-break adds the side to the introduction's id). A row value, so
-    that a later page starts where it is along the kind's index instead of reading every
-    row before it."""
-    if cursor is None:
+def _at(name: str) -> Any:
+    """A parameter holding an instant (stored in UTC, as the columns are)."""
+    return bindparam(name, type_=UTCDateTime())
+
+
+def _after(due: Any, tie: Any, paged: bool) -> Any:
+    """On a later page, rows at or past the cursor's (due_at, tie-break) (`_after_values`);
+    the exact cut is made on the items (a follow-up's tie-break adds the side to the
+    introduction's id). A row value, so that a later page starts where it is along the kind's
+    index instead of reading every row before it."""
+    if not paged:
         return true()
-    due_at, tie_break = cursor
-    return tuple_(due, tie) >= tuple_(literal(due_at, due.type), tie_break.split(":", 1)[0])
+    return tuple_(due, tie) >= tuple_(_at("after_due"), bindparam("after_tie", type_=String()))
+
+
+def _after_values(cursor: tuple[datetime, str] | None) -> dict[str, Any]:
+    if cursor is None:
+        return {}
+    return {"after_due": cursor[0], "after_tie": cursor[1].split(":", 1)[0]}
+
+
+# Each kind's statement is built once (with or without a cursor) with parameters for the
+# owner, the day and the page, and run by a Reader (app/core/reads.py): building and
+# executing a statement through the ORM on every request cost more CPU than the rest of
+# GET /v1/agenda.
+
+
+@cache
+def _consent_expiring(paged: bool) -> Select[Any]:
+    target, requester = _TARGET, _REQUESTER
+    expires = col(Introduction.consent_expires_at)
+    return (
+        select(Introduction.id, expires, target.id, target.display_name, requester.display_name)
+        .join(
+            target,
+            and_(target.owner_id == Introduction.owner_id, target.id == Introduction.target_id),
+        )
+        .join(
+            requester,
+            and_(
+                requester.owner_id == Introduction.owner_id,
+                requester.id == Introduction.requester_id,
+            ),
+        )
+        .where(
+            Introduction.owner_id == bindparam("owner_id"),
+            Introduction.state == "awaiting_consent",
+            expires >= _at("start"),
+            expires < _at("end"),
+            _live(target),
+            _live(requester),
+            _after(expires, Introduction.id, paged),
+        )
+        .order_by(expires, Introduction.id)
+        .limit(bindparam("limit", type_=Integer()))
+    )
+
+
+@cache
+def _follow_up(paged: bool) -> Select[Any]:
+    requester, target = _REQUESTER, _TARGET
+    made = col(Introduction.made_at)
+    return (
+        select(
+            Introduction.id,
+            made,
+            Introduction.requester_outcome,
+            Introduction.target_outcome,
+            requester.id,
+            requester.display_name,
+            target.id,
+            target.display_name,
+        )
+        .join(
+            requester,
+            and_(
+                requester.owner_id == Introduction.owner_id,
+                requester.id == Introduction.requester_id,
+            ),
+        )
+        .join(
+            target,
+            and_(target.owner_id == Introduction.owner_id, target.id == Introduction.target_id),
+        )
+        .where(
+            Introduction.owner_id == bindparam("owner_id"),
+            # As introductions.service.follow_up_due_from, with that day's end for now;
+            # spelled as the partial index's condition.
+            text(FEEDBACK_DUE),
+            made < _at("made_before"),
+            _live(requester),
+            _live(target),
+            _after(made, Introduction.id, paged),
+        )
+        .order_by(made, Introduction.id)
+        .limit(bindparam("limit", type_=Integer()))
+    )
+
+
+@cache
+def _thanks_owed(paged: bool) -> Select[Any]:
+    occurred = col(LedgerEntry.occurred_at)
+    reversal, gave = _REVERSAL, _GAVE
+    return (
+        select(LedgerEntry.id, occurred, LedgerEntry.kind, Contact.id, Contact.display_name)
+        .join(
+            Contact,
+            and_(Contact.owner_id == LedgerEntry.owner_id, Contact.id == LedgerEntry.contact_id),
+        )
+        .where(
+            LedgerEntry.owner_id == bindparam("owner_id"),
+            occurred >= _at("start"),
+            occurred < _at("end"),
+            LedgerEntry.direction == "received",
+            LedgerEntry.weight > 0,
+            _live(Contact),
+            ~exists().where(
+                reversal.owner_id == LedgerEntry.owner_id,
+                reversal.reverses_id == LedgerEntry.id,
+            ),
+            # Thanked: something given to them since (by the contact's entries index).
+            ~exists().where(
+                gave.owner_id == LedgerEntry.owner_id,
+                gave.contact_id == LedgerEntry.contact_id,
+                gave.occurred_at > LedgerEntry.occurred_at,
+                gave.direction == "gave",
+                gave.weight > 0,
+            ),
+            _after(occurred, LedgerEntry.id, paged),
+        )
+        .order_by(occurred, LedgerEntry.id)
+        .limit(bindparam("limit", type_=Integer()))
+    )
+
+
+@cache
+def _ready_to_make(paged: bool) -> Select[Any]:
+    requester, target = _REQUESTER, _TARGET
+    decided = col(Introduction.decided_at)
+    return (
+        select(Introduction.id, decided, requester.id, requester.display_name, target.display_name)
+        .join(
+            requester,
+            and_(
+                requester.owner_id == Introduction.owner_id,
+                requester.id == Introduction.requester_id,
+            ),
+        )
+        .join(
+            target,
+            and_(target.owner_id == Introduction.owner_id, target.id == Introduction.target_id),
+        )
+        .where(
+            Introduction.owner_id == bindparam("owner_id"),
+            Introduction.state == "consented",
+            decided < _at("end"),
+            _live(requester),
+            _live(target),
+            _after(decided, Introduction.id, paged),
+        )
+        .order_by(decided, Introduction.id)
+        .limit(bindparam("limit", type_=Integer()))
+    )
+
+
+@cache
+def _reminder(paged: bool) -> Select[Any]:
+    due = col(Reminder.due_at)
+    return (
+        select(Reminder.id, due, Reminder.note, Contact.id, Contact.display_name)
+        .join(
+            Contact,
+            and_(Contact.owner_id == Reminder.owner_id, Contact.id == Reminder.contact_id),
+        )
+        .where(
+            Reminder.owner_id == bindparam("owner_id"),
+            col(Reminder.done_at).is_(None),
+            due < _at("end"),
+            _live(Contact),
+            _after(due, Reminder.id, paged),
+        )
+        .order_by(due, Reminder.id)
+        .limit(bindparam("limit", type_=Integer()))
+    )
+
+
+@cache
+def _rebalance(paged: bool) -> Select[Any]:
+    ratio = bindparam("ratio", type_=Integer())
+    return (
+        select(
+            Contact.id, Contact.display_name, Contact.ledger_deposits, Contact.ledger_withdrawals
+        )
+        .where(
+            Contact.owner_id == bindparam("owner_id"),
+            text(WITHDRAWN),  # as the partial index's condition
+            is_overdrawn(
+                goodwill(col(Contact.ledger_deposits), col(Contact.ledger_withdrawals), ratio)
+            ),
+            col(Contact.id) >= bindparam("after_tie", type_=String()) if paged else true(),
+        )
+        .order_by(Contact.id)
+        .limit(bindparam("limit", type_=Integer()))
+    )
+
+
+@cache
+def _touch_overdue(paged: bool) -> Select[Any]:
+    due = col(Contact.due_at)
+    return (
+        select(Contact.id, Contact.display_name, due)
+        .where(
+            Contact.owner_id == bindparam("owner_id"),
+            due < _at("end"),
+            _live(Contact),
+            _after(due, Contact.id, paged),
+        )
+        .order_by(due, Contact.id)
+        .limit(bindparam("limit", type_=Integer()))
+    )
 
 
 def _item(
@@ -172,37 +398,18 @@ class _Kinds:
         self.rules = rules
         self.now = now
 
-    async def _rows(self, query: Any) -> Sequence[Any]:
-        return (await self.session.exec(query)).all()
+    async def _rows(
+        self, statement: Select[Any], limit: int, params: Mapping[str, Any]
+    ) -> list[tuple[Any, ...]]:
+        """On the session's connection (its transaction, its view of the data)."""
+        values = {"owner_id": self.owner_id, "limit": limit, **params}
+        return [tuple(row.values()) for row in await Reader(self.session).rows(statement, values)]
 
     async def consent_expiring(self, cursor: Any, limit: int) -> list[dict[str, Any]]:
-        target, requester = _TARGET, _REQUESTER
-        expires = col(Introduction.consent_expires_at)
-        query = (
-            select(Introduction.id, expires, target.id, target.display_name, requester.display_name)
-            .join(
-                target,
-                and_(target.owner_id == Introduction.owner_id, target.id == Introduction.target_id),
-            )
-            .join(
-                requester,
-                and_(
-                    requester.owner_id == Introduction.owner_id,
-                    requester.id == Introduction.requester_id,
-                ),
-            )
-            .where(
-                Introduction.owner_id == self.owner_id,
-                Introduction.state == "awaiting_consent",
-                # A link already past its expiry has lapsed, whatever the sweep has written.
-                expires >= max(self.day.start, self.now),
-                expires < self.day.end + CONSENT_WARNING,
-                _live(target),
-                _live(requester),
-                _after(expires, Introduction.id, cursor),
-            )
-            .order_by(expires, Introduction.id)
-            .limit(limit)
+        # A link already past its expiry has lapsed, whatever the sweep has written.
+        window = {"start": max(self.day.start, self.now), "end": self.day.end + CONSENT_WARNING}
+        rows = await self._rows(
+            _consent_expiring(cursor is not None), limit, {**window, **_after_values(cursor)}
         )
         return [
             _item(
@@ -216,56 +423,19 @@ class _Kinds:
                 f"{_day(expires_at)}; ask again before it lapses.",
                 action="reissue_consent",
             )
-            for intro_id, expires_at, target_id, target_name, requester_name in await self._rows(
-                query
-            )
+            for intro_id, expires_at, target_id, target_name, requester_name in rows
         ]
 
     async def follow_up(self, cursor: Any, limit: int) -> list[dict[str, Any]]:
-        requester, target = _REQUESTER, _TARGET
         delay = timedelta(days=self.rules.follow_up_after_days)
-        made = col(Introduction.made_at)
-        query = (
-            select(
-                Introduction.id,
-                made,
-                Introduction.requester_outcome,
-                Introduction.target_outcome,
-                requester.id,
-                requester.display_name,
-                target.id,
-                target.display_name,
-            )
-            .join(
-                requester,
-                and_(
-                    requester.owner_id == Introduction.owner_id,
-                    requester.id == Introduction.requester_id,
-                ),
-            )
-            .join(
-                target,
-                and_(target.owner_id == Introduction.owner_id, target.id == Introduction.target_id),
-            )
-            .where(
-                Introduction.owner_id == self.owner_id,
-                # As introductions.service.follow_up_due_from, with that day's end for now;
-                # spelled as the partial index's condition.
-                text(FEEDBACK_DUE),
-                made < self.day.end - delay,
-                _live(requester),
-                _live(target),
-                _after(
-                    made,
-                    Introduction.id,
-                    None if cursor is None else (cursor[0] - delay, cursor[1]),
-                ),
-            )
-            .order_by(made, Introduction.id)
-            .limit(limit)
+        after = None if cursor is None else (cursor[0] - delay, cursor[1])
+        rows = await self._rows(
+            _follow_up(cursor is not None),
+            limit,
+            {"made_before": self.day.end - delay, **_after_values(after)},
         )
         items = []
-        for row in await self._rows(query):
+        for row in rows:
             intro_id, made_at, r_outcome, t_outcome, r_id, r_name, t_id, t_name = row
             due_at = made_at + delay
             sides = [("requester", r_outcome, r_id, r_name, t_name)]
@@ -291,39 +461,10 @@ class _Kinds:
 
     async def thanks_owed(self, cursor: Any, limit: int) -> list[dict[str, Any]]:
         window = timedelta(days=self.rules.thanks_window_days)
-        occurred = col(LedgerEntry.occurred_at)
-        reversal, gave = _REVERSAL, _GAVE
-        query = (
-            select(LedgerEntry.id, occurred, LedgerEntry.kind, Contact.id, Contact.display_name)
-            .join(
-                Contact,
-                and_(
-                    Contact.owner_id == LedgerEntry.owner_id, Contact.id == LedgerEntry.contact_id
-                ),
-            )
-            .where(
-                LedgerEntry.owner_id == self.owner_id,
-                occurred >= self.day.start - window,
-                occurred < self.day.end,
-                LedgerEntry.direction == "received",
-                LedgerEntry.weight > 0,
-                _live(Contact),
-                ~exists().where(
-                    reversal.owner_id == LedgerEntry.owner_id,
-                    reversal.reverses_id == LedgerEntry.id,
-                ),
-                # Thanked: something given to them since (by the contact's entries index).
-                ~exists().where(
-                    gave.owner_id == LedgerEntry.owner_id,
-                    gave.contact_id == LedgerEntry.contact_id,
-                    gave.occurred_at > LedgerEntry.occurred_at,
-                    gave.direction == "gave",
-                    gave.weight > 0,
-                ),
-                _after(occurred, LedgerEntry.id, cursor),
-            )
-            .order_by(occurred, LedgerEntry.id)
-            .limit(limit)
+        rows = await self._rows(
+            _thanks_owed(cursor is not None),
+            limit,
+            {"start": self.day.start - window, "end": self.day.end, **_after_values(cursor)},
         )
         return [
             _item(
@@ -337,37 +478,14 @@ class _Kinds:
                 f"{_day(occurred_at)}.",
                 action="send_thanks",
             )
-            for entry_id, occurred_at, kind, contact_id, name in await self._rows(query)
+            for entry_id, occurred_at, kind, contact_id, name in rows
         ]
 
     async def ready_to_make(self, cursor: Any, limit: int) -> list[dict[str, Any]]:
-        requester, target = _REQUESTER, _TARGET
-        decided = col(Introduction.decided_at)
-        query = (
-            select(
-                Introduction.id, decided, requester.id, requester.display_name, target.display_name
-            )
-            .join(
-                requester,
-                and_(
-                    requester.owner_id == Introduction.owner_id,
-                    requester.id == Introduction.requester_id,
-                ),
-            )
-            .join(
-                target,
-                and_(target.owner_id == Introduction.owner_id, target.id == Introduction.target_id),
-            )
-            .where(
-                Introduction.owner_id == self.owner_id,
-                Introduction.state == "consented",
-                decided < self.day.end,
-                _live(requester),
-                _live(target),
-                _after(decided, Introduction.id, cursor),
-            )
-            .order_by(decided, Introduction.id)
-            .limit(limit)
+        rows = await self._rows(
+            _ready_to_make(cursor is not None),
+            limit,
+            {"end": self.day.end, **_after_values(cursor)},
         )
         return [
             _item(
@@ -380,31 +498,15 @@ class _Kinds:
                 reason=f"{target_name} agreed to meet {requester_name}: make the introduction.",
                 action="make_introduction",
             )
-            for intro_id, decided_at, requester_id, requester_name, target_name in await self._rows(
-                query
-            )
+            for intro_id, decided_at, requester_id, requester_name, target_name in rows
         ]
 
     async def reminder(self, cursor: Any, limit: int) -> list[dict[str, Any]]:
-        due = col(Reminder.due_at)
-        query = (
-            select(Reminder.id, due, Reminder.note, Contact.id, Contact.display_name)
-            .join(
-                Contact,
-                and_(Contact.owner_id == Reminder.owner_id, Contact.id == Reminder.contact_id),
-            )
-            .where(
-                Reminder.owner_id == self.owner_id,
-                col(Reminder.done_at).is_(None),
-                due < self.day.end,
-                _live(Contact),
-                _after(due, Reminder.id, cursor),
-            )
-            .order_by(due, Reminder.id)
-            .limit(limit)
+        rows = await self._rows(
+            _reminder(cursor is not None), limit, {"end": self.day.end, **_after_values(cursor)}
         )
         items = []
-        for reminder_id, due_at, note, contact_id, name in await self._rows(query):
+        for reminder_id, due_at, note, contact_id, name in rows:
             reason = f"Reminder about {name}: {note}" if note else f"Get in touch with {name}."
             items.append(
                 _item(
@@ -425,26 +527,9 @@ class _Kinds:
         ratio = self.rules.reciprocity_ratio
         if cursor is not None and cursor[0] > self.day.start:
             return []
-        query = (
-            select(
-                Contact.id,
-                Contact.display_name,
-                Contact.ledger_deposits,
-                Contact.ledger_withdrawals,
-            )
-            .where(
-                Contact.owner_id == self.owner_id,
-                text(WITHDRAWN),  # as the partial index's condition
-                is_overdrawn(
-                    goodwill(col(Contact.ledger_deposits), col(Contact.ledger_withdrawals), ratio)
-                ),
-                true()
-                if cursor is None or cursor[0] < self.day.start
-                else col(Contact.id) >= cursor[1],
-            )
-            .order_by(Contact.id)
-            .limit(limit)
-        )
+        paged = cursor is not None and cursor[0] >= self.day.start
+        after = {"after_tie": cursor[1]} if paged else {}
+        rows = await self._rows(_rebalance(paged), limit, {"ratio": ratio, **after})
         return [
             _item(
                 AgendaKind.rebalance,
@@ -458,7 +543,7 @@ class _Kinds:
                 "again.",
                 action="make_deposit",
             )
-            for contact_id, name, deposits, withdrawals in await self._rows(query)
+            for contact_id, name, deposits, withdrawals in rows
         ]
 
     async def give(self, cursor: Any, limit: int) -> list[dict[str, Any]]:
@@ -486,17 +571,10 @@ class _Kinds:
         ]
 
     async def touch_overdue(self, cursor: Any, limit: int) -> list[dict[str, Any]]:
-        due = col(Contact.due_at)
-        query = (
-            select(Contact.id, Contact.display_name, due)
-            .where(
-                Contact.owner_id == self.owner_id,
-                due < self.day.end,
-                _live(Contact),
-                _after(due, Contact.id, cursor),
-            )
-            .order_by(due, Contact.id)
-            .limit(limit)
+        rows = await self._rows(
+            _touch_overdue(cursor is not None),
+            limit,
+            {"end": self.day.end, **_after_values(cursor)},
         )
         return [
             _item(
@@ -509,12 +587,27 @@ class _Kinds:
                 reason=f"Time to get in touch with {name}: a touch was due on {_day(due_at)}.",
                 action="log_interaction",
             )
-            for contact_id, name, due_at in await self._rows(query)
+            for contact_id, name, due_at in rows
         ]
 
 
 # Item ids looked up in one statement at most.
 _HIDDEN_CHUNK = 500
+
+
+def _hidden_statement(postgresql: bool) -> Select[Any]:
+    ids = col(AgendaItemState.item_id)
+    return select(ids).where(
+        AgendaItemState.owner_id == bindparam("owner_id"),
+        # One array parameter on PostgreSQL (a statement prepared once); an IN list elsewhere.
+        ids == any_(bindparam("ids", type_=ARRAY(String())))
+        if postgresql
+        else ids.in_(bindparam("ids", expanding=True)),
+        or_(col(AgendaItemState.until).is_(None), col(AgendaItemState.until) > _at("moment")),
+    )
+
+
+_HIDDEN = {postgresql: _hidden_statement(postgresql) for postgresql in (False, True)}
 
 
 async def _hidden(
@@ -525,13 +618,12 @@ async def _hidden(
     most name occurrences long gone)."""
     found: set[str] = set()
     ordered = sorted(ids)
+    reader = Reader(session)
+    statement = _HIDDEN[reader.dialect.name == "postgresql"]
     for start in range(0, len(ordered), _HIDDEN_CHUNK):
-        query = select(AgendaItemState.item_id).where(
-            AgendaItemState.owner_id == owner_id,
-            col(AgendaItemState.item_id).in_(ordered[start : start + _HIDDEN_CHUNK]),
-            or_(col(AgendaItemState.until).is_(None), col(AgendaItemState.until) > moment),
-        )
-        found.update((await session.exec(query)).all())
+        chunk = ordered[start : start + _HIDDEN_CHUNK]
+        values = {"owner_id": owner_id, "ids": chunk, "moment": moment}
+        found.update(row["item_id"] for row in await reader.rows(statement, values))
     return found
 
 
