@@ -1,12 +1,13 @@
 from typing import Annotated
 
-from fastapi import Query, Request
+from fastapi import Query, Request, Response
 
 from app.core.errors import UnprocessableContent
 from app.core.etag import etag_from_representation
 from app.core.pagination import Cursor, Limit, Page
 from app.core.principal import CurrentPrincipal
 from app.core.reads import request_reader
+from app.core.responses import ORJSONResponse
 from app.core.unit_of_work import SessionDep, api_router
 from app.network import suggestions as suggestions_service
 from app.network import warm_paths as warm_paths_service
@@ -46,7 +47,7 @@ async def read_warm_paths(
         ),
     ] = 2,
     limit: Annotated[int, Query(ge=1, le=MAX_PATHS, description="Paths, 1-100.")] = 20,
-) -> WarmPaths:
+) -> Response:
     """Who could introduce you to a contact, or to someone at an organisation, best first:
     introducers you can ask now before those who need deposits first, then fewer hops, the
     stronger weakest link, the more recent touch. One path per introducer; none through an
@@ -66,17 +67,17 @@ async def read_warm_paths(
         max_hops=max_hops,
         limit=limit,
     )
-    return WarmPaths(data=data)
+    return ORJSONResponse({"data": data})
 
 
 @router.get("/suggestions", response_model=Page[Suggestion])
 async def list_suggestions(
     principal: CurrentPrincipal, session: SessionDep, limit: Limit = 50, cursor: Cursor = None
-) -> Page[Suggestion]:
+) -> Response:
     """Introductions worth offering, best first: a contact's need meets another's offer,
     leaving out every pair the anti-pestering rules would refuse. POST /v1/introductions
     with the pair starts one."""
     data, next_cursor = await suggestions_service.suggestions(
         session, owner_id=principal.owner_id, limit=limit, cursor=cursor
     )
-    return Page(data=data, next_cursor=next_cursor)
+    return ORJSONResponse({"data": data, "next_cursor": next_cursor})

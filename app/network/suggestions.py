@@ -40,6 +40,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.core.outbox import Event
 from app.core.pagination import decode_cursor, page_of
+from app.core.reads import Reader
 from app.core.types import UTCDateTime, utcnow
 from app.settings.models import OwnerSettings
 from app.settings.service import get_rules
@@ -153,14 +154,23 @@ def reason(requester: str, target: str, need: str) -> str:
     return f"{requester} needs {need} and {target} offers it: offer to introduce them."[:1000]
 
 
+# What changes whenever the owner's data that suggestions read does: built once, read through
+# the Reader (one prepared statement, the session's connection).
+_VERSION = select(
+    select(func.max(Event.seq))
+    .where(Event.owner_id == bindparam("owner_id"))
+    .scalar_subquery()
+    .label("last_event"),
+    select(OwnerSettings.version)
+    .where(OwnerSettings.owner_id == bindparam("owner_id"))
+    .scalar_subquery()
+    .label("settings"),
+)
+
+
 async def _version(session: AsyncSession, owner_id: str) -> tuple[Any, ...]:
-    """What changes whenever the owner's data that suggestions read does."""
-    last_event = select(func.max(Event.seq)).where(Event.owner_id == owner_id).scalar_subquery()
-    settings = (
-        select(OwnerSettings.version).where(OwnerSettings.owner_id == owner_id).scalar_subquery()
-    )
-    row = (await session.exec(select(last_event, settings))).one()
-    return tuple(row)
+    (row,) = await Reader(session).rows(_VERSION, {"owner_id": owner_id})
+    return (row["last_event"], row["settings"])
 
 
 async def _compute(session: AsyncSession, owner_id: str) -> list[dict[str, Any]]:
