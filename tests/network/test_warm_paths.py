@@ -1,5 +1,6 @@
 """GET /v1/warm-paths: who could introduce the owner to a contact or an organisation."""
 
+from app.network import warm_paths as service
 from tests.factories import create_contact
 from tests.network.graph import archive, give, knows, person, warm_paths
 
@@ -228,3 +229,22 @@ async def test_limit_keeps_the_best(client, owner):
     ids = await _network(client, owner)
     paths = await warm_paths(client, owner, target_id=ids["Theo"], ask_weight=1, limit=2)
     assert [p["introducer"]["id"] for p in paths] == [ids["Dana"], ids["Eli"]]
+
+
+async def test_the_fan_out_is_bounded_as_documented(client, owner, monkeypatch):
+    """Two-hop paths go through the targets' strongest neighbours only (MAX_MIDDLES), and
+    not at all once the neighbours alone fill the candidates weighed (MAX_CANDIDATES)."""
+    target, strong, weak = [await person(client, owner, n) for n in ("Theo", "Sam", "Wes")]
+    via_strong, via_weak = await person(client, owner, "Xia"), await person(client, owner, "Yan")
+    await knows(client, owner, strong, target, 5)
+    await knows(client, owner, weak, target, 2)
+    await knows(client, owner, via_strong, strong, 4)
+    await knows(client, owner, via_weak, weak, 5)
+    everyone = {p["introducer"]["id"] for p in await warm_paths(client, owner, target_id=target)}
+    assert everyone == {strong, weak, via_strong, via_weak}
+    monkeypatch.setattr(service, "MAX_MIDDLES", 1)
+    paths = await warm_paths(client, owner, target_id=target)
+    assert [p["introducer"]["id"] for p in paths] == [strong, weak, via_strong]
+    monkeypatch.setattr(service, "MAX_CANDIDATES", 2)
+    paths = await warm_paths(client, owner, target_id=target)
+    assert [p["introducer"]["id"] for p in paths] == [strong, weak]
