@@ -129,10 +129,16 @@ CONFLICTS = {
 # time, as against a state that does not).
 RETRY_AFTER_ON_CONFLICT = frozenset({"request_consent"})
 
-# Operations that look up ids sent in the body rather than the path: 404 when one is not
-# the owner's.
+# Operations that look up ids sent in the body (or, read_warm_paths, the query string) rather
+# than the path: 404 when one is not the owner's.
 IDS_IN_BODY = frozenset(
-    {"record_entry", "create_introduction", "create_reminder", "create_relationship"}
+    {
+        "record_entry",
+        "create_introduction",
+        "create_reminder",
+        "create_relationship",
+        "read_warm_paths",
+    }
 )
 
 # Operations without an API key that are rate limited all the same, counted against the
