@@ -17,9 +17,16 @@ from sqlalchemy import delete, or_, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.contacts.models import Contact, ContactExternalRef, ContactIdentifier, ContactTag
+from app.contacts.models import (
+    Contact,
+    ContactExternalRef,
+    ContactIdentifier,
+    ContactTag,
+    ContactToken,
+)
 from app.contacts.schemas import TrustStage
 from app.contacts.service import bump_version
+from app.contacts.tokens import forget_unused_tokens
 from app.core import idempotency
 from app.core.outbox import record_event
 from app.core.types import utcnow
@@ -58,7 +65,15 @@ async def erase_contact(session: AsyncSession, *, contact: Contact) -> None:
     # Interactions, reminders and the person's own ledger entries go whole: their notes are
     # about the person. The tombstone keeps the ledger totals, anonymous now (and the row
     # stays, so its foreign keys' cascades never fire).
-    models = (ContactTag, ContactExternalRef, ContactIdentifier, Interaction, LedgerEntry, Reminder)
+    models = (
+        ContactTag,
+        ContactExternalRef,
+        ContactIdentifier,
+        ContactToken,
+        Interaction,
+        LedgerEntry,
+        Reminder,
+    )
     for model in models:
         await session.exec(
             delete(model).where(model.owner_id == owner_id, model.contact_id == contact_id)
@@ -73,6 +88,8 @@ async def erase_contact(session: AsyncSession, *, contact: Contact) -> None:
         resource_id=contact_id,
         data={"id": contact_id},
     )
+    # Last: it waits for the owner's writes that add tokens to commit (app/contacts/tokens.py).
+    await forget_unused_tokens(session, owner_id)
 
 
 async def _anonymise(session: AsyncSession, contact: Contact) -> None:

@@ -31,7 +31,7 @@ from ulid import ULID
 
 from app.auth.service import KEY_PREFIX, hash_secret
 from app.contacts.identifiers import channel_keys
-from app.contacts.search import fold
+from app.contacts.search import fold, tokens
 from app.contacts.service import _derive
 from app.core.types import new_id
 from app.models import metadata
@@ -461,12 +461,17 @@ def _uses(rng: random.Random) -> list[str]:
 
 def side_rows(contacts: list[tuple]) -> dict[str, tuple[list[str], list[tuple]]]:
     """The rows the app keeps beside each contact, mirrored from the contact rows as the
-    app writes them: its tags, its external refs, and the normalised emails and phone
-    numbers of its channels (`channel_keys`, what imports match people by)."""
+    app writes them: its tags, its external refs, the normalised emails and phone numbers of
+    its channels (`channel_keys`, what imports match people by), and the tokens of its
+    search text with the owner's vocabulary of them (app/contacts/tokens.py)."""
     col = {name: i for i, name in enumerate(CONTACT_COLUMNS)}
-    tags, refs, identifiers = [], [], []
+    tags, refs, identifiers, words = [], [], [], []
+    vocabulary: dict[tuple[str, str], None] = {}
     for row in contacts:
         owner_id, contact_id = row[col["owner_id"]], row[col["id"]]
+        for token in sorted(tokens(row[col["search_text"]])):
+            words.append((owner_id, token, contact_id))
+            vocabulary[owner_id, token] = None
         tags += [(owner_id, tag, contact_id) for tag in row[col["tags"]]]
         refs += [(owner_id, s, e, contact_id) for s, e in row[col["external_refs"]].items()]
         identifiers += [
@@ -477,6 +482,8 @@ def side_rows(contacts: list[tuple]) -> dict[str, tuple[list[str], list[tuple]]]
         "contact_tag": (["owner_id", "tag", "contact_id"], tags),
         "contact_external_ref": (["owner_id", "system", "external_id", "contact_id"], refs),
         "contact_identifier": (["owner_id", "kind", "value", "contact_id"], identifiers),
+        "contact_token": (["owner_id", "token", "contact_id"], words),
+        "owner_token": (["owner_id", "token"], list(vocabulary)),
     }
 
 

@@ -5,14 +5,19 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, Integer, bindparam, exists, func, literal
+from sqlalchemy import ColumnElement, Integer, bindparam, exists, func, literal, union_all
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 from sqlmodel import col, select
 
-from app.contacts.models import Contact, ContactExternalRef, ContactTag
+from app.contacts.models import Contact, ContactExternalRef, ContactTag, ContactToken, OwnerToken
 from app.contacts.schemas import ContactSort, TrustStage
-from app.contacts.search import address_part, digits_part, search_query
+from app.contacts.search import (
+    address_part,
+    digits_part,
+    search_query,
+    token_search,
+)
 from app.contacts.service import DOCUMENT_COLUMNS
 from app.core.pagination import after, decode_cursor, page_of, sorted_by
 from app.core.reads import Reader, Rows
@@ -91,6 +96,9 @@ class _Shape:
     phone: bool = False
     # The query holds an email address: the index is asked for the part before the domain.
     address: bool = False
+    # Answered from tokens (`_tokens_to_read`): how many tokens' contacts are read (0: the
+    # query is matched against every text, through the trigram index).
+    tokens: int = 0
 
 
 class _position(FunctionElement[int]):
@@ -127,7 +135,10 @@ def _filtered(query: Any, shape: _Shape, ratio: Any) -> Any:
         # docs/decisions/2026-12-07-search-prepared-per-run.md). Both sides are folded
         # (app/contacts/search.py), so the match is case- and accent-insensitive.
         text = col(Contact.search_text)
-        if shape.address:
+        if shape.tokens:
+            # The contacts come from their tokens (_by_tokens); the whole query decides.
+            match = _position(text, bindparam("q_whole")) > 0
+        elif shape.address:
             # The index finds the contacts with the address's part (app/contacts/search.py,
             # `address_part`); the whole text is matched by a test no index answers, so
             # that the planner does not read the domain's trigrams too.
@@ -188,6 +199,16 @@ def _statement(shape: _Shape) -> Any:
         (key if key is not None else literal(None)).label("sort_value"),
     )
     order = [col(Contact.id)] if key is None else [key, col(Contact.id)]
+    if shape.tokens == 1:
+        # One token: its contacts in id order, each read once, up to a page.
+        return _of_token(query, shape, ratio, 0, descending)
+    if shape.tokens:
+        ids = _by_tokens(shape, ratio, descending)
+        query = query.where(
+            Contact.owner_id == bindparam("owner_id"),
+            col(Contact.id).in_(ids.correlate(None)),
+        )
+        return sorted_by(query, order, descending)
     if shape.q and key is None:
         # A search in id order finds the page's ids first, then reads their rows: on
         # PostgreSQL the ids come from an index of (owner_id, id) that carries search_text
@@ -200,6 +221,47 @@ def _statement(shape: _Shape) -> Any:
         )
         return sorted_by(query, order, descending)
     return _page(query, shape, ratio, order, descending)
+
+
+def _by_tokens(shape: _Shape, ratio: Any, descending: bool) -> Any:
+    """The page's ids in id order, from the contacts of each token to read: for each token,
+    its first contacts past the cursor (an equality on contact_token's key, which lists
+    them in id order) that pass the filters and hold the whole query, at most a page of
+    them; then the first page of all those. A common name reads one token's first fifty
+    entries where the trigram path filtered thousands of texts
+    (docs/decisions/2026-12-07-search-by-tokens.md)."""
+    members = []
+    for index in range(shape.tokens):
+        ids = select(col(ContactToken.contact_id).label("id"))
+        member = _of_token(ids, shape, ratio, index, descending).subquery()
+        members.append(select(member.c.id))
+    found = union_all(*members).subquery()
+    return sorted_by(select(found.c.id).distinct(), [found.c.id], descending).limit(
+        bindparam("limit")
+    )
+
+
+def _of_token(query: Any, shape: _Shape, ratio: Any, index: int, descending: bool) -> Any:
+    """`query` over the contacts of token `token_{index}` (contact_token's key lists them in
+    id order), filtered, past the cursor, one page."""
+    its_contact = (Contact.owner_id == ContactToken.owner_id) & (
+        Contact.id == ContactToken.contact_id
+    )
+    query = (
+        query.select_from(ContactToken)
+        .join(Contact, its_contact)
+        .where(
+            ContactToken.owner_id == bindparam("owner_id"),
+            ContactToken.token == bindparam(f"token_{index}"),
+            Contact.owner_id == bindparam("owner_id"),
+            col(Contact.erased_at).is_(None),
+        )
+    )
+    query = _filtered(query, shape, ratio)
+    order = [col(ContactToken.contact_id)]
+    if shape.after:
+        query = query.where(after(order, [bindparam("after_id")], descending))
+    return sorted_by(query, order, descending).limit(bindparam("limit"))
 
 
 def _page(query: Any, shape: _Shape, ratio: Any, order: list[Any], descending: bool) -> Any:
@@ -235,11 +297,20 @@ async def list_contacts(
             params["after_value"], params["after_id"] = decode_cursor(
                 cursor, kind, owner_id, (key_type, str)
             )
-    digits = part = None
+    digits = part = tokens = None
     if filters.q:
         folded, digits = search_query(filters.q)
         part = address_part(folded)
-        if part is None:
+        tokens = await _tokens_to_read(reader, owner_id, filters.q, sort)
+        if tokens is not None:
+            if not tokens:  # no contact has a token the query could be part of
+                return [], 0, None
+            digits = part = None
+            params["q_whole"] = folded
+            # As many as a statement of a few sizes takes: the last one again changes nothing.
+            tokens += tokens[-1:] * (_size(len(tokens)) - len(tokens))
+            params.update({f"token_{index}": token for index, token in enumerate(tokens)})
+        elif part is None:
             params["q"] = _escape_like(folded)
         else:
             params["q_part"], params["q_whole"] = _escape_like(part), folded
@@ -260,6 +331,7 @@ async def list_contacts(
         q=bool(filters.q),
         phone=digits is not None,
         address=part is not None,
+        tokens=len(tokens or ()),
         tags=len(filters.tags),
         trust_stage=bool(filters.trust_stage),
         updated_since=bool(filters.updated_since),
@@ -270,7 +342,10 @@ async def list_contacts(
         flags=filters.flags,
         after=bool(cursor),
     )
-    rows = await reader.rows(_statement(shape), params, plan_for_values=shape.q)
+    # A search is planned for its values, but for one from tokens: equalities on a key, the
+    # same plan for any.
+    plan = shape.q and not shape.tokens
+    rows = await reader.rows(_statement(shape), params, plan_for_values=plan)
     page, next_cursor = page_of(
         rows,
         limit,
@@ -280,6 +355,53 @@ async def list_contacts(
     )
     # No rows, nothing to present: the ratio does not matter then.
     return page, rows[0]["ratio"] if rows else 0, next_cursor
+
+
+# More of the owner's tokens than this holding the query's piece: the trigram path reads less
+# than that many tokens' contacts would.
+_MOST_TOKENS = 15
+_VOCABULARY = (
+    select(col(OwnerToken.token))
+    .where(
+        OwnerToken.owner_id == bindparam("owner_id"),
+        # The empty token stands for runs too long to keep (search.MAX_TOKEN): its contacts
+        # are always read too.
+        col(OwnerToken.token).like(bindparam("pattern")) | (OwnerToken.token == ""),
+    )
+    .limit(_MOST_TOKENS + 2)
+)
+
+
+async def _tokens_to_read(
+    reader: Reader, owner_id: str, q: str, sort: ContactSort
+) -> list[str] | None:
+    """The rule for which searches are answered from tokens, in one place: in id order (the
+    default; other orders sort every match by their own key, so they keep one statement),
+    when `token_search` names a piece of the query, and at most _MOST_TOKENS of the owner's
+    tokens hold it. Returns the tokens whose contacts are read (none: nothing can match), or
+    None for the trigram path."""
+    if sort.value.lstrip("-") != "created_at":
+        return None
+    search = token_search(q)
+    if search is None:
+        return None
+    if search.exact:
+        return [search.pattern, ""]
+    params = {"owner_id": owner_id, "pattern": search.pattern}
+    # Planned for the pattern: the trigram index for '%muller%', not the owner's every token.
+    found = [row["token"] for row in await reader.rows(_VOCABULARY, params, plan_for_values=True)]
+    if len(found) > _MOST_TOKENS + ("" in found):
+        return None
+    return found
+
+
+def _size(count: int) -> int:
+    """The number of tokens a statement reads, for `count` tokens: a power of two, so that a
+    few statements serve every search."""
+    size = 1
+    while size < count:
+        size *= 2
+    return size
 
 
 def _sort_and_id(row: Any) -> list[Any]:

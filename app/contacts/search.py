@@ -177,37 +177,32 @@ class TokenSearch:
 
 
 def token_search(query: str) -> TokenSearch | None:
-    """The rule that decides whether `q` is answered from tokens, and from which piece; None
-    when the trigram index answers it (docs/decisions/2026-12-07-search-by-tokens.md).
+    """Whether `q` is answered from tokens, and how; None when the trigram index answers it
+    (docs/decisions/2026-12-07-search-by-tokens.md).
 
-    A piece is a run of letters and digits of the folded query. Wherever the query occurs in
-    a contact's text, each piece lies inside one of the contact's words: a piece between two
-    other characters of the query is a whole word; the first piece, followed by one, ends a
-    word; the last, preceded by one, starts a word; a query that is one piece lies anywhere
-    in a word. So the contacts with a word matching one piece include every contact the
-    query finds, and checking the whole query against each of them finds exactly those.
-    The piece read is the longest that must be a whole word (an equality in the index, in
-    id order), else the longest other one of three characters or more. Emails (an `@`) and
-    phone numbers keep the trigram path, which asks for their rarest part."""
+    Tokens answer a query with one piece (a run of letters and digits, of three characters
+    or more) once folded: a family name, the start of one (`smi`), any part of a word. Where
+    such a query occurs in a contact's text, its piece lies inside one of the contact's
+    tokens: anywhere in it when the query is the piece alone; at the token's start when
+    something precedes the piece in the query, at its end when something follows, the whole
+    token when both do. So the contacts with a token matching the piece include every
+    contact the query finds, and checking the whole query against each of them finds
+    exactly those. A query of several pieces ("ada lovelace") keeps the trigram path: the
+    contacts of its commonest piece could be thousands to check for one match, where the
+    trigrams of the whole query find it at once. So do emails (an `@`) and phone numbers,
+    whose rarest part the trigram path asks for."""
     folded = fold(query)
     if "@" in folded or phone_digits(query) is not None:
         return None
-    whole: list[str] = []
-    other: list[str] = []
-    for start, end in _runs(folded):
-        piece = folded[start:end]
-        if len(piece) > MAX_TOKEN:
-            continue
-        if start > 0 and end < len(folded):
-            whole.append(piece)
-        elif len(piece) >= _MIN_PIECE:
-            prefix = "%" if start == 0 else ""
-            suffix = "%" if end == len(folded) else ""
-            other.append(f"{prefix}{piece}{suffix}")
-    if whole and len(longest := max(whole, key=len)) >= _MIN_PIECE:
-        return TokenSearch(longest, exact=True)
-    if other:
-        return TokenSearch(max(other, key=len), exact=False)
-    if whole:
-        return TokenSearch(max(whole, key=len), exact=True)
-    return None
+    runs = _runs(folded)
+    if len(runs) != 1:
+        return None
+    ((start, end),) = runs
+    if not _MIN_PIECE <= end - start <= MAX_TOKEN:
+        return None
+    piece = folded[start:end]
+    if start > 0 and end < len(folded):
+        return TokenSearch(piece, exact=True)
+    prefix = "%" if start == 0 else ""
+    suffix = "%" if end == len(folded) else ""
+    return TokenSearch(f"{prefix}{piece}{suffix}", exact=False)

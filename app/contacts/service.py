@@ -13,6 +13,7 @@ from app.contacts.identifiers import EMAIL, channel_keys
 from app.contacts.models import Contact, ContactExternalRef, ContactIdentifier, ContactTag
 from app.contacts.schemas import ChannelRead, ContactCreate, ContactRead, ContactUpdate
 from app.contacts.search import search_text
+from app.contacts.tokens import write_tokens
 from app.core.errors import Conflict, ContactArchived, NotFound, UnprocessableContent
 from app.core.etag import make_etag
 from app.core.outbox import record_event
@@ -322,6 +323,7 @@ async def create_contacts(
     )
     session.add_all(contacts)
     await session.flush()  # before the rows that reference them
+    await write_tokens(session, contacts, new=True)
     for contact in contacts:
         key = {"owner_id": owner_id, "contact_id": contact.id}
         session.add_all(ContactTag(**key, tag=tag) for tag in contact.tags)
@@ -384,10 +386,13 @@ async def update_contact(
         )
     for name, value in fields.items():
         setattr(contact, name, value)
+    searched = contact.search_text
     bump_version(contact)
     _derive(contact)
     session.add(contact)
     await session.flush()
+    if contact.search_text != searched:
+        await write_tokens(session, [contact], new=False)
     if "tags" in fields:
         await _replace_tags(session, contact)
     if "channels" in fields:
