@@ -219,7 +219,10 @@ async def target_ids(
     rows = await reader.rows(
         _AT_ORGANIZATION, {"owner_id": owner_id, "q": escaped}, plan_for_values=True
     )
-    return [row["id"] for row in rows if fold(row["organization"]) == wanted][:MAX_TARGETS]
+    # Folded once per spelling of an organisation, not once per contact.
+    spellings = {row["organization"] for row in rows}
+    matching = {spelling for spelling in spellings if fold(spelling) == wanted}
+    return [row["id"] for row in rows if row["organization"] in matching][:MAX_TARGETS]
 
 
 def _reason(
