@@ -5,11 +5,15 @@ still does; tokens kept in step with every write of a contact, on both databases
 from typing import Any
 
 import pytest
+from sqlalchemy import Connection, inspect, text
 from sqlmodel import col, select
 
 from app.contacts import listing
-from app.contacts.models import OwnerToken
-from app.contacts.search import fold, search_text
+from app.contacts.models import Contact, OwnerToken
+from app.contacts.search import fold, search_text, tokens
+from app.core.migrations import downgrade, upgrade
+from app.core.types import utcnow
+from tests.test_migrations import _on_connection
 
 _FIELDS = ("given_name", "family_name", "organization", "title")
 
@@ -226,3 +230,63 @@ async def test_tokens_follow_every_write_of_a_contact(app, client, owner, other_
     # Another owner's vocabulary is theirs.
     assert "lovelace" in await _vocabulary(app, other_owner.owner_id)
     assert await _found(client, other_owner, "lovelace") == [theirs]
+
+
+# --- migration 0017 gives the contacts already there their tokens ---------------------------
+
+
+def test_migration_0017_tokenises_existing_contacts_and_its_downgrade_drops_the_tables(
+    fresh_database_url,  # type: ignore[no-untyped-def]
+) -> None:
+    url = fresh_database_url("tokens")
+    upgrade(url, "0016")
+    now = utcnow()
+    texts = {
+        "ct_1": "jurgen muller strasse ag jurgen@example.com 442079460958",
+        "ct_2": "ada lovelace " + "x" * 101,  # a run too long: the empty token
+        "ct_3": "",  # erased
+    }
+
+    def seed(conn: Connection) -> None:
+        conn.execute(
+            text("INSERT INTO owner (id, email, name, created_at) VALUES ('own_1', 'o', 'O', :at)"),
+            {"at": now},
+        )
+        for contact_id, folded in texts.items():
+            conn.execute(
+                Contact.__table__.insert(),
+                {
+                    "owner_id": "own_1",
+                    "id": contact_id,
+                    "display_name": "x",
+                    "trust_stage": "known",
+                    "tags": [],
+                    "channels": [],
+                    "external_refs": {},
+                    "search_text": folded,
+                    "channel_uses": ",",
+                    "version": 1,
+                    "created_at": now,
+                    "updated_at": now,
+                },
+            )
+        conn.commit()
+
+    def rows(conn: Connection) -> tuple[set[tuple[str, str]], set[str]]:
+        found = conn.execute(text("SELECT contact_id, token FROM contact_token"))
+        known = conn.execute(text("SELECT token FROM owner_token WHERE owner_id = 'own_1'"))
+        return {(c, t) for c, t in found}, {t for (t,) in known}
+
+    def tables(conn: Connection) -> set[str]:
+        return set(inspect(conn).get_table_names())
+
+    _on_connection(url, seed)
+    upgrade(url)
+    found, known = _on_connection(url, rows)
+    assert found == {
+        (contact_id, token) for contact_id, folded in texts.items() for token in tokens(folded)
+    }
+    assert ("ct_2", "") in found and ("ct_1", "jurgen") in found
+    assert known == {token for _, token in found}
+    downgrade(url, "0016")
+    assert not {"contact_token", "owner_token"} & _on_connection(url, tables)
