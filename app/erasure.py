@@ -2,7 +2,8 @@
 row and event that carries it, and from stored responses.
 
 Kept in one module above the domains because it reaches into all of them: contacts,
-interactions, the ledger, introductions, reminders, the change feed and stored responses.
+interactions, the ledger, introductions, reminders, relationships, the change feed and stored
+responses.
 Whatever a new table keeps about a contact, directly or through an introduction, belongs on
 the list here.
 
@@ -13,7 +14,7 @@ deliveries need nothing of their own: they hold no copy of an event, whose body 
 from the event row when it is sent, so a scrubbed event goes out scrubbed.
 """
 
-from sqlalchemy import delete, or_, update
+from sqlalchemy import Text, cast, delete, or_, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -21,6 +22,7 @@ from app.contacts.models import (
     Contact,
     ContactExternalRef,
     ContactIdentifier,
+    ContactPhrase,
     ContactTag,
     ContactToken,
 )
@@ -28,7 +30,7 @@ from app.contacts.schemas import TrustStage
 from app.contacts.service import bump_version
 from app.contacts.tokens import forget_unused_tokens
 from app.core import idempotency
-from app.core.outbox import record_event
+from app.core.outbox import Event, record_event
 from app.core.types import utcnow
 from app.events.service import (
     scrub_contact_events,
@@ -38,6 +40,7 @@ from app.events.service import (
 from app.interactions.models import Interaction
 from app.introductions.models import Introduction
 from app.ledger.models import LedgerEntry
+from app.relationships.models import Relationship
 from app.reminders.models import Reminder
 
 _PERSONAL_FIELDS = (
@@ -62,6 +65,7 @@ async def erase_contact(session: AsyncSession, *, contact: Contact) -> None:
     intro_ids = await _introductions_with(session, owner_id=owner_id, contact_id=contact_id)
     await _scrub_entries_from(session, owner_id=owner_id, intro_ids=intro_ids)
     await _delete_introductions(session, owner_id=owner_id, intro_ids=intro_ids)
+    await _delete_relationships(session, owner_id=owner_id, contact_id=contact_id)
     # Interactions, reminders and the person's own ledger entries go whole: their notes are
     # about the person. The tombstone keeps the ledger totals, anonymous now (and the row
     # stays, so its foreign keys' cascades never fire).
@@ -69,6 +73,7 @@ async def erase_contact(session: AsyncSession, *, contact: Contact) -> None:
         ContactTag,
         ContactExternalRef,
         ContactIdentifier,
+        ContactPhrase,
         ContactToken,
         Interaction,
         LedgerEntry,
@@ -99,6 +104,7 @@ async def _anonymise(session: AsyncSession, contact: Contact) -> None:
         setattr(contact, name, None)
     contact.display_name = ""
     contact.tags, contact.channels, contact.external_refs = [], [], {}
+    contact.needs, contact.offers = [], []
     contact.search_text, contact.channel_uses = "", ","
     contact.trust_stage = TrustStage.acquaintance.value
     contact.erased_at = utcnow()
@@ -188,3 +194,33 @@ async def _delete_introductions(
             Introduction.owner_id == owner_id, col(Introduction.id).in_(intro_ids)
         )
     )
+
+
+async def _delete_relationships(session: AsyncSession, *, owner_id: str, contact_id: str) -> None:
+    """The person's relationships go whole (their notes are about the two people), and so do
+    their change-feed events, those of relationships deleted earlier too. An event names
+    only one contact in its `contact_id` column, so they are found by the ids their payloads
+    carry (`contact_ids`): a scan of the owner's relationship events, which erasure alone
+    makes."""
+    await session.exec(
+        delete(Relationship).where(
+            Relationship.owner_id == owner_id,
+            or_(Relationship.contact_a_id == contact_id, Relationship.contact_b_id == contact_id),
+        )
+    )
+    mentioned = (
+        await session.exec(
+            select(Event.resource_id)
+            .where(
+                Event.owner_id == owner_id,
+                Event.resource == "relationship",
+                cast(Event.data, Text).contains(contact_id, autoescape=True),
+            )
+            .distinct()
+        )
+    ).all()
+    ids = sorted(set(mentioned))
+    if ids:
+        await scrub_resource_events(
+            session, owner_id=owner_id, resource="relationship", resource_ids=ids
+        )

@@ -10,7 +10,14 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.contacts.identifiers import EMAIL, channel_keys
-from app.contacts.models import Contact, ContactExternalRef, ContactIdentifier, ContactTag
+from app.contacts.models import (
+    Contact,
+    ContactExternalRef,
+    ContactIdentifier,
+    ContactPhrase,
+    ContactTag,
+    fold_phrase,
+)
 from app.contacts.schemas import ChannelRead, ContactCreate, ContactRead, ContactUpdate
 from app.contacts.search import search_text
 from app.contacts.tokens import write_tokens
@@ -179,7 +186,9 @@ def due_at(
 
 # `new`: the contact was just created, so it has no rows to delete (a round trip saved;
 # imports create thousands).
-SideTable = type[ContactTag] | type[ContactIdentifier] | type[ContactExternalRef]
+SideTable = (
+    type[ContactTag] | type[ContactIdentifier] | type[ContactExternalRef] | type[ContactPhrase]
+)
 
 
 async def _clear(session: AsyncSession, model: SideTable, contact: Contact) -> None:
@@ -195,6 +204,23 @@ async def _replace_tags(session: AsyncSession, contact: Contact) -> None:
         ContactTag(owner_id=contact.owner_id, contact_id=contact.id, tag=tag)
         for tag in contact.tags
     )
+
+
+def phrase_rows(contact: Contact) -> list[ContactPhrase]:
+    """The contact's needs and offers as matched: folded (`fold_phrase`), each once per kind
+    ("  Seed  Funding " and "seed funding" are one row), while the lists keep what the
+    client wrote."""
+    key = {"owner_id": contact.owner_id, "contact_id": contact.id}
+    return [
+        ContactPhrase(**key, kind=kind, phrase=phrase)
+        for kind, phrases in (("need", contact.needs), ("offer", contact.offers))
+        for phrase in dict.fromkeys(fold_phrase(p) for p in phrases)
+    ]
+
+
+async def _replace_phrases(session: AsyncSession, contact: Contact) -> None:
+    await _clear(session, ContactPhrase, contact)
+    session.add_all(phrase_rows(contact))
 
 
 async def _replace_identifiers(session: AsyncSession, contact: Contact) -> None:
@@ -335,6 +361,7 @@ async def create_contacts(
             ContactExternalRef(**key, system=system, external_id=external_id)
             for system, external_id in contact.external_refs.items()
         )
+        session.add_all(phrase_rows(contact))
     try:
         await session.flush()
     except IntegrityError as exc:
@@ -399,6 +426,8 @@ async def update_contact(
         await _replace_identifiers(session, contact)
     if "external_refs" in fields:
         await _replace_external_refs(session, contact)
+    if "needs" in fields or "offers" in fields:
+        await _replace_phrases(session, contact)
     await _record(session, contact, "contact.updated")
     return contact
 
