@@ -58,9 +58,22 @@ INTRODUCTIONS = ",introductions,"
 
 # The targets, sent as one JSON array so that the statement is the same for one target or
 # a hundred (and is prepared once on PostgreSQL, app/core/reads.py).
+# Only the live ones are targets (an archived target has no paths).
 _TARGETS = {
-    "postgresql": "SELECT jsonb_array_elements_text(CAST(:ids AS jsonb)) AS id",
-    "sqlite": "SELECT value AS id FROM json_each(:ids)",
+    "postgresql": """
+        SELECT t.id
+        FROM (SELECT jsonb_array_elements_text(CAST(:ids AS jsonb)) AS id) j
+        CROSS JOIN LATERAL (
+            SELECT c.id FROM contact c
+            WHERE c.owner_id = :owner AND c.id = j.id
+              AND c.archived_at IS NULL AND c.erased_at IS NULL
+            OFFSET 0
+        ) t""",
+    "sqlite": """
+        SELECT c.id
+        FROM json_each(:ids) j
+        JOIN contact c ON c.owner_id = :owner AND c.id = j.value
+        WHERE c.archived_at IS NULL AND c.erased_at IS NULL""",
 }
 _PATHS_SQL = """
 WITH targets AS (:targets:),
@@ -202,18 +215,15 @@ _AT_ORGANIZATION = (
 )
 
 
-async def target_ids(
-    reader: Reader, *, owner_id: str, target_id: str | None, organization: str | None
-) -> list[str]:
-    """The live targets: the contact (404 if the owner has none such; none if archived), or
-    the organisation's contacts, matched folded as search folds them (case and accents
-    aside), at most MAX_TARGETS of them, first by id."""
-    if target_id is not None:
-        found = await reader.rows(_TARGET, {"owner_id": owner_id, "target_id": target_id})
-        if not found:
-            raise ContactNotFound(f"No contact {target_id}.")
-        return [target_id] if found[0]["archived_at"] is None else []
-    assert organization is not None
+async def check_target(reader: Reader, *, owner_id: str, target_id: str) -> None:
+    """ContactNotFound unless the owner has the contact (archived or not)."""
+    if not await reader.rows(_TARGET, {"owner_id": owner_id, "target_id": target_id}):
+        raise ContactNotFound(f"No contact {target_id}.")
+
+
+async def organization_targets(reader: Reader, *, owner_id: str, organization: str) -> list[str]:
+    """The organisation's live contacts, matched folded as search folds them (case and
+    accents aside), at most MAX_TARGETS of them, first by id."""
     wanted = fold(organization)
     escaped = wanted.replace("/", "//").replace("%", "/%").replace("_", "/_")
     rows = await reader.rows(
@@ -273,11 +283,13 @@ async def warm_paths(
     limit: int,
 ) -> list[dict[str, Any]]:
     """The best `limit` introducers to the target (or the organisation), best first."""
-    targets = await target_ids(
-        reader, owner_id=owner_id, target_id=target_id, organization=organization
-    )
-    if not targets:
-        return []
+    if target_id is not None:
+        targets = [target_id]
+    else:
+        assert organization is not None
+        targets = await organization_targets(reader, owner_id=owner_id, organization=organization)
+        if not targets:
+            return []
     params = {
         "owner": owner_id,
         "default_ratio": DEFAULTS["reciprocity_ratio"],
@@ -289,5 +301,9 @@ async def warm_paths(
         "lim": limit,
     }
     rows = await reader.rows(_PATHS[reader.dialect.name], params)
+    if not rows and target_id is not None:
+        # No paths: to an unknown contact (404), an archived one, or one nobody knows. Asked
+        # only now, so that a request with paths is one statement.
+        await check_target(reader, owner_id=owner_id, target_id=target_id)
     now = utcnow()
     return [_path(row, now, ask_weight) for row in rows]
