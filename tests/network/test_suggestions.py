@@ -202,3 +202,14 @@ async def test_another_owners_contacts_are_never_suggested(client, owner, other_
     theirs = await suggestions(client, other_owner)
     assert mine not in {s["requester_id"] for s in theirs}
     assert len(theirs) == 1
+
+
+async def test_a_change_of_the_owners_ratio_is_seen_at_once(client, owner):
+    """Suggestions are kept while the owner's data is unchanged; a settings change is one."""
+    await person(client, owner, "Dana", needs=["advice"])
+    eli = await person(client, owner, "Eli", offers=["advice"])
+    await give(client, owner, eli, 5)
+    await give(client, owner, eli, 2)
+    assert [s["score"] for s in await suggestions(client, owner)] == [40 + 50]
+    await client.patch("/v1/settings", json={"reciprocity_ratio": 8}, headers=owner.headers)
+    assert [s["score"] for s in await suggestions(client, owner)] == [40]
