@@ -57,8 +57,8 @@ MAX_ORGANIZATION_CANDIDATES = 5_000
 INTRODUCTIONS = ",introductions,"
 
 # The targets, sent as one JSON array so that the statement is the same for one target or
-# a hundred (and is prepared once on PostgreSQL, app/core/reads.py).
-# Only the live ones are targets (an archived target has no paths).
+# a hundred (and is prepared once on PostgreSQL, app/core/reads.py); only the live ones are
+# targets (an archived target has no paths).
 _TARGETS = {
     "postgresql": """
         SELECT t.id
@@ -149,8 +149,7 @@ JOIN contact t ON t.owner_id = :owner AND t.id = :target_of_k:
 LEFT JOIN contact m ON m.owner_id = :owner AND m.id = :middle_of_k:
 ORDER BY r.ask_rank, substr(r.k, 1, 2), r.untouched, r.last_interaction_at DESC, r.id
 """
-# Built once per dialect: typed as the columns are, so that SQLite's text comes back as
-# aware datetimes.
+# Where the key's target starts (see `best`).
 _BAR = {"postgresql": "strpos(r.k, '|')", "sqlite": "instr(r.k, '|')"}
 # A hop from each row of `frm` (with `fields`) along the relationships, both directions: on
 # PostgreSQL a LATERAL subquery, so that even the generic plan of the prepared statement
@@ -180,6 +179,8 @@ _FAR = {
     "frm": "middles m",
     "end": "m.id",
 }
+# Built once per dialect: typed as the columns are, so that SQLite's text comes back as
+# aware datetimes.
 _PATHS = {
     dialect: text(
         _PATHS_SQL.replace(":targets:", targets)
@@ -194,7 +195,7 @@ _PATHS = {
 }
 
 
-_TARGET = select(Contact.archived_at).where(
+_TARGET = select(Contact.id).where(
     Contact.owner_id == bindparam("owner_id"),
     Contact.id == bindparam("target_id"),
     col(Contact.erased_at).is_(None),
