@@ -50,6 +50,7 @@ from app.contacts.service import _derive
 from app.core.types import new_id
 from app.models import metadata
 from app.relationships.models import KINDS as RELATIONSHIP_KINDS
+from app.relationships.service import INTRODUCED_STRENGTH
 from app.settings.schemas import DEFAULTS
 
 FIRST = (
@@ -98,8 +99,6 @@ PHRASES = [
     for f in FIELDS
     for form in ("{} investors", "{} advice", "a {} cofounder", "{} customers")
 ]
-# The strength app/relationships/service.py gives the `introduced` edge of a made introduction.
-INTRODUCED_STRENGTH = 3
 REMINDER_NOTES = (
     "Call after the launch.",
     "Ask how the new job is going.",
