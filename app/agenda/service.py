@@ -42,6 +42,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
+    ARRAY,
     Integer,
     Select,
     String,
@@ -54,7 +55,6 @@ from sqlalchemy import (
     true,
     tuple_,
 )
-from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -65,7 +65,7 @@ from app.auth.service import lock_owner
 from app.contacts.models import WITHDRAWN, Contact
 from app.core.outbox import record_event
 from app.core.pagination import decode_cursor, page_of
-from app.core.reads import Reader
+from app.core.reads import Reader, Spelled
 from app.core.reciprocity import goodwill, is_overdrawn
 from app.core.types import UTCDateTime, utcnow
 from app.introductions.models import FEEDBACK_DUE, Introduction
@@ -596,19 +596,20 @@ class _Kinds:
 _HIDDEN_CHUNK = 500
 
 
-def _hidden_statement(postgresql: bool) -> Select[Any]:
+def _hidden_statement(*, array: bool) -> Select[Any]:
     ids = col(AgendaItemState.item_id)
     return select(ids).where(
         AgendaItemState.owner_id == bindparam("owner_id"),
-        # One array parameter on PostgreSQL (a statement prepared once); an IN list elsewhere.
+        # One array parameter on PostgreSQL (a statement prepared once); an IN list on SQLite,
+        # which has no array type.
         ids == any_(bindparam("ids", type_=ARRAY(String())))
-        if postgresql
+        if array
         else ids.in_(bindparam("ids", expanding=True)),
         or_(col(AgendaItemState.until).is_(None), col(AgendaItemState.until) > _at("moment")),
     )
 
 
-_HIDDEN = {postgresql: _hidden_statement(postgresql) for postgresql in (False, True)}
+_HIDDEN = Spelled(postgresql=_hidden_statement(array=True), sqlite=_hidden_statement(array=False))
 
 
 async def _hidden(
@@ -620,11 +621,10 @@ async def _hidden(
     found: set[str] = set()
     ordered = sorted(ids)
     reader = Reader(session)
-    statement = _HIDDEN[reader.dialect.name == "postgresql"]
     for start in range(0, len(ordered), _HIDDEN_CHUNK):
         chunk = ordered[start : start + _HIDDEN_CHUNK]
         values = {"owner_id": owner_id, "ids": chunk, "moment": moment}
-        found.update(row["item_id"] for row in await reader.rows(statement, values))
+        found.update(row["item_id"] for row in await reader.rows(_HIDDEN, values))
     return found
 
 

@@ -24,19 +24,17 @@ later ones wait for it) before it looks for unused tokens. SQLite runs one write
 from collections.abc import Sequence
 
 from sqlalchemy import delete, exists, insert
-from sqlalchemy.dialects import postgresql
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.auth.models import Owner
 from app.contacts.models import Contact, ContactToken, OwnerToken
 from app.contacts.search import tokens
+from app.core.writes import insert_ignoring_duplicates
 
 _TOKENS = ContactToken.__table__  # type: ignore[attr-defined]
 _INSERT_TOKENS = insert(_TOKENS)
-# INSERT ... ON CONFLICT DO NOTHING: the same SQL on SQLite, whose compiler renders this
-# construct too.
-_ADD_TO_VOCABULARY = postgresql.insert(OwnerToken.__table__).on_conflict_do_nothing()  # type: ignore[attr-defined]
+_ADD_TO_VOCABULARY = insert_ignoring_duplicates(OwnerToken.__table__)  # type: ignore[attr-defined]
 
 
 def _lock(owner_id: str, *, exclusive: bool) -> object:

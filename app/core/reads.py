@@ -21,6 +21,11 @@ ends when its connection goes back to the pool. Bound to a connection instead of
 (the tests, whose connection holds a transaction that is rolled back), or to a session, it
 runs on that connection and sees what it sees.
 
+Where SQL itself must differ between the databases (LATERAL, which SQLite lacks; an array
+parameter, which it has no type for), a service gives both spellings of one query as a
+`Spelled`, and the Reader runs the one of the database it is connected to: the service never
+asks which that is (tests/core/test_seam.py), and the tests of both databases run their own.
+
 A request never holds two of the pool's connections at once: with every connection held by
 a request waiting for its second one, the pool would stall until its timeout. So a request
 that has already opened its session (to look up an uncached API key) reads on the session's
@@ -99,6 +104,14 @@ def _prepared_for(statement: Select[Any], dialect: Dialect) -> _Prepared | None:
         return prepared
 
 
+@dataclass(frozen=True)
+class Spelled:
+    """One query, spelled for each database: the same columns and rows from both."""
+
+    postgresql: Any
+    sqlite: Any
+
+
 class Reader:
     def __init__(self, bind: AsyncEngine | AsyncConnection | AsyncSession) -> None:
         self.bind = bind
@@ -107,7 +120,11 @@ class Reader:
         self._raw = dialect.name == "postgresql" and dialect.driver == "asyncpg"
 
     async def rows(
-        self, statement: Select[Any], params: Mapping[str, Any], *, plan_for_values: bool = False
+        self,
+        statement: Select[Any] | Spelled,
+        params: Mapping[str, Any],
+        *,
+        plan_for_values: bool = False,
     ) -> Rows:
         """Run a SELECT; each row maps column labels to values.
 
@@ -118,6 +135,8 @@ class Reader:
         statement is prepared afresh for each run as the unnamed statement (asyncpg's
         `prepare` with the name ""), outside the statement cache: each run is the first of
         its statement, and the next Parse replaces it, so there is nothing to close."""
+        if isinstance(statement, Spelled):
+            statement = getattr(statement, self.dialect.name)
         bind = self.bind
         if isinstance(bind, AsyncSession):
             bind = await bind.connection()

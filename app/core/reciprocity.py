@@ -4,10 +4,11 @@ goodwill = deposits - ratio x withdrawals. Asking for a favour of weight w is fa
 goodwill >= ratio x w: the ask would be a withdrawal, so the balance must already hold
 ratio deposits for each unit of it.
 
-The rules that lists filter and sort by (`goodwill`, `is_one_sided`, `is_overdrawn`,
-`is_stale`) are written only with operators that Python's ints and SQLAlchemy's column
-expressions share (`-`, `*`, `<`, `>=`, `==`, `&`, never `and`), so the list's SQL
-(app/contacts/listing.py) is these same functions applied to columns.
+The rules that lists filter and sort by (`goodwill`, `can_ask`, `is_one_sided`,
+`is_overdrawn`, `is_stale`) are written only with operators that Python's ints and
+SQLAlchemy's column expressions share (`-`, `*`, `<`, `>=`, `==`, `&`, never `and`), so
+the SQL of the lists (app/contacts/listing.py) and of warm paths and suggestions
+(app/network/) is these same functions applied to columns.
 tests/contacts/test_reciprocity_sql.py holds the SQL to the Python on both databases.
 
 In app/core/ because two domains ask it: contacts embed a summary in every contact, and the
@@ -52,6 +53,11 @@ def goodwill(deposits: Any, withdrawals: Any, ratio: Any) -> Any:
     return deposits - ratio * withdrawals
 
 
+def can_ask(deposits: Any, withdrawals: Any, ratio: Any, ask_weight: Any) -> Any:
+    """An ask of `ask_weight` is fair now: goodwill already holds ratio deposits a unit."""
+    return goodwill(deposits, withdrawals, ratio) >= ratio * ask_weight
+
+
 def is_overdrawn(balance: Any) -> Any:
     """Of a `goodwill` balance."""
     return balance < 0
@@ -93,7 +99,7 @@ def contact_reciprocity(
         "ratio": ratio,
         "goodwill": balance,
         "ask_weight": ask_weight,
-        "can_ask": needed == 0,
+        "can_ask": can_ask(deposits, withdrawals, ratio, ask_weight),
         "deposits_needed": needed,
         "flags": flags,
     }

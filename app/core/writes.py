@@ -23,6 +23,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import Insert, Table, Update, bindparam, insert, select
+from sqlalchemy.dialects import postgresql
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.core.outbox import EVENT_COLUMNS, EVENTS, event_row, record_event
@@ -88,3 +89,9 @@ async def insert_after_update(
     await session.exec(insert(table), params=row)
     record_event(session, **event)
     return True
+
+
+def insert_ignoring_duplicates(table: Table) -> Insert:
+    """INSERT ... ON CONFLICT DO NOTHING: rows whose key is already there are left as they
+    are. PostgreSQL's construct, whose SQL SQLite (3.24 and later) also runs as written."""
+    return postgresql.insert(table).on_conflict_do_nothing()

@@ -34,13 +34,14 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Integer, String, bindparam, func, text
+from sqlalchemy import Integer, String, bindparam, func, literal_column, text
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.core.outbox import Event
 from app.core.pagination import decode_cursor, page_of
 from app.core.reads import Reader
+from app.core.reciprocity import can_ask
 from app.core.types import UTCDateTime, utcnow
 from app.settings.models import OwnerSettings
 from app.settings.service import get_rules
@@ -52,6 +53,17 @@ KEEP_SECONDS = 600.0
 _KEPT_OWNERS = 256
 _CURSOR_KIND = "suggestion"
 
+# Whether the owner's goodwill with a contact covers an ask of weight 1: reciprocity's own
+# rule, rendered as SQL.
+_CAN_ASK_ONE = str(
+    can_ask(
+        literal_column("c.ledger_deposits"),
+        literal_column("c.ledger_withdrawals"),
+        bindparam("ratio"),
+        literal_column("1"),
+    )
+)
+
 _SUGGESTIONS = (
     text(
         """
@@ -61,8 +73,7 @@ WITH people AS (
     SELECT c.id,
            10 * CASE c.trust_stage WHEN 'acquaintance' THEN 1 WHEN 'known' THEN 2
                      WHEN 'liked' THEN 3 WHEN 'trusted' THEN 4 ELSE 0 END AS stage_score,
-           CASE WHEN c.ledger_deposits - :ratio * c.ledger_withdrawals >= :ratio
-                THEN 50 ELSE 0 END AS goodwill_score,
+           CASE WHEN :can_ask_one: THEN 50 ELSE 0 END AS goodwill_score,
            CASE WHEN c.channel_uses LIKE '%,introductions,%' THEN 1 ELSE 0 END AS reachable
     FROM contact c
     WHERE c.owner_id = :owner
@@ -128,7 +139,7 @@ FROM best b
 JOIN contact r ON r.owner_id = :owner AND r.id = b.requester_id
 JOIN contact t ON t.owner_id = :owner AND t.id = b.target_id
 ORDER BY b.score DESC, b.requester_id, b.target_id
-"""
+""".replace(":can_ask_one:", _CAN_ASK_ONE)
     )
     .bindparams(
         bindparam("owner", type_=String()),

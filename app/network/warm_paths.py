@@ -19,7 +19,7 @@ the strength), read in both directions with UNION ALL:
    hops and strength alone. Only these are weighed by reciprocity: weighing one costs a
    read of the introducer's row, and a hub has a thousand neighbours.
 5. `ranked`: the live ones, by whether the owner can ask now (app/core/reciprocity.py's
-   rule, spelled in SQL: goodwill >= ratio x ask_weight), then fewer hops, the stronger
+   rule, `can_ask`, rendered in SQL: goodwill >= ratio x ask_weight), then fewer hops, the stronger
    weakest link, the more recent interaction with the introducer (never touched last),
    then the introducer's id; the first `limit`.
 
@@ -33,14 +33,14 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import String, bindparam, text
+from sqlalchemy import String, bindparam, literal_column, text
 from sqlmodel import col, select
 
 from app.contacts.models import Contact
 from app.contacts.search import fold
 from app.contacts.service import ContactNotFound
-from app.core.reads import Reader
-from app.core.reciprocity import contact_reciprocity
+from app.core.reads import Reader, Spelled
+from app.core.reciprocity import can_ask, contact_reciprocity
 from app.core.types import UTCDateTime, utcnow
 from app.settings.schemas import DEFAULTS
 
@@ -55,6 +55,15 @@ MAX_CANDIDATES = 200
 MAX_TARGETS = 100
 MAX_ORGANIZATION_CANDIDATES = 5_000
 INTRODUCTIONS = ",introductions,"
+# Whether the owner can ask the introducer now: reciprocity's own rule, rendered as SQL.
+CAN_ASK_SQL = str(
+    can_ask(
+        literal_column("c.ledger_deposits"),
+        literal_column("c.ledger_withdrawals"),
+        literal_column("rules.ratio"),
+        bindparam("ask_weight"),
+    )
+)
 
 # The targets, sent as one JSON array so that the statement is the same for one target or
 # a hundred (and is prepared once on PostgreSQL, app/core/reads.py); only the live ones are
@@ -132,9 +141,7 @@ ranked AS (
     SELECT b.id, b.k, rules.ratio,
            c.display_name, c.ledger_deposits, c.ledger_withdrawals, c.due_at,
            c.last_interaction_at, c.channel_uses,
-           CASE WHEN c.ledger_deposits - rules.ratio * c.ledger_withdrawals
-                     >= rules.ratio * :ask_weight
-                THEN 0 ELSE 1 END AS ask_rank,
+           CASE WHEN :can_ask: THEN 0 ELSE 1 END AS ask_rank,
            CASE WHEN c.last_interaction_at IS NULL THEN 1 ELSE 0 END AS untouched
     FROM best b
     CROSS JOIN rules
@@ -179,20 +186,26 @@ _FAR = {
     "frm": "middles m",
     "end": "m.id",
 }
-# Built once per dialect: typed as the columns are, so that SQLite's text comes back as
-# aware datetimes.
-_PATHS = {
-    dialect: text(
-        _PATHS_SQL.replace(":targets:", targets)
-        .replace(":near_edges:", _HOP[dialect].format(**_NEAR))
-        .replace(":far_edges:", _HOP[dialect].format(**_FAR))
-        .replace(":target_of_k:", f"substr(r.k, {_BAR[dialect]} + 1)")
-        .replace(":middle_of_k:", f"substr(r.k, 3, {_BAR[dialect]} - 3)")
+
+
+# Built once for each database (app/core/reads.py's Spelled): typed as the columns are, so
+# that SQLite's text comes back as aware datetimes.
+def _spelled(database: str) -> Any:
+    return (
+        text(
+            _PATHS_SQL.replace(":targets:", _TARGETS[database])
+            .replace(":near_edges:", _HOP[database].format(**_NEAR))
+            .replace(":far_edges:", _HOP[database].format(**_FAR))
+            .replace(":target_of_k:", f"substr(r.k, {_BAR[database]} + 1)")
+            .replace(":middle_of_k:", f"substr(r.k, 3, {_BAR[database]} - 3)")
+            .replace(":can_ask:", CAN_ASK_SQL)
+        )
+        .bindparams(bindparam("ids", type_=String()), bindparam("owner", type_=String()))
+        .columns(last_interaction_at=UTCDateTime(), due_at=UTCDateTime())
     )
-    .bindparams(bindparam("ids", type_=String()), bindparam("owner", type_=String()))
-    .columns(last_interaction_at=UTCDateTime(), due_at=UTCDateTime())
-    for dialect, targets in _TARGETS.items()
-}
+
+
+_PATHS = Spelled(postgresql=_spelled("postgresql"), sqlite=_spelled("sqlite"))
 
 
 _TARGET = select(Contact.id).where(
@@ -301,7 +314,7 @@ async def warm_paths(
         "max_candidates": MAX_CANDIDATES,
         "lim": limit,
     }
-    rows = await reader.rows(_PATHS[reader.dialect.name], params)
+    rows = await reader.rows(_PATHS, params)
     if not rows and target_id is not None:
         # No paths: to an unknown contact (404), an archived one, or one nobody knows. Asked
         # only now, so that a request with paths is one statement.
