@@ -375,3 +375,25 @@ async def test_the_day_is_the_owners_in_their_timezone(client, owner):
     tomorrow = datetime.now(ZoneInfo(zone)).date() + timedelta(days=1)
     assert of_kind(await agenda(client, owner), "touch_overdue") == []
     assert len(of_kind(await agenda(client, owner, on=tomorrow.isoformat()), "touch_overdue")) == 1
+
+
+async def test_a_reason_gives_dates_on_the_owners_calendar(client, owner):
+    # A touch that ran out at 20:00 UTC ran out the next morning in Kiritimati (UTC+14):
+    # the reason names the day the owner lived it.
+    zone = "Pacific/Kiritimati"
+    await settings(client, owner, timezone=zone)
+    contact = await create_contact(client, owner, cadence_days=30, external_refs={})
+    touched = datetime.combine(TODAY - timedelta(days=45), datetime.min.time(), UTC)
+    touched += timedelta(hours=20)
+    await post(
+        client,
+        owner,
+        f"/v1/contacts/{contact['id']}/interactions",
+        {"kind": "call", "occurred_at": touched.isoformat()},
+    )
+    [item] = of_kind(await agenda(client, owner), "touch_overdue")
+    due_at = datetime.fromisoformat(item["due_at"])
+    assert due_at == touched + timedelta(days=30)
+    owners_day = due_at.astimezone(ZoneInfo(zone)).date()
+    assert owners_day != due_at.date()
+    assert f"was due on {owners_day.isoformat()}" in item["reason"]
