@@ -49,7 +49,7 @@ from app.settings.schemas import DEFAULTS
 MAX_MIDDLES = 50
 # Introducers weighed by reciprocity: each one's best path, the best this many by hops and
 # strength alone (each costs a read of the introducer's row).
-MAX_CANDIDATES = 200
+MAX_CANDIDATES = 100
 # An organisation's contacts taken as targets, first by id; and the contacts whose folded
 # text mentions the organisation read to find them.
 MAX_TARGETS = 100
