@@ -94,7 +94,8 @@ _CURSOR_KIND = "agenda"
 
 
 def _live_name(contact_id: Any, name: str) -> Any:
-    """The display name of the owner's contact `contact_id` while it is live, else NULL.
+    """The display name of the owner's contact `contact_id` while it is live, else NULL
+    (docs/decisions/2026-12-07-agenda-names-by-subquery.md).
 
     A scalar subquery, not a join: PostgreSQL runs it as one primary-key lookup per row
     whatever the plan. A join let the generic plan of the prepared statement, made for the
