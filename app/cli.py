@@ -20,6 +20,7 @@ from app.core.db import create_engine, create_sessionmaker
 from app.core.errors import GoodwillError
 from app.core.migrations import upgrade
 from app.core.pagination import MAX_LIMIT
+from app.core.reads import Reader
 from app.core.server import serve as run_server
 from app.core.signing import load_secret
 from app.core.unit_of_work import session_scope
@@ -188,7 +189,7 @@ def agenda(
         cursor = None
         while True:
             page, cursor = await agenda_service.agenda(
-                session, owner_id=owner.id, on=day, kinds=(), limit=MAX_LIMIT, cursor=cursor
+                Reader(session), owner_id=owner.id, on=day, kinds=(), limit=MAX_LIMIT, cursor=cursor
             )
             items.extend(page)
             if cursor is None:

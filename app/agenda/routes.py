@@ -1,13 +1,14 @@
 from datetime import date
 from typing import Annotated
 
-from fastapi import Path, Query, Response
+from fastapi import Path, Query, Request, Response
 
 from app.agenda import service
 from app.agenda.schemas import AgendaItem, AgendaItemHidden, AgendaKind, DismissBody, SnoozeBody
 from app.core.errors import NotFound, UnprocessableContent
 from app.core.pagination import Cursor, Limit, Page
 from app.core.principal import CurrentPrincipal, WritePrincipal
+from app.core.reads import request_reader
 from app.core.responses import ORJSONResponse
 from app.core.types import utcnow
 from app.core.unit_of_work import SessionDep, api_router
@@ -45,7 +46,7 @@ def _item_id(owner_id: str, item_id: str) -> str:
 @router.get("", response_model=Page[AgendaItem])
 async def read_agenda(
     principal: CurrentPrincipal,
-    session: SessionDep,
+    request: Request,
     on: Annotated[
         str | None,
         Query(
@@ -74,7 +75,7 @@ async def read_agenda(
     same subject and occurrence (a touch due again after a new interaction is a new item).
     Snoozed and dismissed items are left out."""
     data, next_cursor = await service.agenda(
-        session,
+        request_reader(request),
         owner_id=principal.owner_id,
         on=_day(on),
         kinds=tuple(dict.fromkeys(kinds or ())),

@@ -72,8 +72,7 @@ from app.introductions.models import FEEDBACK_DUE, Introduction
 from app.ledger.models import LedgerEntry
 from app.network import suggestions
 from app.reminders.models import Reminder
-from app.settings.models import OwnerSettings
-from app.settings.schemas import DEFAULTS
+from app.settings.service import read_rules
 
 RANKS: dict[AgendaKind, int] = {
     AgendaKind.consent_expiring: 0,
@@ -391,10 +390,8 @@ def _item(
 class _Kinds:
     """One method per kind: the query, and its rows as items."""
 
-    def __init__(
-        self, session: AsyncSession, owner_id: str, day: Day, rules: Any, now: datetime
-    ) -> None:
-        self.session = session
+    def __init__(self, reader: Reader, owner_id: str, day: Day, rules: Any, now: datetime) -> None:
+        self.reader = reader
         self.owner_id = owner_id
         self.day = day
         self.rules = rules
@@ -403,9 +400,9 @@ class _Kinds:
     async def _rows(
         self, statement: Select[Any], limit: int, params: Mapping[str, Any]
     ) -> list[tuple[Any, ...]]:
-        """On the session's connection (its transaction, its view of the data)."""
+        """Through the agenda's Reader (the request's, or a session's for the calendar)."""
         values = {"owner_id": self.owner_id, "limit": limit, **params}
-        rows = await Reader(self.session).rows(statement, values)
+        rows = await self.reader.rows(statement, values)
         return [tuple(row.values()) for row in rows]
 
     async def consent_expiring(self, cursor: Any, limit: int) -> list[dict[str, Any]]:
@@ -556,7 +553,7 @@ class _Kinds:
             return []
         after = cursor[1] if cursor is not None and cursor[0] == self.day.start else None
         rows = await suggestions.to_give(
-            self.session, owner_id=self.owner_id, after=after, limit=limit
+            self.reader, owner_id=self.owner_id, after=after, limit=limit
         )
         return [
             _item(
@@ -616,14 +613,13 @@ _HIDDEN = Spelled(postgresql=_hidden_statement(array=True), sqlite=_hidden_state
 
 
 async def _hidden(
-    session: AsyncSession, owner_id: str, moment: datetime, ids: Collection[str]
+    reader: Reader, owner_id: str, moment: datetime, ids: Collection[str]
 ) -> set[str]:
     """Which of `ids` the owner dismissed, or snoozed past `moment`: looked up by primary
     key among the items at hand, never all the owner ever hid (dismissed ids pile up, and
     most name occurrences long gone)."""
     found: set[str] = set()
     ordered = sorted(ids)
-    reader = Reader(session)
     for start in range(0, len(ordered), _HIDDEN_CHUNK):
         chunk = ordered[start : start + _HIDDEN_CHUNK]
         values = {"owner_id": owner_id, "ids": chunk, "moment": moment}
@@ -641,20 +637,13 @@ class _Rules:
     reciprocity_ratio: int
 
 
-_RULES = select(*(getattr(OwnerSettings, name) for name in _Rules.__dataclass_fields__)).where(
-    OwnerSettings.owner_id == bindparam("owner_id")
-)
-
-
-async def _rules(session: AsyncSession, owner_id: str) -> _Rules:
-    """As settings.service.get_rules, by a statement built once through the Reader."""
-    rows = await Reader(session).rows(_RULES, {"owner_id": owner_id})
-    row = rows[0] if rows else DEFAULTS
+async def _rules(reader: Reader, owner_id: str) -> _Rules:
+    row = await read_rules(reader, owner_id=owner_id)
     return _Rules(**{name: row[name] for name in _Rules.__dataclass_fields__})
 
 
 async def agenda(
-    session: AsyncSession,
+    reader: Reader,
     *,
     owner_id: str,
     on: date | None,
@@ -663,12 +652,12 @@ async def agenda(
     cursor: str | None,
 ) -> tuple[list[dict[str, Any]], str | None]:
     now = utcnow()
-    rules = await _rules(session, owner_id)
+    rules = await _rules(reader, owner_id)
     day = day_bounds(on, rules.timezone, now)
     after_key = None
     if cursor:
         after_key = tuple(decode_cursor(cursor, _CURSOR_KIND, owner_id, (int, datetime, str)))
-    compute = _Kinds(session, owner_id, day, rules, now)
+    compute = _Kinds(reader, owner_id, day, rules, now)
     wanted = set(kinds) or set(RANKS)
     items: list[dict[str, Any]] = []
     hidden: dict[str, bool] = {}  # the ids looked up so far: hidden or not
@@ -686,7 +675,7 @@ async def agenda(
             for item in batch:
                 item["id"] = for_owner(owner_id, item["id"])
             unknown = {item["id"] for item in batch} - hidden.keys()
-            now_hidden = await _hidden(session, owner_id, day.moment, unknown)
+            now_hidden = await _hidden(reader, owner_id, day.moment, unknown)
             hidden.update((value, value in now_hidden) for value in unknown)
             found = [
                 item

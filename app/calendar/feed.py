@@ -43,6 +43,7 @@ from app.agenda.models import AgendaItemState
 from app.agenda.schemas import AgendaKind
 from app.agenda.service import CONSENT_WARNING, RANKS, agenda
 from app.calendar.service import OpenedFeed
+from app.core.reads import Reader
 from app.core.types import utcnow
 from app.settings.service import get_rules
 
@@ -137,7 +138,7 @@ async def view(session: AsyncSession, *, owner_id: str) -> View:
             continue
         # A whole feed's worth from each: most important kinds first, as the agenda ranks.
         page, more = await agenda(
-            session, owner_id=owner_id, on=on, kinds=kinds, limit=MAX_EVENTS, cursor=None
+            Reader(session), owner_id=owner_id, on=on, kinds=kinds, limit=MAX_EVENTS, cursor=None
         )
         for item in page:
             found.setdefault(item["id"], item)

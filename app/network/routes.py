@@ -8,7 +8,7 @@ from app.core.pagination import Cursor, Limit, Page
 from app.core.principal import CurrentPrincipal
 from app.core.reads import request_reader
 from app.core.responses import ORJSONResponse
-from app.core.unit_of_work import SessionDep, api_router
+from app.core.unit_of_work import api_router
 from app.network import suggestions as suggestions_service
 from app.network import warm_paths as warm_paths_service
 from app.network.schemas import MAX_PATHS, Suggestion, WarmPaths
@@ -72,12 +72,12 @@ async def read_warm_paths(
 
 @router.get("/suggestions", response_model=Page[Suggestion])
 async def list_suggestions(
-    principal: CurrentPrincipal, session: SessionDep, limit: Limit = 50, cursor: Cursor = None
+    principal: CurrentPrincipal, request: Request, limit: Limit = 50, cursor: Cursor = None
 ) -> Response:
     """Introductions worth offering, best first: a contact's need meets another's offer,
     leaving out every pair the anti-pestering rules would refuse. POST /v1/introductions
     with the pair starts one."""
     data, next_cursor = await suggestions_service.suggestions(
-        session, owner_id=principal.owner_id, limit=limit, cursor=cursor
+        request_reader(request), owner_id=principal.owner_id, limit=limit, cursor=cursor
     )
     return ORJSONResponse({"data": data, "next_cursor": next_cursor})

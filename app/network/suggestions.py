@@ -36,7 +36,6 @@ from typing import Any
 
 from sqlalchemy import Integer, String, bindparam, func, literal_column, text
 from sqlmodel import select
-from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.core.outbox import Event
 from app.core.pagination import decode_cursor, page_of
@@ -44,7 +43,7 @@ from app.core.reads import Reader
 from app.core.reciprocity import can_ask
 from app.core.types import UTCDateTime, utcnow
 from app.settings.models import OwnerSettings
-from app.settings.service import get_rules
+from app.settings.service import read_rules
 
 PER_PHRASE = 5
 MAX_SUGGESTIONS = 1_000
@@ -179,32 +178,30 @@ _VERSION = select(
 )
 
 
-async def _version(session: AsyncSession, owner_id: str) -> tuple[Any, ...]:
-    (row,) = await Reader(session).rows(_VERSION, {"owner_id": owner_id})
+async def _version(reader: Reader, owner_id: str) -> tuple[Any, ...]:
+    (row,) = await reader.rows(_VERSION, {"owner_id": owner_id})
     return (row["last_event"], row["settings"])
 
 
-async def _compute(session: AsyncSession, owner_id: str) -> list[dict[str, Any]]:
-    rules = await get_rules(session, owner_id=owner_id)
+async def _compute(reader: Reader, owner_id: str) -> list[dict[str, Any]]:
+    rules = await read_rules(reader, owner_id=owner_id)
     now = utcnow()
     params = {
         "owner": owner_id,
-        "ratio": rules.reciprocity_ratio,
-        "max_pending": rules.max_pending_consents_per_target,
+        "ratio": rules["reciprocity_ratio"],
+        "max_pending": rules["max_pending_consents_per_target"],
         "now": now,
-        "since": now - timedelta(days=rules.decline_cooldown_days),
+        "since": now - timedelta(days=rules["decline_cooldown_days"]),
         "per_phrase": PER_PHRASE,
         "max_suggestions": MAX_SUGGESTIONS,
     }
-    connection = await session.connection()
-    result = await connection.execute(_SUGGESTIONS, params)
-    return [dict(row) for row in result.mappings()]
+    return [dict(row) for row in await reader.rows(_SUGGESTIONS, params)]
 
 
-async def ranked(session: AsyncSession, owner_id: str) -> list[dict[str, Any]]:
+async def ranked(reader: Reader, owner_id: str) -> list[dict[str, Any]]:
     """Every suggestion of the owner (at most MAX_SUGGESTIONS), best first, as rows with the
     two names; from what this process kept while the owner's data has not changed."""
-    version = await _version(session, owner_id)
+    version = await _version(reader, owner_id)
     kept = _kept.get(owner_id)
     if kept is not None and kept.version == version and kept.until > time.monotonic():
         _kept.move_to_end(owner_id)
@@ -214,9 +211,7 @@ async def ranked(session: AsyncSession, owner_id: str) -> list[dict[str, Any]]:
     async with lock:
         kept = _kept.get(owner_id)
         if kept is None or kept.version != version or kept.until <= time.monotonic():
-            kept = _Kept(
-                version, time.monotonic() + KEEP_SECONDS, await _compute(session, owner_id)
-            )
+            kept = _Kept(version, time.monotonic() + KEEP_SECONDS, await _compute(reader, owner_id))
             _kept[owner_id] = kept
             _kept.move_to_end(owner_id)
             while len(_kept) > _KEPT_OWNERS:
@@ -237,7 +232,7 @@ def after(rows: list[dict[str, Any]], cursor_key: tuple[int, str, str] | None) -
 
 
 async def suggestions(
-    session: AsyncSession, *, owner_id: str, limit: int, cursor: str | None
+    reader: Reader, *, owner_id: str, limit: int, cursor: str | None
 ) -> tuple[list[dict[str, Any]], str | None]:
     """A page of suggestions, best first, after the cursor's (score, requester, target)."""
     cursor_key = None
@@ -246,7 +241,7 @@ async def suggestions(
             cursor, _CURSOR_KIND, owner_id, (int, str, str)
         )
         cursor_key = (-score, requester_id, target_id)
-    rows = after(await ranked(session, owner_id), cursor_key)
+    rows = after(await ranked(reader, owner_id), cursor_key)
     page, next_cursor = page_of(
         rows[: limit + 1],
         limit,
@@ -271,13 +266,13 @@ _SCORE_WIDTH = 4
 
 
 async def to_give(
-    session: AsyncSession, *, owner_id: str, after: str | None, limit: int
+    reader: Reader, *, owner_id: str, after: str | None, limit: int
 ) -> list[dict[str, Any]]:
     """The agenda's `give` items: suggestions, best first, each with the names and a `tie`
     that sorts as they do (the score's complement, the requester, the target), from the
     first at or after `after`."""
     items = []
-    for row in await ranked(session, owner_id):
+    for row in await ranked(reader, owner_id):
         score = 10**_SCORE_WIDTH - 1 - row["score"]
         tie = f"{score:0{_SCORE_WIDTH}d}:{row['requester_id']}:{row['target_id']}"
         if after is not None and tie < after:

@@ -1,12 +1,14 @@
 """The owner's rules, read by the ledger and the introductions."""
 
+from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import bindparam, func
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.core.etag import make_etag
+from app.core.reads import Reader
 from app.core.repository import get_owned
 from app.core.types import utcnow
 from app.settings.models import OwnerSettings
@@ -31,6 +33,19 @@ async def get_settings(
 
 async def get_rules(session: AsyncSession, *, owner_id: str) -> SettingsRead:
     return to_read(await get_settings(session, owner_id=owner_id))
+
+
+# Every rule in one row, built once: for the reads that need several rules and run on a
+# Reader, without a session (the agenda, suggestions).
+_RULES = select(*(getattr(OwnerSettings, name) for name in DEFAULTS)).where(
+    OwnerSettings.owner_id == bindparam("owner_id")
+)
+
+
+async def read_rules(reader: Reader, *, owner_id: str) -> Mapping[str, Any]:
+    """The owner's rules by name (`DEFAULTS` when they never changed one)."""
+    rows = await reader.rows(_RULES, {"owner_id": owner_id})
+    return rows[0] if rows else DEFAULTS
 
 
 def owner_rule(name: str, owner_id: Any) -> Any:
