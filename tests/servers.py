@@ -15,6 +15,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from app.core.migrations import upgrade
+
 GOODWILL = str(Path(sys.executable).with_name("goodwill"))
 READY_SECONDS = 20
 CLI_SECONDS = 60
@@ -126,3 +128,28 @@ def serving(
         yield servers
     finally:
         _stop(servers)
+
+
+@dataclass
+class Servers:
+    """Two (or more) server processes on one database, and one owner's key for them."""
+
+    bases: list[str]
+    headers: dict[str, str]
+
+
+@contextmanager
+def owner_on_servers(
+    url: str,
+    log_dir: Path,
+    email: str,
+    *,
+    count: int = 2,
+    env: Mapping[str, str] | None = None,
+) -> Iterator[Servers]:
+    """Migrate `url`, make an owner (`email`) and serve it from `count` processes: the
+    concurrency tests' world, where only the database can settle a race."""
+    upgrade(url)
+    api_key = create_owner(url, email)["api_key"]
+    with serving(url, log_dir, count=count, env=env) as servers:
+        yield Servers([s.base for s in servers], {"Authorization": f"Bearer {api_key}"})

@@ -5,15 +5,13 @@ only the database, by the lock on the owner's row, can make them count one after
 
 import asyncio
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
 
-from app.core.migrations import upgrade
 from app.events.webhooks import MAX_SUBSCRIPTIONS
-from tests.servers import create_owner, serving
+from tests.servers import Servers, owner_on_servers
 
 pytestmark = pytest.mark.postgres
 
@@ -22,20 +20,12 @@ REQUEST_TIMEOUT = 30
 HOOK = {"url": "http://127.0.0.1:9/hooks", "events": ["*"]}
 
 
-@dataclass
-class Servers:
-    bases: list[str]
-    headers: dict[str, str]
-
-
 @pytest.fixture
 def two_servers(fresh_database_url, tmp_path: Path) -> Iterator[Servers]:  # type: ignore[no-untyped-def]
     url = fresh_database_url("webhook_limit")  # dropped at the end of the session
-    upgrade(url)
-    api_key = create_owner(url, "limit@example.com")["api_key"]
     env = {"GOODWILL_WEBHOOK_ALLOW_PRIVATE": "true", "GOODWILL_LOG_LEVEL": "WARNING"}
-    with serving(url, tmp_path, count=2, env=env) as servers:
-        yield Servers([s.base for s in servers], {"Authorization": f"Bearer {api_key}"})
+    with owner_on_servers(url, tmp_path, "limit@example.com", env=env) as servers:
+        yield servers
 
 
 async def test_concurrent_creations_stop_at_the_limit(two_servers: Servers):

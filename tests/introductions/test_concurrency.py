@@ -11,15 +11,13 @@ introduction has exactly one deposit.
 import asyncio
 import re
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import httpx
 import pytest
 
-from app.core.migrations import upgrade
 from app.introductions.consent_page import CSRF_COOKIE
-from tests.servers import create_owner, serving
+from tests.servers import Servers, owner_on_servers
 
 pytestmark = pytest.mark.postgres
 
@@ -35,19 +33,12 @@ INTRODUCTION = {
 }
 
 
-@dataclass
-class Servers:
-    bases: list[str]
-    headers: dict[str, str]
-
-
 @pytest.fixture(scope="module")
 def two_servers(fresh_database_url, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:  # type: ignore[no-untyped-def]
     url = fresh_database_url("intro_race")
-    upgrade(url)
-    api_key = create_owner(url, "racer@example.com")["api_key"]
-    with serving(url, tmp_path_factory.mktemp("intro-race"), count=2) as servers:
-        yield Servers([s.base for s in servers], {"Authorization": f"Bearer {api_key}"})
+    log_dir = tmp_path_factory.mktemp("intro-race")
+    with owner_on_servers(url, log_dir, "racer@example.com") as servers:
+        yield servers
 
 
 @pytest.fixture

@@ -10,14 +10,12 @@ never against anything the server computed from its own totals.
 import asyncio
 import random
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
 
-from app.core.migrations import upgrade
-from tests.servers import create_owner, serving
+from tests.servers import Servers, owner_on_servers
 
 KINDS = ["introduction", "referral", "advice", "endorsement", "share", "thanks", "favor"]
 FIRST_WAVE = 150  # entries written before any reversal
@@ -27,19 +25,11 @@ CONCURRENCY = 20
 REQUEST_TIMEOUT = 15
 
 
-@dataclass
-class Servers:
-    bases: list[str]
-    headers: dict[str, str]
-
-
 @pytest.fixture
 def two_servers(fresh_database_url, tmp_path: Path) -> Iterator[Servers]:  # type: ignore[no-untyped-def]
     url = fresh_database_url("concurrency")
-    upgrade(url)
-    api_key = create_owner(url, "racer@example.com")["api_key"]
-    with serving(url, tmp_path, count=2) as servers:
-        yield Servers([s.base for s in servers], {"Authorization": f"Bearer {api_key}"})
+    with owner_on_servers(url, tmp_path, "racer@example.com") as servers:
+        yield servers
 
 
 async def _record(

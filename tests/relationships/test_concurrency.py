@@ -9,13 +9,11 @@ same two people made at once leave one `introduced` edge, and both are made.
 
 import asyncio
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
 
 import httpx
 import pytest
 
-from app.core.migrations import upgrade
-from tests.servers import create_owner, serving
+from tests.servers import Servers, owner_on_servers
 
 pytestmark = pytest.mark.postgres
 
@@ -24,19 +22,12 @@ REQUEST_TIMEOUT = 15
 INTRODUCTION = {"reason": "Wants advice.", "benefit_to_target": "A new customer."}
 
 
-@dataclass
-class Servers:
-    bases: list[str]
-    headers: dict[str, str]
-
-
 @pytest.fixture(scope="module")
 def two_servers(fresh_database_url, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:  # type: ignore[no-untyped-def]
     url = fresh_database_url("relationship_race")
-    upgrade(url)
-    api_key = create_owner(url, "related@example.com")["api_key"]
-    with serving(url, tmp_path_factory.mktemp("relationship-race"), count=2) as servers:
-        yield Servers([s.base for s in servers], {"Authorization": f"Bearer {api_key}"})
+    log_dir = tmp_path_factory.mktemp("relationship-race")
+    with owner_on_servers(url, log_dir, "related@example.com") as servers:
+        yield servers
 
 
 @pytest.fixture
