@@ -26,7 +26,8 @@ its id from day to day, and a new occurrence (a touch due again after a new inte
 a reissued link, a new `received` entry) is a new item: a snooze or a dismissal holds for
 the occurrence it was given to. Six more hex digits check the owner (`for_owner`).
 
-Snoozed and dismissed ids are kept per owner (agenda_item_state). Any well-formed id of
+Snoozed and dismissed ids are kept per owner (agenda_item_state; each worker keeps them
+too, app/agenda/hidden.py). Any well-formed id of
 the owner is accepted: items are computed, so an id that is not on today's list may be on another
 day's. A snoozed item is hidden while `until` is after the moment asked about: now, or the
 start of a later day asked with `on=`.
@@ -34,7 +35,7 @@ start of a later day asked with `on=`.
 
 import hashlib
 import re
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
@@ -42,15 +43,13 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
-    ARRAY,
     Integer,
     Select,
     String,
     and_,
-    any_,
     bindparam,
     exists,
-    or_,
+    func,
     text,
     true,
     tuple_,
@@ -59,20 +58,23 @@ from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from app.agenda.hidden import Hidden, bump, hidden_items
 from app.agenda.models import AgendaItemState
 from app.agenda.schemas import AgendaKind
+from app.auth.models import Owner
 from app.auth.service import lock_owner
 from app.contacts.models import WITHDRAWN, Contact
 from app.core.outbox import record_event
 from app.core.pagination import decode_cursor, page_of
-from app.core.reads import Reader, Spelled
+from app.core.reads import Reader
 from app.core.reciprocity import goodwill, is_overdrawn
 from app.core.types import UTCDateTime, utcnow
 from app.introductions.models import FEEDBACK_DUE, Introduction
 from app.ledger.models import LedgerEntry
 from app.network import suggestions
 from app.reminders.models import Reminder
-from app.settings.service import read_rules
+from app.settings.models import OwnerSettings
+from app.settings.schemas import DEFAULTS
 
 RANKS: dict[AgendaKind, int] = {
     AgendaKind.consent_expiring: 0,
@@ -100,7 +102,11 @@ def _live_name(contact_id: Any, name: str) -> Any:
     whatever the plan. A join let the generic plan of the prepared statement, made for the
     average owner (a hundred contacts in the benchmark), scan all of a large owner's
     contacts for every row (ready_to_make: 1.5 ms planned for the owner, 900 ms generic);
-    planning every run instead cost a quarter of GET /v1/agenda's throughput."""
+    planning every run instead cost a quarter of GET /v1/agenda's throughput.
+
+    A row whose contact is not live (archived, erased) comes back with a NULL name and makes
+    no item: the kinds leave it out in Python, because a condition on the subquery in SQL
+    ran it a second time for every row (four primary-key lookups a row instead of two)."""
     contact = aliased(Contact, name=name)
     return (
         select(contact.display_name)
@@ -208,8 +214,6 @@ def _consent_expiring(paged: bool) -> Select[Any]:
             Introduction.state == "awaiting_consent",
             expires >= _at("start"),
             expires < _at("end"),
-            target.is_not(None),
-            requester.is_not(None),
             _after(expires, Introduction.id, paged),
         )
         .order_by(expires, Introduction.id)
@@ -239,8 +243,6 @@ def _follow_up(paged: bool) -> Select[Any]:
             # spelled as the partial index's condition.
             text(FEEDBACK_DUE),
             made < _at("made_before"),
-            requester.is_not(None),
-            target.is_not(None),
             _after(made, Introduction.id, paged),
         )
         .order_by(made, Introduction.id)
@@ -263,7 +265,6 @@ def _thanks_owed(paged: bool) -> Select[Any]:
             occurred < _at("end"),
             LedgerEntry.direction == "received",
             LedgerEntry.weight > 0,
-            name.is_not(None),
             ~exists().where(
                 reversal.owner_id == LedgerEntry.owner_id,
                 reversal.reverses_id == LedgerEntry.id,
@@ -300,8 +301,6 @@ def _ready_to_make(paged: bool) -> Select[Any]:
             Introduction.owner_id == bindparam("owner_id"),
             Introduction.state == "consented",
             decided < _at("end"),
-            requester.is_not(None),
-            target.is_not(None),
             _after(decided, Introduction.id, paged),
         )
         .order_by(decided, Introduction.id)
@@ -319,7 +318,6 @@ def _reminder(paged: bool) -> Select[Any]:
             Reminder.owner_id == bindparam("owner_id"),
             col(Reminder.done_at).is_(None),
             due < _at("end"),
-            name.is_not(None),
             _after(due, Reminder.id, paged),
         )
         .order_by(due, Reminder.id)
@@ -388,7 +386,9 @@ def _item(
 
 
 class _Kinds:
-    """One method per kind: the query, and its rows as items."""
+    """One method per kind: the query, and its rows as items (none for a row whose contact
+    is not live). `rows_read` says how many rows the last one read: fewer than it asked
+    for means the kind has no more."""
 
     def __init__(self, reader: Reader, owner_id: str, day: Day, rules: Any, now: datetime) -> None:
         self.reader = reader
@@ -396,6 +396,7 @@ class _Kinds:
         self.day = day
         self.rules = rules
         self.now = now
+        self.rows_read = 0
 
     async def _rows(
         self, statement: Select[Any], limit: int, params: Mapping[str, Any]
@@ -403,6 +404,7 @@ class _Kinds:
         """Through the agenda's Reader (the request's, or a session's for the calendar)."""
         values = {"owner_id": self.owner_id, "limit": limit, **params}
         rows = await self.reader.rows(statement, values)
+        self.rows_read = len(rows)
         return [tuple(row.values()) for row in rows]
 
     async def consent_expiring(self, cursor: Any, limit: int) -> list[dict[str, Any]]:
@@ -424,6 +426,7 @@ class _Kinds:
                 action="reissue_consent",
             )
             for intro_id, expires_at, target_id, target_name, requester_name in rows
+            if target_name is not None and requester_name is not None
         ]
 
     async def follow_up(self, cursor: Any, limit: int) -> list[dict[str, Any]]:
@@ -437,6 +440,8 @@ class _Kinds:
         items = []
         for row in rows:
             intro_id, made_at, r_outcome, t_outcome, r_id, r_name, t_id, t_name = row
+            if r_name is None or t_name is None:
+                continue
             due_at = made_at + delay
             sides = [("requester", r_outcome, r_id, r_name, t_name)]
             sides.append(("target", t_outcome, t_id, t_name, r_name))
@@ -479,6 +484,7 @@ class _Kinds:
                 action="send_thanks",
             )
             for entry_id, occurred_at, kind, contact_id, name in rows
+            if name is not None
         ]
 
     async def ready_to_make(self, cursor: Any, limit: int) -> list[dict[str, Any]]:
@@ -499,6 +505,7 @@ class _Kinds:
                 action="make_introduction",
             )
             for intro_id, decided_at, requester_id, requester_name, target_name in rows
+            if requester_name is not None and target_name is not None
         ]
 
     async def reminder(self, cursor: Any, limit: int) -> list[dict[str, Any]]:
@@ -507,6 +514,8 @@ class _Kinds:
         )
         items = []
         for reminder_id, due_at, note, contact_id, name in rows:
+            if name is None:
+                continue
             reason = f"Reminder about {name}: {note}" if note else f"Get in touch with {name}."
             items.append(
                 _item(
@@ -526,6 +535,7 @@ class _Kinds:
         # No date makes a balance due: every item of the day sorts at its start, by contact.
         ratio = self.rules.reciprocity_ratio
         if cursor is not None and cursor[0] > self.day.start:
+            self.rows_read = 0
             return []
         paged = cursor is not None and cursor[0] >= self.day.start
         after = {"after_tie": cursor[1]} if paged else {}
@@ -550,11 +560,13 @@ class _Kinds:
         # Suggestions have no date: every item of the day sorts at its start, best first
         # (the tie carries the score), with an id from the requester, the target and the need.
         if cursor is not None and cursor[0] > self.day.start:
+            self.rows_read = 0
             return []
         after = cursor[1] if cursor is not None and cursor[0] == self.day.start else None
         rows = await suggestions.to_give(
             self.reader, owner_id=self.owner_id, after=after, limit=limit
         )
+        self.rows_read = len(rows)
         return [
             _item(
                 AgendaKind.give,
@@ -592,41 +604,6 @@ class _Kinds:
         ]
 
 
-# Item ids looked up in one statement at most.
-_HIDDEN_CHUNK = 500
-
-
-def _hidden_statement(*, array: bool) -> Select[Any]:
-    ids = col(AgendaItemState.item_id)
-    return select(ids).where(
-        AgendaItemState.owner_id == bindparam("owner_id"),
-        # One array parameter on PostgreSQL (a statement prepared once); an IN list on SQLite,
-        # which has no array type.
-        ids == any_(bindparam("ids", type_=ARRAY(String())))
-        if array
-        else ids.in_(bindparam("ids", expanding=True)),
-        or_(col(AgendaItemState.until).is_(None), col(AgendaItemState.until) > _at("moment")),
-    )
-
-
-_HIDDEN = Spelled(postgresql=_hidden_statement(array=True), sqlite=_hidden_statement(array=False))
-
-
-async def _hidden(
-    reader: Reader, owner_id: str, moment: datetime, ids: Collection[str]
-) -> set[str]:
-    """Which of `ids` the owner dismissed, or snoozed past `moment`: looked up by primary
-    key among the items at hand, never all the owner ever hid (dismissed ids pile up, and
-    most name occurrences long gone)."""
-    found: set[str] = set()
-    ordered = sorted(ids)
-    for start in range(0, len(ordered), _HIDDEN_CHUNK):
-        chunk = ordered[start : start + _HIDDEN_CHUNK]
-        values = {"owner_id": owner_id, "ids": chunk, "moment": moment}
-        found.update(row["item_id"] for row in await reader.rows(_HIDDEN, values))
-    return found
-
-
 @dataclass(frozen=True)
 class _Rules:
     """The owner's settings the agenda follows."""
@@ -637,9 +614,28 @@ class _Rules:
     reciprocity_ratio: int
 
 
-async def _rules(reader: Reader, owner_id: str) -> _Rules:
-    row = await read_rules(reader, owner_id=owner_id)
-    return _Rules(**{name: row[name] for name in _Rules.__dataclass_fields__})
+# The owner's rules (defaults where they never set one) and the version of their hidden
+# items (app/agenda/hidden.py): one statement, the first an agenda runs.
+_OWNER_STATE = (
+    select(
+        Owner.agenda_version,
+        *(
+            func.coalesce(getattr(OwnerSettings, name), DEFAULTS[name]).label(name)
+            for name in _Rules.__dataclass_fields__
+        ),
+    )
+    .select_from(Owner)
+    .outerjoin(OwnerSettings, col(OwnerSettings.owner_id) == Owner.id)
+    .where(Owner.id == bindparam("owner_id"))
+)
+
+
+async def owner_state(reader: Reader, owner_id: str) -> tuple[_Rules, Hidden]:
+    """What an agenda of the owner's follows: their rules, and the items they hid."""
+    row = (await reader.rows(_OWNER_STATE, {"owner_id": owner_id}))[0]
+    rules = _Rules(**{name: row[name] for name in _Rules.__dataclass_fields__})
+    hidden = await hidden_items(reader, owner_id=owner_id, version=row["agenda_version"])
+    return rules, hidden
 
 
 async def agenda(
@@ -652,7 +648,7 @@ async def agenda(
     cursor: str | None,
 ) -> tuple[list[dict[str, Any]], str | None]:
     now = utcnow()
-    rules = await _rules(reader, owner_id)
+    rules, hidden = await owner_state(reader, owner_id)
     day = day_bounds(on, rules.timezone, now)
     after_key = None
     if cursor:
@@ -660,29 +656,24 @@ async def agenda(
     compute = _Kinds(reader, owner_id, day, rules, now)
     wanted = set(kinds) or set(RANKS)
     items: list[dict[str, Any]] = []
-    hidden: dict[str, bool] = {}  # the ids looked up so far: hidden or not
     for kind, rank in sorted(RANKS.items(), key=lambda pair: pair[1]):
         if kind not in wanted or (after_key is not None and rank < after_key[0]):
             continue
         kind_cursor = after_key[1:] if after_key is not None and rank == after_key[0] else None
         # Enough rows of the kind for the page once the cursor's own row is dropped; four
-        # times as many, read again, while hidden items leave the page short and the kind
-        # has more (a row makes at least one item, so fewer items than rows asked for means
-        # the kind's last row was read).
+        # times as many, read again, while hidden items (or rows of contacts no longer
+        # live) leave the page short and the kind has more.
         bound = limit + 2
         while True:
             batch = await getattr(compute, kind.value)(kind_cursor, bound)
+            found = []
             for item in batch:
                 item["id"] = for_owner(owner_id, item["id"])
-            unknown = {item["id"] for item in batch} - hidden.keys()
-            now_hidden = await _hidden(reader, owner_id, day.moment, unknown)
-            hidden.update((value, value in now_hidden) for value in unknown)
-            found = [
-                item
-                for item in batch
-                if not hidden[item["id"]] and (after_key is None or item["_key"] > after_key)
-            ]
-            if len(items) + len(found) > limit or len(batch) < bound:
+                if not hidden.hides(item["id"], day.moment) and (
+                    after_key is None or item["_key"] > after_key
+                ):
+                    found.append(item)
+            if len(items) + len(found) > limit or compute.rows_read < bound:
                 break
             bound *= 4
         items += found
@@ -713,6 +704,7 @@ async def hide(
         state = AgendaItemState(owner_id=owner_id, item_id=item_id, created_at=utcnow())
     state.until = until
     session.add(state)
+    await bump(session, owner_id)
     await session.flush()
     record_event(
         session,

@@ -1,6 +1,6 @@
 from datetime import datetime
 
-from sqlalchemy import JSON, Column, Index, String
+from sqlalchemy import JSON, Column, Index, Integer, String
 from sqlmodel import Field, SQLModel
 
 from app.core.tenancy import OwnerScoped
@@ -15,6 +15,12 @@ class Owner(SQLModel, table=True):
     name: str | None = Field(default=None, sa_column=Column(String(200), nullable=True))
     created_at: datetime = Field(
         default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False)
+    )
+    # One more each time the owner snoozes or dismisses an agenda item: a worker keeps the
+    # owner's hidden items while it is unchanged (app/agenda/hidden.py), so that GET
+    # /v1/agenda does not look them up on every read.
+    agenda_version: int = Field(
+        default=0, sa_column=Column(Integer, nullable=False, server_default="0")
     )
 
 

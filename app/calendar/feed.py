@@ -36,16 +36,13 @@ from zoneinfo import ZoneInfo
 
 from cachetools import LRUCache
 from icalendar import Calendar, Event
-from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from app.agenda.models import AgendaItemState
 from app.agenda.schemas import AgendaKind
-from app.agenda.service import CONSENT_WARNING, RANKS, agenda
+from app.agenda.service import CONSENT_WARNING, RANKS, agenda, owner_state
 from app.calendar.service import OpenedFeed
 from app.core.reads import Reader
 from app.core.types import utcnow
-from app.settings.service import get_rules
 
 HORIZON_DAYS = 30
 MAX_EVENTS = 1_000
@@ -93,28 +90,6 @@ def _days_asked(today: date, last: date) -> Iterator[tuple[date, tuple[AgendaKin
     yield last, (AgendaKind.consent_expiring, *STAYING)
 
 
-# Item ids looked up in one statement at most.
-_SNOOZE_CHUNK = 500
-
-
-async def _snoozed(
-    session: AsyncSession, owner_id: str, now: datetime, ids: list[str]
-) -> dict[str, datetime]:
-    """Which of `ids` are snoozed now, and until when: looked up by key among the items at
-    hand, never every item the owner ever hid."""
-    until = col(AgendaItemState.until)
-    found: dict[str, datetime] = {}
-    ordered = sorted(ids)
-    for start in range(0, len(ordered), _SNOOZE_CHUNK):
-        query = select(AgendaItemState.item_id, until).where(
-            AgendaItemState.owner_id == owner_id,
-            col(AgendaItemState.item_id).in_(ordered[start : start + _SNOOZE_CHUNK]),
-            until > now,
-        )
-        found.update((await session.exec(query)).all())
-    return found
-
-
 @dataclass(frozen=True)
 class View:
     """The feed's items, each with its `day`, soonest first, as of `today` in `zone`."""
@@ -126,7 +101,9 @@ class View:
 
 async def view(session: AsyncSession, *, owner_id: str) -> View:
     now = utcnow()
-    zone = ZoneInfo((await get_rules(session, owner_id=owner_id)).timezone)
+    reader = Reader(session)
+    rules, hidden = await owner_state(reader, owner_id)
+    zone = ZoneInfo(rules.timezone)
     today = now.astimezone(zone).date()
     last = today + timedelta(days=HORIZON_DAYS - 1)
     found: dict[str, dict[str, Any]] = {}
@@ -138,7 +115,7 @@ async def view(session: AsyncSession, *, owner_id: str) -> View:
             continue
         # A whole feed's worth from each: most important kinds first, as the agenda ranks.
         page, more = await agenda(
-            Reader(session), owner_id=owner_id, on=on, kinds=kinds, limit=MAX_EVENTS, cursor=None
+            reader, owner_id=owner_id, on=on, kinds=kinds, limit=MAX_EVENTS, cursor=None
         )
         for item in page:
             found.setdefault(item["id"], item)
@@ -147,12 +124,12 @@ async def view(session: AsyncSession, *, owner_id: str) -> View:
             # ones today already has, so a large owner's touches are read once.
             cut = RANKS[page[-1]["kind"]]
     # An item the agenda of a later day shows may be snoozed until then: on that day.
-    snoozed = await _snoozed(session, owner_id, now, list(found))
     dated = []
     for item in found.values():
         day = max(today, item["due_at"].astimezone(zone).date())
-        if item["id"] in snoozed:
-            day = max(day, snoozed[item["id"]].astimezone(zone).date())
+        snoozed = hidden.snoozed_until(item["id"], now)
+        if snoozed is not None:
+            day = max(day, snoozed.astimezone(zone).date())
         if day <= last:
             dated.append({**item, "day": day})
     # Too many: the routine touches, ranked last and the most numerous, are left out first;

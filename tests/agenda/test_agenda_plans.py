@@ -35,6 +35,13 @@ KEPT = "contact_phrase"
 FULL_SORT = re.compile(r"(^|->  )Sort  \(")
 
 
+def _windowed(statement: str) -> bool:
+    """thanks_owed reads the entries of a window of days (thanks_window_days before the day,
+    to its end): PostgreSQL may sort that window's rows when a page asks for about as many as
+    it holds, and the sort is bounded by the window, not by the owner's size."""
+    return all(f"ledger_entry.occurred_at {bound} " in statement for bound in (">=", "<"))
+
+
 async def _network(conn: Any, owner_id: str) -> None:
     """A network with every kind due: contacts with cadences (some archived, some
     overdrawn), a year of ledger entries, introductions in the states the agenda reads,
@@ -198,6 +205,8 @@ async def test_every_kind_of_the_agenda_reads_an_index_on_a_large_network(
         plan = "\n".join(row[0] for row in rows)
         for table in BIG_TABLES:
             assert f"Seq Scan on {table}" not in plan, (statement, plan)
+        if _windowed(statement):
+            continue
         assert not any(FULL_SORT.search(line.strip()) for line in plan.splitlines()), (
             statement,
             plan,
