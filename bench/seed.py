@@ -40,8 +40,8 @@ import orjson
 from sqlalchemy import create_engine as create_sync_engine
 from ulid import ULID
 
+from app.agenda.items import for_owner, item_id
 from app.agenda.schemas import AgendaKind
-from app.agenda.service import for_owner, item_id
 from app.auth.service import KEY_PREFIX, hash_secret
 from app.contacts.identifiers import channel_keys
 from app.contacts.models import fold_phrase

@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 
+from app.agenda.items import for_owner, item_id
 from app.agenda.schemas import AgendaKind
-from app.agenda.service import for_owner, item_id
 from app.core.config import Settings
 from app.core.unit_of_work import session_scope
 from app.events.delivery import fan_out

@@ -4,11 +4,11 @@
 Every read of the agenda (and of a calendar feed) needs to know which of its items the owner
 hid; asking the database on every read was a round trip of its own. The owner's row carries
 `agenda_version`, one more on every snooze and dismissal (`bump`, under the owner's lock),
-and the agenda reads it with the owner's rules in the statement it runs first anyway. A
-worker keeps the owner's hidden items with the version it read them at, and reads them
-again only when the version it is given differs: another worker's snooze changes the
-version, so no worker ever answers from hidden items older than the version it was given
-(the items are read after the version, so they are at least as new).
+and every statement of the agenda reads it (app/agenda/service.py). A worker keeps the
+owner's hidden items with the version they were read at, and reads them again only when
+the version it is given differs: another worker's snooze changes the version, so no worker
+answers from hidden items older than the version it was given (the items are read after
+the version, so they are at least as new).
 
 Dismissed ids pile up over a long use (most name occurrences long gone); what a worker
 keeps is bounded in ids across owners (`MAX_KEPT_IDS`, least recently used first out). An

@@ -4,6 +4,7 @@ from typing import Annotated
 from fastapi import Path, Query, Request, Response
 
 from app.agenda import service
+from app.agenda.items import is_owners
 from app.agenda.schemas import AgendaItem, AgendaItemHidden, AgendaKind, DismissBody, SnoozeBody
 from app.core.errors import NotFound, UnprocessableContent
 from app.core.pagination import Cursor, Limit, Page
@@ -38,7 +39,7 @@ def _day(on: str | None) -> date | None:
 def _item_id(owner_id: str, item_id: str) -> str:
     """Any well-formed id of the owner's may be snoozed (items are computed, see the
     service); another owner's is not one."""
-    if not service.is_owners(owner_id, item_id):
+    if not is_owners(owner_id, item_id):
         raise NotFound(f"No agenda item {item_id}.")
     return item_id
 

@@ -38,8 +38,9 @@ from cachetools import LRUCache
 from icalendar import Calendar, Event
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from app.agenda.items import CONSENT_WARNING, RANKS
 from app.agenda.schemas import AgendaKind
-from app.agenda.service import CONSENT_WARNING, RANKS, agenda, owner_state
+from app.agenda.service import agenda, owner_state
 from app.calendar.service import OpenedFeed
 from app.core.reads import Reader
 from app.core.types import utcnow
@@ -102,8 +103,8 @@ class View:
 async def view(session: AsyncSession, *, owner_id: str) -> View:
     now = utcnow()
     reader = Reader(session)
-    rules, hidden = await owner_state(reader, owner_id)
-    zone = ZoneInfo(rules.timezone)
+    state = await owner_state(reader, owner_id)
+    zone = ZoneInfo(state.rules.timezone)
     today = now.astimezone(zone).date()
     last = today + timedelta(days=HORIZON_DAYS - 1)
     found: dict[str, dict[str, Any]] = {}
@@ -127,7 +128,7 @@ async def view(session: AsyncSession, *, owner_id: str) -> View:
     dated = []
     for item in found.values():
         day = max(today, item["due_at"].astimezone(zone).date())
-        snoozed = hidden.snoozed_until(item["id"], now)
+        snoozed = state.hidden.snoozed_until(item["id"], now)
         if snoozed is not None:
             day = max(day, snoozed.astimezone(zone).date())
         if day <= last:

@@ -19,7 +19,7 @@ from app.core.tenancy import OwnerScoped, OwnerScopedChild
 from app.core.types import UTCDateTime
 
 # Listed contacts with something received: the condition of a partial index, which a query
-# must spell the same to use it (app/agenda/service.py).
+# must spell the same to use it (app/agenda/kinds.py).
 WITHDRAWN = "ledger_withdrawals > 0 AND archived_at IS NULL AND erased_at IS NULL"
 
 

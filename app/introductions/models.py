@@ -19,7 +19,7 @@ from app.core.types import UTCDateTime
 
 _OPEN = "state IN ('requested', 'awaiting_consent', 'consented', 'made')"
 # Made (or completed by one side) and a side still silent: the agenda's follow-ups, by
-# `made_at` (app/agenda/service.py spells the same condition to use the partial index).
+# `made_at` (app/agenda/kinds.py spells the same condition to use the partial index).
 FEEDBACK_DUE = (
     "state IN ('made', 'completed') AND (requester_outcome IS NULL OR target_outcome IS NULL)"
 )

@@ -3,8 +3,8 @@
 GET /v1/agenda looked up, on every read, which of the items at hand the owner had snoozed
 or dismissed: a round trip of its own on each read, a tenth of the worker's CPU for the
 bench owner's agenda. Each worker now keeps an owner's hidden items (app/agenda/hidden.py)
-while this number is unchanged; it is read with the owner's rules, in the statement the
-agenda runs first anyway, and raised by every snooze and dismissal under the owner's lock.
+while this number is unchanged; the agenda's statements read it, and every snooze and
+dismissal raises it under the owner's lock.
 Existing owners start at 0, which no worker has seen yet.
 
 Revision ID: 0019

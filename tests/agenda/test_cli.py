@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from app.agenda.service import RANKS
+from app.agenda.items import RANKS
 from app.core.config import Settings
 from app.core.migrations import upgrade
 from app.main import create_app
