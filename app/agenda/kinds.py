@@ -120,29 +120,36 @@ def _versions() -> tuple[Any, Any]:
 # GET /v1/agenda.
 
 
+def _kind(columns: tuple[Any, ...], owner: Any, order: tuple[Any, ...], *where: Any) -> Select[Any]:
+    """A kind's statement: the owner's rows that meet `where`, with the versions, in `order`
+    (the kind's index), a page's worth."""
+    return (
+        select(*columns, *_versions())
+        .where(owner == bindparam("owner_id"), *where)
+        .order_by(*order)
+        .limit(bindparam("limit", type_=Integer()))
+    )
+
+
 @cache
 def _consent_expiring(paged: bool) -> Select[Any]:
     target = _live_name(Introduction.target_id, "target")
     requester = _live_name(Introduction.requester_id, "requester")
     expires = col(Introduction.consent_expires_at)
-    return (
-        select(
+    return _kind(
+        (
             Introduction.id,
             expires,
             Introduction.target_id,
             target.label("target_name"),
             requester.label("requester_name"),
-        )
-        .where(
-            Introduction.owner_id == bindparam("owner_id"),
-            Introduction.state == "awaiting_consent",
-            expires >= _at("start"),
-            expires < _at("end"),
-            _after(expires, Introduction.id, paged),
-        )
-        .add_columns(*_versions())
-        .order_by(expires, Introduction.id)
-        .limit(bindparam("limit", type_=Integer()))
+        ),
+        Introduction.owner_id,
+        (expires, Introduction.id),
+        Introduction.state == "awaiting_consent",
+        expires >= _at("start"),
+        expires < _at("end"),
+        _after(expires, Introduction.id, paged),
     )
 
 
@@ -151,8 +158,8 @@ def _follow_up(paged: bool) -> Select[Any]:
     requester = _live_name(Introduction.requester_id, "requester")
     target = _live_name(Introduction.target_id, "target")
     made = col(Introduction.made_at)
-    return (
-        select(
+    return _kind(
+        (
             Introduction.id,
             made,
             Introduction.requester_outcome,
@@ -161,18 +168,14 @@ def _follow_up(paged: bool) -> Select[Any]:
             requester.label("requester_name"),
             Introduction.target_id,
             target.label("target_name"),
-        )
-        .where(
-            Introduction.owner_id == bindparam("owner_id"),
-            # As introductions.service.follow_up_due_from, with that day's end for now;
-            # spelled as the partial index's condition.
-            text(FEEDBACK_DUE),
-            made < _at("made_before"),
-            _after(made, Introduction.id, paged),
-        )
-        .add_columns(*_versions())
-        .order_by(made, Introduction.id)
-        .limit(bindparam("limit", type_=Integer()))
+        ),
+        Introduction.owner_id,
+        (made, Introduction.id),
+        # As introductions.service.follow_up_due_from, with that day's end for now;
+        # spelled as the partial index's condition.
+        text(FEEDBACK_DUE),
+        made < _at("made_before"),
+        _after(made, Introduction.id, paged),
     )
 
 
@@ -181,33 +184,33 @@ def _thanks_owed(paged: bool) -> Select[Any]:
     occurred = col(LedgerEntry.occurred_at)
     reversal, gave = _REVERSAL, _GAVE
     name = _live_name(LedgerEntry.contact_id, "contact")
-    return (
-        select(
-            LedgerEntry.id, occurred, LedgerEntry.kind, LedgerEntry.contact_id, name.label("name")
-        )
-        .where(
-            LedgerEntry.owner_id == bindparam("owner_id"),
-            occurred >= _at("start"),
-            occurred < _at("end"),
-            LedgerEntry.direction == "received",
-            LedgerEntry.weight > 0,
-            ~exists().where(
-                reversal.owner_id == LedgerEntry.owner_id,
-                reversal.reverses_id == LedgerEntry.id,
-            ),
-            # Thanked: something given to them since (by the contact's entries index).
-            ~exists().where(
-                gave.owner_id == LedgerEntry.owner_id,
-                gave.contact_id == LedgerEntry.contact_id,
-                gave.occurred_at > LedgerEntry.occurred_at,
-                gave.direction == "gave",
-                gave.weight > 0,
-            ),
-            _after(occurred, LedgerEntry.id, paged),
-        )
-        .add_columns(*_versions())
-        .order_by(occurred, LedgerEntry.id)
-        .limit(bindparam("limit", type_=Integer()))
+    return _kind(
+        (
+            LedgerEntry.id,
+            occurred,
+            LedgerEntry.kind,
+            LedgerEntry.contact_id,
+            name.label("name"),
+        ),
+        LedgerEntry.owner_id,
+        (occurred, LedgerEntry.id),
+        occurred >= _at("start"),
+        occurred < _at("end"),
+        LedgerEntry.direction == "received",
+        LedgerEntry.weight > 0,
+        ~exists().where(
+            reversal.owner_id == LedgerEntry.owner_id,
+            reversal.reverses_id == LedgerEntry.id,
+        ),
+        # Thanked: something given to them since (by the contact's entries index).
+        ~exists().where(
+            gave.owner_id == LedgerEntry.owner_id,
+            gave.contact_id == LedgerEntry.contact_id,
+            gave.occurred_at > LedgerEntry.occurred_at,
+            gave.direction == "gave",
+            gave.weight > 0,
+        ),
+        _after(occurred, LedgerEntry.id, paged),
     )
 
 
@@ -216,23 +219,19 @@ def _ready_to_make(paged: bool) -> Select[Any]:
     requester = _live_name(Introduction.requester_id, "requester")
     target = _live_name(Introduction.target_id, "target")
     decided = col(Introduction.decided_at)
-    return (
-        select(
+    return _kind(
+        (
             Introduction.id,
             decided,
             Introduction.requester_id,
             requester.label("requester_name"),
             target.label("target_name"),
-        )
-        .where(
-            Introduction.owner_id == bindparam("owner_id"),
-            Introduction.state == "consented",
-            decided < _at("end"),
-            _after(decided, Introduction.id, paged),
-        )
-        .add_columns(*_versions())
-        .order_by(decided, Introduction.id)
-        .limit(bindparam("limit", type_=Integer()))
+        ),
+        Introduction.owner_id,
+        (decided, Introduction.id),
+        Introduction.state == "consented",
+        decided < _at("end"),
+        _after(decided, Introduction.id, paged),
     )
 
 
@@ -240,55 +239,46 @@ def _ready_to_make(paged: bool) -> Select[Any]:
 def _reminder(paged: bool) -> Select[Any]:
     due = col(Reminder.due_at)
     name = _live_name(Reminder.contact_id, "contact")
-    return (
-        select(Reminder.id, due, Reminder.note, Reminder.contact_id, name.label("name"))
-        .where(
-            Reminder.owner_id == bindparam("owner_id"),
-            col(Reminder.done_at).is_(None),
-            due < _at("end"),
-            _after(due, Reminder.id, paged),
-        )
-        .add_columns(*_versions())
-        .order_by(due, Reminder.id)
-        .limit(bindparam("limit", type_=Integer()))
+    return _kind(
+        (Reminder.id, due, Reminder.note, Reminder.contact_id, name.label("name")),
+        Reminder.owner_id,
+        (due, Reminder.id),
+        col(Reminder.done_at).is_(None),
+        due < _at("end"),
+        _after(due, Reminder.id, paged),
     )
 
 
 @cache
 def _rebalance(paged: bool) -> Select[Any]:
     ratio = bindparam("ratio", type_=Integer())
-    return (
-        select(
-            Contact.id, Contact.display_name, Contact.ledger_deposits, Contact.ledger_withdrawals
-        )
-        .where(
-            Contact.owner_id == bindparam("owner_id"),
-            text(WITHDRAWN),  # as the partial index's condition
-            is_overdrawn(
-                goodwill(col(Contact.ledger_deposits), col(Contact.ledger_withdrawals), ratio)
-            ),
-            col(Contact.id) >= bindparam("after_tie", type_=String()) if paged else true(),
-        )
-        .add_columns(*_versions())
-        .order_by(Contact.id)
-        .limit(bindparam("limit", type_=Integer()))
+    return _kind(
+        (
+            Contact.id,
+            Contact.display_name,
+            Contact.ledger_deposits,
+            Contact.ledger_withdrawals,
+        ),
+        Contact.owner_id,
+        (Contact.id,),
+        text(WITHDRAWN),  # as the partial index's condition
+        is_overdrawn(
+            goodwill(col(Contact.ledger_deposits), col(Contact.ledger_withdrawals), ratio)
+        ),
+        col(Contact.id) >= bindparam("after_tie", type_=String()) if paged else true(),
     )
 
 
 @cache
 def _touch_overdue(paged: bool) -> Select[Any]:
     due = col(Contact.due_at)
-    return (
-        select(Contact.id, Contact.display_name, due)
-        .where(
-            Contact.owner_id == bindparam("owner_id"),
-            due < _at("end"),
-            _live(Contact),
-            _after(due, Contact.id, paged),
-        )
-        .add_columns(*_versions())
-        .order_by(due, Contact.id)
-        .limit(bindparam("limit", type_=Integer()))
+    return _kind(
+        (Contact.id, Contact.display_name, due),
+        Contact.owner_id,
+        (due, Contact.id),
+        due < _at("end"),
+        _live(Contact),
+        _after(due, Contact.id, paged),
     )
 
 
