@@ -31,5 +31,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('owner', schema=None) as batch_op:
-        batch_op.drop_column('agenda_version')
+    # Not in batch mode: on SQLite that copies the table and drops the old one, and dropping
+    # `owner` with foreign keys on deletes every row that references it. SQLite drops a
+    # plain column in place (3.35 and later).
+    op.drop_column('owner', 'agenda_version')
