@@ -8,20 +8,27 @@ introducer knows someone who knows the target (`[introducer, middle, target]`).
 One statement on the relationship table's two indexes (each end, covering the other end and
 the strength), read in both directions with UNION ALL:
 
-1. `near`: the targets' neighbours, each with its strongest link to a target (index-only).
-2. `middles`: of those, the live ones with the strongest links, at most `MAX_MIDDLES`: the
+1. `near`: the targets' neighbours, each with its best link (the strongest, then to the
+   first target by id): one sort of the edges read, index-only.
+2. `middles`: the strongest live (neighbour, target) pairs, at most `MAX_MIDDLES`: the
    bounded fan-out (a hub's neighbours' neighbours are a good part of the network). None
    when the neighbours alone are `MAX_CANDIDATES` or more: a two-hop path ranks after every
-   one-hop path in the shortlist below, so it could not be in it.
-3. `far`: the middles' neighbours, each path's strength its weaker link.
-4. `best`: each introducer's best path (fewer hops, then the stronger weakest link, then
-   ids, for a stable choice), as one sortable key; of those, the `MAX_CANDIDATES` best by
-   hops and strength alone. Only these are weighed by reciprocity: weighing one costs a
-   read of the introducer's row, and a hub has a thousand neighbours.
+   one-hop path in the shortlist below, so it could not be in it, and the targets' edges
+   are then not read a second time for them.
+3. `far`: the middles' neighbours with no link of their own to a target, each path's
+   strength its weaker link; each introducer's best (the strongest, then by middle and
+   target).
+4. `best`: those introducers' paths, the `MAX_CANDIDATES` best by hops and strength alone
+   (then id). Only these are weighed by reciprocity: weighing one costs a read of the
+   introducer's row, and a hub has a thousand neighbours.
 5. `ranked`: the live ones, by whether the owner can ask now (app/core/reciprocity.py's
    rule, `can_ask`, rendered in SQL: goodwill >= ratio x ask_weight), then fewer hops, the stronger
    weakest link, the more recent interaction with the introducer (never touched last),
-   then the introducer's id; the first `limit`.
+   then the introducer's id; the first `limit`, with the names of their targets and middles.
+
+A hub's request is the rows it reads: a thousand edges go through one sort and one bounded
+sort, and no row is read twice or turned into text (docs/decisions/
+2026-12-07-warm-paths-and-suggestions.md, "Measurements").
 
 No path goes through or to an archived (or erased) contact: targets, middles and
 introducers must be live. A target is never an introducer: for an organisation, a contact
@@ -67,19 +74,19 @@ CAN_ASK_SQL = str(
 
 # The targets, sent as one JSON array so that the statement is the same for one target or
 # a hundred (and is prepared once on PostgreSQL, app/core/reads.py); only the live ones are
-# targets (an archived target has no paths).
+# targets (an archived target has no paths). Their names are read here, once, for the answer.
 _TARGETS = {
     "postgresql": """
-        SELECT t.id
+        SELECT t.id, t.display_name
         FROM (SELECT jsonb_array_elements_text(CAST(:ids AS jsonb)) AS id) j
         CROSS JOIN LATERAL (
-            SELECT c.id FROM contact c
+            SELECT c.id, c.display_name FROM contact c
             WHERE c.owner_id = :owner AND c.id = j.id
               AND c.archived_at IS NULL AND c.erased_at IS NULL
             OFFSET 0
         ) t""",
     "sqlite": """
-        SELECT c.id
+        SELECT c.id, c.display_name
         FROM json_each(:ids) j
         JOIN contact c ON c.owner_id = :owner AND c.id = j.value
         WHERE c.archived_at IS NULL AND c.erased_at IS NULL""",
@@ -93,18 +100,24 @@ rules AS (
     ) AS ratio
 ),
 near AS (
-    SELECT e.id, e.target, MAX(e.strength) AS strength
-    FROM (:near_edges:) e
-    WHERE e.id NOT IN (SELECT id FROM targets)
-    GROUP BY e.id, e.target
+    -- Each neighbour's best link: the strongest, then to the first target by id.
+    :near:
 ),
 middles AS (
     -- In strength order, the liveness of each asked only until enough are found; none
     -- when the targets' neighbours alone fill the candidates (two hops rank after one).
     SELECT n.id, n.target, n.strength
-    FROM (SELECT * FROM near ORDER BY strength DESC, id, target) n
+    FROM (
+        SELECT e.id, e.target, MAX(e.strength) AS strength
+        FROM (:near_edges:) e
+        WHERE :not_a_target:
+        GROUP BY e.id, e.target
+        ORDER BY strength DESC, e.id{c}, e.target{c}
+    ) n
     WHERE :max_hops >= 2
-      AND (SELECT COUNT(DISTINCT id) FROM near) < :max_candidates
+      -- Counted only up to the bound: a hub's thousand neighbours are not all read again.
+      AND (SELECT COUNT(*) FROM (SELECT 1 FROM near LIMIT :max_candidates) x)
+          < :max_candidates
       -- A subquery of its own, not EXISTS, which the planner may turn into a join that
       -- reads every live contact.
       AND (
@@ -119,26 +132,22 @@ far AS (
            CASE WHEN e.strength < e.middle_strength THEN e.strength ELSE e.middle_strength END
                AS strength
     FROM (:far_edges:) e
-    WHERE e.id NOT IN (SELECT id FROM targets)
+    WHERE :not_a_target: AND e.id NOT IN (SELECT id FROM near)
 ),
 best AS (
-    -- Each introducer's best path as one sortable key, hops, 5 - strength, middle, '|',
-    -- target: the least is the best (fewer hops, stronger, then by ids), found by a hash
-    -- aggregate rather than a sort of every path. Then the best candidates by hops and
-    -- strength alone.
-    SELECT id, MIN(k) AS k
-    FROM (
-        SELECT id, '1' || CAST(5 - strength AS VARCHAR) || '|' || target AS k FROM near
+    -- Each introducer's best path (a neighbour's is its link; two hops only for those
+    -- with no link of their own: the strongest, then by middle and target), and of those
+    -- the best candidates by hops and strength alone.
+    SELECT * FROM (
+        SELECT id, 1 AS hops, strength, NULL AS middle, target FROM near
         UNION ALL
-        SELECT id, '2' || CAST(5 - strength AS VARCHAR) || middle || '|' || target AS k
-        FROM far
+        SELECT id, 2 AS hops, strength, middle, target FROM (:far_best:) f
     ) p
-    GROUP BY id
-    ORDER BY substr(MIN(k), 1, 2), id
+    ORDER BY hops, strength DESC, id{c}
     LIMIT :max_candidates
 ),
 ranked AS (
-    SELECT b.id, b.k, rules.ratio,
+    SELECT b.id, b.hops, b.strength, b.middle, b.target, rules.ratio,
            c.display_name, c.ledger_deposits, c.ledger_withdrawals, c.due_at,
            c.last_interaction_at, c.channel_uses,
            CASE WHEN :can_ask: THEN 0 ELSE 1 END AS ask_rank,
@@ -147,17 +156,43 @@ ranked AS (
     CROSS JOIN rules
     JOIN contact c ON c.owner_id = :owner AND c.id = b.id
     WHERE c.archived_at IS NULL AND c.erased_at IS NULL
-    ORDER BY ask_rank, substr(b.k, 1, 2), untouched, c.last_interaction_at DESC, b.id
+    ORDER BY ask_rank, b.hops, b.strength DESC, untouched, c.last_interaction_at DESC, b.id{c}
     LIMIT :lim
 )
-SELECT r.*, t.display_name AS target_name, m.display_name AS middle_name
+SELECT r.*, t.display_name AS target_name,
+       -- Read only for the paths that have a middle.
+       CASE WHEN r.hops = 2 THEN (
+           SELECT m.display_name FROM contact m WHERE m.owner_id = :owner AND m.id = r.middle
+       ) END AS middle_name
 FROM ranked r
-JOIN contact t ON t.owner_id = :owner AND t.id = :target_of_k:
-LEFT JOIN contact m ON m.owner_id = :owner AND m.id = :middle_of_k:
-ORDER BY r.ask_rank, substr(r.k, 1, 2), r.untouched, r.last_interaction_at DESC, r.id
+JOIN targets t ON t.id = r.target
+ORDER BY r.ask_rank, r.hops, r.strength DESC, r.untouched, r.last_interaction_at DESC, r.id{c}
 """
-# Where the key's target starts (see `best`).
-_BAR = {"postgresql": "strpos(r.k, '|')", "sqlite": "instr(r.k, '|')"}
+# Ids are ordered by their bytes, as SQLite and Python order them: on PostgreSQL a collation
+# other than "C" (even C.UTF-8, the same order for ids) compares each pair through strcoll.
+_C = {"postgresql": ' COLLATE "C"', "sqlite": ""}
+# No target is an introducer (or a middle): on PostgreSQL a comparison with the targets as
+# one array, checked in the index scans themselves, rather than a hashed subplan per row.
+_NOT_A_TARGET = {
+    "postgresql": "e.id <> ALL (ARRAY(SELECT id FROM targets))",
+    "sqlite": "e.id NOT IN (SELECT id FROM targets)",
+}
+# The first row of each introducer in `order`, `columns` of `source`: one sort and no
+# aggregate on PostgreSQL (DISTINCT ON); SQLite has no DISTINCT ON, and numbers the rows.
+_FIRST = {
+    "postgresql": """
+        SELECT DISTINCT ON (e.id COLLATE "C") {columns}
+        FROM {source} e
+        WHERE {where}
+        ORDER BY e.id COLLATE "C", {order}""",
+    "sqlite": """
+        SELECT {columns} FROM (
+            SELECT {columns}, ROW_NUMBER() OVER (PARTITION BY e.id ORDER BY {order}) AS n
+            FROM {source} e
+            WHERE {where}
+        ) e
+        WHERE n = 1""",
+}
 # A hop from each row of `frm` (with `fields`) along the relationships, both directions: on
 # PostgreSQL a LATERAL subquery, so that even the generic plan of the prepared statement
 # reads each row's edges from the two indexes (a join let it read every edge of a large
@@ -191,13 +226,29 @@ _FAR = {
 # Built once for each database (app/core/reads.py's Spelled): typed as the columns are, so
 # that SQLite's text comes back as aware datetimes.
 def _spelled(database: str) -> Any:
+    c = _C[database]
+    near_edges = _HOP[database].format(**_NEAR)
+    near = _FIRST[database].format(
+        columns="e.id, e.target, e.strength",
+        source=f"({near_edges})",
+        where=_NOT_A_TARGET[database],
+        order=f"e.strength DESC, e.target{c}",
+    )
+    far_best = _FIRST[database].format(
+        columns="e.id, e.middle, e.target, e.strength",
+        source="far",
+        where="1 = 1",
+        order=f"e.strength DESC, e.middle{c}, e.target{c}",
+    )
     return (
         text(
-            _PATHS_SQL.replace(":targets:", _TARGETS[database])
-            .replace(":near_edges:", _HOP[database].format(**_NEAR))
+            _PATHS_SQL.replace("{c}", c)
+            .replace(":targets:", _TARGETS[database])
+            .replace(":near:", near)
+            .replace(":near_edges:", near_edges)
             .replace(":far_edges:", _HOP[database].format(**_FAR))
-            .replace(":target_of_k:", f"substr(r.k, {_BAR[database]} + 1)")
-            .replace(":middle_of_k:", f"substr(r.k, 3, {_BAR[database]} - 3)")
+            .replace(":far_best:", far_best)
+            .replace(":not_a_target:", _NOT_A_TARGET[database])
             .replace(":can_ask:", CAN_ASK_SQL)
         )
         .bindparams(bindparam("ids", type_=String()), bindparam("owner", type_=String()))
@@ -266,14 +317,10 @@ def _reason(
 
 
 def _path(row: Mapping[str, Any], now: Any, ask_weight: int) -> dict[str, Any]:
-    # The path's key (see `best`): hops, 5 - strength, the middle (none at one hop), '|',
-    # the target.
-    key = row["k"]
-    hops, strength = int(key[0]), 5 - int(key[1])
-    middle, target = key[2:].split("|", 1)
+    hops, strength, target = row["hops"], row["strength"], row["target"]
     summary = contact_reciprocity(row, row["ratio"], now, ask_weight=ask_weight)
     return {
-        "path": [row["id"], middle, target] if hops == 2 else [row["id"], target],
+        "path": [row["id"], row["middle"], target] if hops == 2 else [row["id"], target],
         "introducer": {"id": row["id"], "display_name": row["display_name"]},
         "target": {"id": target, "display_name": row["target_name"]},
         "hops": hops,
