@@ -137,26 +137,27 @@ far AS (
 best AS (
     -- Each introducer's best path (a neighbour's is its link; two hops only for those
     -- with no link of their own: the strongest, then by middle and target), and of those
-    -- the best candidates by hops and strength alone.
+    -- the best candidates by hops and strength alone. The sort keys lead each row, `cid`
+    -- the id as it sorts: a sort finds its second and later keys in each row, walking
+    -- past every variable-length column before them.
     SELECT * FROM (
-        SELECT id, 1 AS hops, strength, NULL AS middle, target FROM near
+        SELECT 1 AS hops, strength, id{c} AS cid, id, target, NULL AS middle FROM near
         UNION ALL
-        SELECT id, 2 AS hops, strength, middle, target FROM (:far_best:) f
+        SELECT 2 AS hops, strength, id{c} AS cid, id, target, middle FROM (:far_best:) f
     ) p
-    ORDER BY hops, strength DESC, id{c}
+    ORDER BY hops, strength DESC, cid
     LIMIT :max_candidates
 ),
 ranked AS (
-    SELECT b.id, b.hops, b.strength, b.middle, b.target, rules.ratio,
-           c.display_name, c.ledger_deposits, c.ledger_withdrawals, c.due_at,
-           c.last_interaction_at, c.channel_uses,
-           CASE WHEN :can_ask: THEN 0 ELSE 1 END AS ask_rank,
-           CASE WHEN c.last_interaction_at IS NULL THEN 1 ELSE 0 END AS untouched
+    SELECT CASE WHEN :can_ask: THEN 0 ELSE 1 END AS ask_rank, b.hops, b.strength,
+           CASE WHEN c.last_interaction_at IS NULL THEN 1 ELSE 0 END AS untouched,
+           c.last_interaction_at, b.cid, b.id, b.middle, b.target, rules.ratio,
+           c.display_name, c.ledger_deposits, c.ledger_withdrawals, c.due_at, c.channel_uses
     FROM best b
     CROSS JOIN rules
     JOIN contact c ON c.owner_id = :owner AND c.id = b.id
     WHERE c.archived_at IS NULL AND c.erased_at IS NULL
-    ORDER BY ask_rank, b.hops, b.strength DESC, untouched, c.last_interaction_at DESC, b.id{c}
+    ORDER BY ask_rank, b.hops, b.strength DESC, untouched, c.last_interaction_at DESC, b.cid
     LIMIT :lim
 )
 SELECT r.*, t.display_name AS target_name,
@@ -166,7 +167,7 @@ SELECT r.*, t.display_name AS target_name,
        ) END AS middle_name
 FROM ranked r
 JOIN targets t ON t.id = r.target
-ORDER BY r.ask_rank, r.hops, r.strength DESC, r.untouched, r.last_interaction_at DESC, r.id{c}
+ORDER BY r.ask_rank, r.hops, r.strength DESC, r.untouched, r.last_interaction_at DESC, r.cid
 """
 # Ids are ordered by their bytes, as SQLite and Python order them: on PostgreSQL a collation
 # other than "C" (even C.UTF-8, the same order for ids) compares each pair through strcoll.
@@ -229,7 +230,7 @@ def _spelled(database: str) -> Any:
     c = _C[database]
     near_edges = _HOP[database].format(**_NEAR)
     near = _FIRST[database].format(
-        columns="e.id, e.target, e.strength",
+        columns="e.strength, e.id, e.target",
         source=f"({near_edges})",
         where=_NOT_A_TARGET[database],
         order=f"e.strength DESC, e.target{c}",
