@@ -160,7 +160,10 @@ ranked AS (
     ORDER BY ask_rank, b.hops, b.strength DESC, untouched, c.last_interaction_at DESC, b.cid
     LIMIT :lim
 )
-SELECT r.*, t.display_name AS target_name,
+-- What the answer needs, the ranking aside.
+SELECT r.id, r.hops, r.strength, r.middle, r.target, r.ratio, r.display_name,
+       r.ledger_deposits, r.ledger_withdrawals, r.due_at, r.last_interaction_at,
+       r.channel_uses, t.display_name AS target_name,
        -- Read only for the paths that have a middle.
        CASE WHEN r.hops = 2 THEN (
            SELECT m.display_name FROM contact m WHERE m.owner_id = :owner AND m.id = r.middle
