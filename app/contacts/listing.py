@@ -1,6 +1,7 @@
 """Listing contacts: filters, sort orders and keyset pages over any of them."""
 
-from dataclasses import dataclass, field
+from collections import OrderedDict
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
@@ -19,6 +20,7 @@ from app.contacts.search import (
     token_search,
 )
 from app.contacts.service import DOCUMENT_COLUMNS
+from app.core.outbox import Event
 from app.core.pagination import after, decode_cursor, page_of, sorted_by
 from app.core.reads import Reader, Rows
 from app.core.reciprocity import Flag, goodwill, is_one_sided, is_overdrawn, is_stale
@@ -193,11 +195,16 @@ def _statement(shape: _Shape) -> Any:
     key = _sort_key(shape.sort, ratio)
     # The sort value is read back from the database, so a cursor holds exactly what the
     # database compares (its lower() and arithmetic, not Python's).
-    query = select(
+    columns = [
         *DOCUMENT_COLUMNS,
         ratio.label("ratio"),
         (key if key is not None else literal(None)).label("sort_value"),
-    )
+    ]
+    if shape.tokens:
+        # Where the owner's feed stood when the page was read: tokens looked up for an
+        # earlier request hold for this page only if it has not moved since (_search).
+        columns.append(_FEED.label("feed"))
+    query = select(*columns)
     order = [col(Contact.id)] if key is None else [key, col(Contact.id)]
     if shape.tokens == 1:
         # One token: its contacts in id order, each read once, up to a page.
@@ -297,25 +304,6 @@ async def list_contacts(
             params["after_value"], params["after_id"] = decode_cursor(
                 cursor, kind, owner_id, (key_type, str)
             )
-    digits = part = tokens = None
-    if filters.q:
-        folded, digits = search_query(filters.q)
-        part = address_part(folded)
-        tokens = await _tokens_to_read(reader, owner_id, filters.q, sort)
-        if tokens is not None:
-            if not tokens:  # no contact has a token the query could be part of
-                return [], 0, None
-            digits = part = None
-            params["q_whole"] = folded
-            # As many as a statement of a few sizes takes: the last one again changes nothing.
-            tokens += tokens[-1:] * (_size(len(tokens)) - len(tokens))
-            params.update({f"token_{index}": token for index, token in enumerate(tokens)})
-        elif part is None:
-            params["q"] = _escape_like(folded)
-        else:
-            params["q_part"], params["q_whole"] = _escape_like(part), folded
-        if digits is not None:
-            params["q_digits_part"], params["q_digits"] = digits_part(digits), digits
     for index, tag in enumerate(filters.tags):
         params[f"tag_{index}"] = tag
     if filters.trust_stage:
@@ -328,10 +316,7 @@ async def list_contacts(
         params["ref_system"], params["ref_id"] = filters.external_ref
     shape = _Shape(
         sort=sort,
-        q=bool(filters.q),
-        phone=digits is not None,
-        address=part is not None,
-        tokens=len(tokens or ()),
+        q=False,
         tags=len(filters.tags),
         trust_stage=bool(filters.trust_stage),
         updated_since=bool(filters.updated_since),
@@ -342,10 +327,10 @@ async def list_contacts(
         flags=filters.flags,
         after=bool(cursor),
     )
-    # A search is planned for its values, but for one from tokens: equalities on a key, the
-    # same plan for any.
-    plan = shape.q and not shape.tokens
-    rows = await reader.rows(_statement(shape), params, plan_for_values=plan)
+    if filters.q:
+        rows = await _search(reader, owner_id, filters.q, sort, params, shape)
+    else:
+        rows = await reader.rows(_statement(shape), params)
     page, next_cursor = page_of(
         rows,
         limit,
@@ -357,11 +342,74 @@ async def list_contacts(
     return page, rows[0]["ratio"] if rows else 0, next_cursor
 
 
+async def _search(
+    reader: Reader,
+    owner_id: str,
+    q: str,
+    sort: ContactSort,
+    params: dict[str, Any],
+    shape: _Shape,
+) -> Rows:
+    """The rows of a search: from the contacts of its tokens when `_tokens_to_read` names
+    them, else from every text. Tokens remembered from an earlier request are checked
+    against the owner's feed as it stood for the page (the `feed` the page reads with them):
+    unmoved, the vocabulary is the one they were looked up in. Moved (or no row to say), they
+    are looked up again, and the page stands if they are the same; otherwise it is read
+    again with the new ones."""
+    tokens = await _tokens_to_read(reader, owner_id, q, sort, True)
+    rows = await _found(reader, q, tokens, params, shape)
+    if tokens is None or tokens.feed is None or (rows and rows[0]["feed"] == tokens.feed):
+        return rows
+    fresh = await _tokens_to_read(reader, owner_id, q, sort, False)
+    if fresh is not None and fresh.tokens == tokens.tokens:
+        # As when the vocabulary is read before the page: a change committed while this
+        # request runs may or may not be seen, every change committed before it is.
+        return rows
+    return await _found(reader, q, fresh, params, shape)
+
+
+async def _found(
+    reader: Reader, q: str, tokens: "_Tokens | None", params: dict[str, Any], shape: _Shape
+) -> Rows:
+    """The rows of the search `q`: from `tokens`' contacts, or from every text (None)."""
+    folded, digits = search_query(q)
+    params = dict(params, q_whole=folded)
+    if tokens is not None:
+        if not tokens.tokens:  # no contact has a token the query could be part of
+            return []
+        # As many as a statement of a few sizes takes: the last one again changes nothing.
+        read = list(tokens.tokens)
+        read += read[-1:] * (_size(len(read)) - len(read))
+        params.update({f"token_{index}": token for index, token in enumerate(read)})
+        # Equalities on a key: the same plan for any tokens, prepared once.
+        return await reader.rows(_statement(replace(shape, q=True, tokens=len(read))), params)
+    part = address_part(folded)
+    if part is None:
+        params["q"] = _escape_like(folded)
+    else:
+        params["q_part"] = _escape_like(part)
+    if digits is not None:
+        params["q_digits_part"], params["q_digits"] = digits_part(digits), digits
+    shape = replace(shape, q=True, phone=digits is not None, address=part is not None)
+    # Planned for its values: a generic plan cannot tell a rare email from a common name.
+    return await reader.rows(_statement(shape), params, plan_for_values=True)
+
+
 # More of the owner's tokens than this holding the query's piece: the trigram path reads less
 # than that many tokens' contacts would.
 _MOST_TOKENS = 15
+# The position of the owner's change feed: the greatest `event.seq` of theirs. Events become
+# visible in `seq` order (app/core/outbox.py), and every write that adds to the vocabulary
+# (`create_contacts`, `update_contact`) records one in its transaction: while it stays the
+# same, so does the vocabulary.
+_FEED = func.coalesce(
+    select(func.max(col(Event.seq)))
+    .where(Event.owner_id == bindparam("owner_id"))
+    .scalar_subquery(),
+    0,
+)
 _VOCABULARY = (
-    select(col(OwnerToken.token))
+    select(col(OwnerToken.token), _FEED.label("feed"))
     .where(
         OwnerToken.owner_id == bindparam("owner_id"),
         # The empty token stands for runs too long to keep (search.MAX_TOKEN): its contacts
@@ -372,27 +420,57 @@ _VOCABULARY = (
 )
 
 
+@dataclass(frozen=True)
+class _Tokens:
+    """The tokens whose contacts a search reads, in order (none: nothing can match)."""
+
+    tokens: tuple[str, ...]
+    # Remembered from an earlier request: the owner's feed position they were looked up at.
+    feed: int | None = None
+
+
+# Vocabulary lookups remembered in this process, by owner and pattern, the least recently
+# used forgotten past _MOST_KNOWN: looking a piece up was a third of a family name's CPU,
+# the worker's and the database's (a round trip prepared and planned each time), where
+# checking the feed is an index probe in the page's own statement
+# (docs/decisions/2026-12-07-search-by-tokens.md).
+_KNOWN: "OrderedDict[tuple[str, str], _Tokens]" = OrderedDict()
+_MOST_KNOWN = 4096
+
+
 async def _tokens_to_read(
-    reader: Reader, owner_id: str, q: str, sort: ContactSort
-) -> list[str] | None:
+    reader: Reader, owner_id: str, q: str, sort: ContactSort, remembered: bool
+) -> _Tokens | None:
     """The rule for which searches are answered from tokens, in one place: in id order (the
     default; other orders sort every match by their own key, so they keep one statement),
     when `token_search` names a piece of the query, and at most _MOST_TOKENS of the owner's
-    tokens hold it. Returns the tokens whose contacts are read (none: nothing can match), or
-    None for the trigram path."""
+    tokens hold it. Returns the tokens whose contacts are read, or None for the trigram path;
+    `remembered`: as looked up for an earlier request, when they were (to be checked against
+    the feed, `_search`)."""
     if sort.value.lstrip("-") != "created_at":
         return None
     search = token_search(q)
     if search is None:
         return None
     if search.exact:
-        return [search.pattern, ""]
+        return _Tokens((search.pattern, ""))
+    key = (owner_id, search.pattern)
+    known = _KNOWN.get(key) if remembered else None
+    if known is not None:
+        _KNOWN.move_to_end(key)
+        return known
     params = {"owner_id": owner_id, "pattern": search.pattern}
     # Planned for the pattern: the trigram index for '%muller%', not the owner's every token.
-    found = [row["token"] for row in await reader.rows(_VOCABULARY, params, plan_for_values=True)]
+    rows = await reader.rows(_VOCABULARY, params, plan_for_values=True)
+    found = tuple(sorted(row["token"] for row in rows))
     if len(found) > _MOST_TOKENS + ("" in found):
         return None
-    return found
+    if found:  # nothing found answers nothing: no page to check it with
+        _KNOWN[key] = _Tokens(found, rows[0]["feed"])
+        _KNOWN.move_to_end(key)
+        if len(_KNOWN) > _MOST_KNOWN:
+            _KNOWN.popitem(last=False)
+    return _Tokens(found)
 
 
 def _size(count: int) -> int:

@@ -56,12 +56,13 @@ async def _found(client: Any, owner: Any, q: str, **params: Any) -> list[str]:
 
 
 @pytest.fixture
-def paths(monkeypatch: pytest.MonkeyPatch) -> list[list[str] | None]:
-    """What `listing._tokens_to_read` decided for each search: tokens, or None (trigrams)."""
-    decided: list[list[str] | None] = []
+def paths(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """What `listing._tokens_to_read` decided for each search: tokens (`listing._Tokens`), or
+    None (trigrams)."""
+    decided: list[Any] = []
     real = listing._tokens_to_read
 
-    async def spy(*args: Any) -> list[str] | None:
+    async def spy(*args: Any) -> Any:
         decided.append(await real(*args))
         return decided[-1]
 
@@ -160,6 +161,42 @@ async def test_pages_of_a_token_search_follow_the_cursor(client, owner, paths, s
     assert all(decided is not None for decided in paths)
     tagged = await _found(client, owner, "smith", tag="t")
     assert tagged == [ids[1], ids[3], ids[5]]
+
+
+async def test_a_remembered_lookup_holds_only_while_the_owners_feed_stands(client, owner, paths):
+    """The tokens of a piece are remembered from one search to the next (listing._KNOWN) and
+    checked against the owner's change feed: a write since (a new token holding the piece, or
+    any other change) sends the search back to the vocabulary, and the answer is always what
+    matching every text finds."""
+    network = Network(client, owner)
+    await network.make("Anna Smith")
+    await network.make("Pat", title="Blacksmith")
+    assert await _found(client, owner, "smith") == network.expected("smith")
+    assert [decided.feed for decided in paths] == [None]  # looked up
+
+    paths.clear()
+    assert await _found(client, owner, "SMITH") == network.expected("smith")
+    assert len(paths) == 1 and paths[0].feed is not None  # remembered, and the feed stood
+
+    # A contact with a token the vocabulary did not have: looked up again, and found.
+    await network.make("Goldsmithy & Co")
+    paths.clear()
+    assert await _found(client, owner, "smith") == network.expected("smith")
+    assert [decided.feed is None for decided in paths] == [False, True]
+    assert paths[0].tokens != paths[1].tokens
+    assert len(network.expected("smith")) == 3
+
+    # Another write moves the feed without a new token: the same tokens, the same page.
+    await network.make("Jo Smith")
+    paths.clear()
+    assert await _found(client, owner, "smith") == network.expected("smith")
+    assert [decided.feed is None for decided in paths] == [False, True]
+    assert paths[0].tokens == paths[1].tokens
+
+    # An empty page tells nothing of the feed: looked up again to be sure.
+    paths.clear()
+    assert await _found(client, owner, "smith", tag="none") == []
+    assert [decided.feed is None for decided in paths] == [False, True]
 
 
 async def _vocabulary(app: Any, owner_id: str) -> set[str]:
