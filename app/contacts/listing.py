@@ -1,7 +1,7 @@
 """Listing contacts: filters, sort orders and keyset pages over any of them."""
 
 from collections import OrderedDict
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
@@ -314,9 +314,9 @@ async def list_contacts(
         params["channel_use"] = f",{filters.channel_use},"
     if filters.external_ref:
         params["ref_system"], params["ref_id"] = filters.external_ref
-    shape = _Shape(
+    # The shape but for the search's part (`_found` adds it).
+    shape: dict[str, Any] = dict(
         sort=sort,
-        q=False,
         tags=len(filters.tags),
         trust_stage=bool(filters.trust_stage),
         updated_since=bool(filters.updated_since),
@@ -330,7 +330,7 @@ async def list_contacts(
     if filters.q:
         rows = await _search(reader, owner_id, filters.q, sort, params, shape)
     else:
-        rows = await reader.rows(_statement(shape), params)
+        rows = await reader.rows(_statement(_Shape(q=False, **shape)), params)
     page, next_cursor = page_of(
         rows,
         limit,
@@ -348,7 +348,7 @@ async def _search(
     q: str,
     sort: ContactSort,
     params: dict[str, Any],
-    shape: _Shape,
+    shape: dict[str, Any],
 ) -> Rows:
     """The rows of a search: from the contacts of its tokens when `_tokens_to_read` names
     them, else from every text. Tokens remembered from an earlier request are checked
@@ -369,7 +369,11 @@ async def _search(
 
 
 async def _found(
-    reader: Reader, q: str, tokens: "_Tokens | None", params: dict[str, Any], shape: _Shape
+    reader: Reader,
+    q: str,
+    tokens: "_Tokens | None",
+    params: dict[str, Any],
+    shape: dict[str, Any],
 ) -> Rows:
     """The rows of the search `q`: from `tokens`' contacts, or from every text (None)."""
     folded, digits = search_query(q)
@@ -382,7 +386,7 @@ async def _found(
         read += read[-1:] * (_size(len(read)) - len(read))
         params.update({f"token_{index}": token for index, token in enumerate(read)})
         # Equalities on a key: the same plan for any tokens, prepared once.
-        return await reader.rows(_statement(replace(shape, q=True, tokens=len(read))), params)
+        return await reader.rows(_statement(_Shape(q=True, tokens=len(read), **shape)), params)
     part = address_part(folded)
     if part is None:
         params["q"] = _escape_like(folded)
@@ -390,9 +394,11 @@ async def _found(
         params["q_part"] = _escape_like(part)
     if digits is not None:
         params["q_digits_part"], params["q_digits"] = digits_part(digits), digits
-    shape = replace(shape, q=True, phone=digits is not None, address=part is not None)
+    statement = _statement(
+        _Shape(q=True, phone=digits is not None, address=part is not None, **shape)
+    )
     # Planned for its values: a generic plan cannot tell a rare email from a common name.
-    return await reader.rows(_statement(shape), params, plan_for_values=True)
+    return await reader.rows(statement, params, plan_for_values=True)
 
 
 # More of the owner's tokens than this holding the query's piece: the trigram path reads less

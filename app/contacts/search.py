@@ -17,6 +17,7 @@ import re
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import phonenumbers
@@ -124,6 +125,12 @@ def digits_part(digits: str) -> str:
     return digits[-7:]
 
 
+# Queries are read again and again (a name typed by many, a list paged through): their
+# folding and parsing, a few per cent of a search's CPU, is kept for the latest of them.
+_QUERIES = 1024
+
+
+@lru_cache(maxsize=_QUERIES)
 def search_query(query: str) -> tuple[str, str | None]:
     """The folded query, and its digits when it looks like a phone number and they differ
     from it (a query of digits alone is its own digits)."""
@@ -176,6 +183,7 @@ class TokenSearch:
     exact: bool
 
 
+@lru_cache(maxsize=_QUERIES)
 def token_search(query: str) -> TokenSearch | None:
     """Whether `q` is answered from tokens, and how; None when the trigram index answers it
     (docs/decisions/2026-12-07-search-by-tokens.md).
