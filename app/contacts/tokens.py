@@ -19,6 +19,11 @@ could remove one that a concurrent write has just added for another contact, not
 committed; so a write that adds tokens first takes a key-share lock on the owner's row, and
 the clean-up an update lock on it, which waits for every such write to commit (and makes
 later ones wait for it) before it looks for unused tokens. SQLite runs one write at a time.
+
+Searches remember a piece's tokens from one request to the next (listing._KNOWN) for as long
+as the owner's change feed stands still: a transaction that adds to the vocabulary must record
+an event of the owner, as `create_contacts` and `update_contact` do, or a search could go on
+reading the tokens it had before.
 """
 
 from collections.abc import Sequence
