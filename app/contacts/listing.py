@@ -428,7 +428,7 @@ _VOCABULARY = (
 
 @dataclass(frozen=True)
 class _Tokens:
-    """The tokens whose contacts a search reads, in order (none: nothing can match)."""
+    """The tokens whose contacts a search reads, sorted (none: nothing can match)."""
 
     tokens: tuple[str, ...]
     # Remembered from an earlier request: the owner's feed position they were looked up at.
