@@ -79,8 +79,8 @@ def day_bounds(on: date | None, timezone: str, now: datetime) -> Day:
 
 def item(
     kind: AgendaKind,
+    id: str,
     *,
-    occurrence: str,
     due_at: datetime,
     contact_id: str,
     name: str,
@@ -90,7 +90,7 @@ def item(
     tie: str | None = None,
 ) -> dict[str, Any]:
     return {
-        "id": item_id(kind, subject[1], occurrence),
+        "id": id,
         "kind": kind.value,
         "due_at": due_at,
         "contact": {"id": contact_id, "display_name": name},

@@ -27,7 +27,8 @@ from sqlalchemy import (
 from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 
-from app.agenda.items import CONSENT_WARNING, Day, item
+from app.agenda.hidden import Hidden
+from app.agenda.items import CONSENT_WARNING, Day, for_owner, item, item_id
 from app.agenda.schemas import AgendaKind
 from app.auth.models import Owner
 from app.contacts.models import WITHDRAWN, Contact
@@ -284,8 +285,9 @@ def _touch_overdue(paged: bool) -> Select[Any]:
 
 class Kinds:
     """One method per kind: the query, and its rows as items (none for a row whose contact
-    is not live). `rows_read` says how many rows the last one read: fewer than it asked
-    for means the kind has no more.
+    is not live, or whose item the owner hid: told before the item is made, as a large
+    owner's dismissed items may be most of the rows read). `rows_read` says how many rows
+    the last one read: fewer than it asked for means the kind has no more.
 
     `expected`: the versions (settings, hidden items) the rules were read at, when they may
     be out of date: rows that bring other versions raise RulesMoved, and `confirmed` says
@@ -298,6 +300,7 @@ class Kinds:
         day: Day,
         rules: Any,
         now: datetime,
+        hidden: Hidden,
         expected: tuple[int, int] | None,
     ) -> None:
         self.reader = reader
@@ -305,6 +308,7 @@ class Kinds:
         self.day = day
         self.rules = rules
         self.now = now
+        self.hidden = hidden
         self.expected = expected
         self.rows_read = 0
         self.confirmed = False
@@ -324,6 +328,12 @@ class Kinds:
         # Each row without its last two columns, the versions.
         return [tuple(row.values())[:-2] for row in rows]
 
+    def _shown(self, kind: AgendaKind, subject_id: str, occurrence: str) -> str | None:
+        """The item's id, or None when the owner has hidden it (dismissed it, or snoozed it
+        past the moment asked about)."""
+        value = for_owner(self.owner_id, item_id(kind, subject_id, occurrence))
+        return None if self.hidden.hides(value, self.day.moment) else value
+
     async def consent_expiring(self, cursor: Any, limit: int) -> list[dict[str, Any]]:
         # A link already past its expiry has lapsed, whatever the sweep has written.
         window = {"start": max(self.day.start, self.now), "end": self.day.end + CONSENT_WARNING}
@@ -333,7 +343,7 @@ class Kinds:
         return [
             item(
                 AgendaKind.consent_expiring,
-                occurrence=expires_at.isoformat(),
+                shown,
                 due_at=expires_at,
                 contact_id=target_id,
                 name=target_name,
@@ -343,7 +353,11 @@ class Kinds:
                 action="reissue_consent",
             )
             for intro_id, expires_at, target_id, target_name, requester_name in rows
-            if target_name is not None and requester_name is not None
+            if target_name is not None
+            and requester_name is not None
+            and (
+                shown := self._shown(AgendaKind.consent_expiring, intro_id, expires_at.isoformat())
+            )
         ]
 
     async def follow_up(self, cursor: Any, limit: int) -> list[dict[str, Any]]:
@@ -365,10 +379,12 @@ class Kinds:
             for side, outcome, contact_id, name, other in sides:
                 if outcome is not None:
                     continue
+                if (shown := self._shown(AgendaKind.follow_up, intro_id, side)) is None:
+                    continue
                 items.append(
                     item(
                         AgendaKind.follow_up,
-                        occurrence=side,
+                        shown,
                         due_at=due_at,
                         contact_id=contact_id,
                         name=name,
@@ -391,7 +407,7 @@ class Kinds:
         return [
             item(
                 AgendaKind.thanks_owed,
-                occurrence="",
+                shown,
                 due_at=occurred_at,
                 contact_id=contact_id,
                 name=name,
@@ -401,7 +417,7 @@ class Kinds:
                 action="send_thanks",
             )
             for entry_id, occurred_at, kind, contact_id, name in rows
-            if name is not None
+            if name is not None and (shown := self._shown(AgendaKind.thanks_owed, entry_id, ""))
         ]
 
     async def ready_to_make(self, cursor: Any, limit: int) -> list[dict[str, Any]]:
@@ -413,7 +429,7 @@ class Kinds:
         return [
             item(
                 AgendaKind.ready_to_make,
-                occurrence="",
+                shown,
                 due_at=decided_at,
                 contact_id=requester_id,
                 name=requester_name,
@@ -422,7 +438,9 @@ class Kinds:
                 action="make_introduction",
             )
             for intro_id, decided_at, requester_id, requester_name, target_name in rows
-            if requester_name is not None and target_name is not None
+            if requester_name is not None
+            and target_name is not None
+            and (shown := self._shown(AgendaKind.ready_to_make, intro_id, ""))
         ]
 
     async def reminder(self, cursor: Any, limit: int) -> list[dict[str, Any]]:
@@ -433,11 +451,13 @@ class Kinds:
         for reminder_id, due_at, note, contact_id, name in rows:
             if name is None:
                 continue
+            if (shown := self._shown(AgendaKind.reminder, reminder_id, due_at.isoformat())) is None:
+                continue
             reason = f"Reminder about {name}: {note}" if note else f"Get in touch with {name}."
             items.append(
                 item(
                     AgendaKind.reminder,
-                    occurrence=due_at.isoformat(),
+                    shown,
                     due_at=due_at,
                     contact_id=contact_id,
                     name=name,
@@ -460,7 +480,7 @@ class Kinds:
         return [
             item(
                 AgendaKind.rebalance,
-                occurrence=str(withdrawals),
+                shown,
                 due_at=self.day.start,
                 contact_id=contact_id,
                 name=name,
@@ -471,6 +491,7 @@ class Kinds:
                 action="make_deposit",
             )
             for contact_id, name, deposits, withdrawals in rows
+            if (shown := self._shown(AgendaKind.rebalance, contact_id, str(withdrawals)))
         ]
 
     async def give(self, cursor: Any, limit: int) -> list[dict[str, Any]]:
@@ -487,7 +508,7 @@ class Kinds:
         return [
             item(
                 AgendaKind.give,
-                occurrence=f"{row['target_id']}\x00{row['need']}",
+                shown,
                 due_at=self.day.start,
                 contact_id=row["requester_id"],
                 name=row["requester_name"],
@@ -497,6 +518,11 @@ class Kinds:
                 tie=row["tie"],
             )
             for row in rows
+            if (
+                shown := self._shown(
+                    AgendaKind.give, row["requester_id"], f"{row['target_id']}\x00{row['need']}"
+                )
+            )
         ]
 
     async def touch_overdue(self, cursor: Any, limit: int) -> list[dict[str, Any]]:
@@ -508,7 +534,7 @@ class Kinds:
         return [
             item(
                 AgendaKind.touch_overdue,
-                occurrence=due_at.isoformat(),
+                shown,
                 due_at=due_at,
                 contact_id=contact_id,
                 name=name,
@@ -518,4 +544,5 @@ class Kinds:
                 action="log_interaction",
             )
             for contact_id, name, due_at in rows
+            if (shown := self._shown(AgendaKind.touch_overdue, contact_id, due_at.isoformat()))
         ]

@@ -42,7 +42,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.agenda.hidden import Hidden, bump, hidden_items
-from app.agenda.items import RANKS, day_bounds, for_owner
+from app.agenda.items import RANKS, day_bounds
 from app.agenda.kinds import Kinds, RulesMoved
 from app.agenda.models import AgendaItemState
 from app.agenda.schemas import AgendaKind
@@ -170,7 +170,7 @@ async def _compute(
     if asked.cursor:
         after_key = tuple(decode_cursor(asked.cursor, _CURSOR_KIND, owner_id, (int, datetime, str)))
     expected = state.versions if check else None
-    compute = Kinds(reader, owner_id, day, state.rules, now, expected)
+    compute = Kinds(reader, owner_id, day, state.rules, now, state.hidden, expected)
     items: list[dict[str, Any]] = []
     for kind, rank in sorted(RANKS.items(), key=lambda pair: pair[1]):
         if kind not in asked.kinds or (after_key is not None and rank < after_key[0]):
@@ -182,13 +182,7 @@ async def _compute(
         bound = limit + 2
         while True:
             batch = await getattr(compute, kind.value)(kind_cursor, bound)
-            found = []
-            for item in batch:
-                item["id"] = for_owner(owner_id, item["id"])
-                if not state.hidden.hides(item["id"], day.moment) and (
-                    after_key is None or item["_key"] > after_key
-                ):
-                    found.append(item)
+            found = [item for item in batch if after_key is None or item["_key"] > after_key]
             if len(items) + len(found) > limit or compute.rows_read < bound:
                 break
             bound *= 4
