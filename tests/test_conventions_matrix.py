@@ -18,9 +18,11 @@ from fastapi import FastAPI
 from app.agenda.items import for_owner, item_id
 from app.agenda.schemas import AgendaKind
 from app.core.config import Settings
+from app.core.reads import Reader
 from app.core.unit_of_work import session_scope
 from app.events.delivery import fan_out
 from app.main import create_app
+from app.network.kept import data_version
 from tests.factories import Actor, contact_body, create_contact, create_introduction
 
 
@@ -608,6 +610,25 @@ async def test_current_if_match_is_accepted(client, owner, endpoint):
     etag = read.headers["etag"]
     response = await send(client, endpoint, world, {**owner.headers, "If-Match": etag})
     assert response.status_code in (200, 204), response.text
+
+
+# Writes that change nothing in the matrix's world (its webhook is enabled already), and so
+# write nothing.
+UNCHANGING = {("POST", "/v1/webhooks/{webhook_id}/enable")}
+CHANGING = [e for e in WRITES if e.succeeds and not e.accepted and e.operation not in UNCHANGING]
+
+
+@pytest.mark.parametrize("endpoint", CHANGING, ids=str)
+async def test_a_write_moves_the_owners_data_version(app, client, owner, endpoint):
+    """Answers computed from an owner's data are kept while its version holds
+    (app/network/kept.py): every write that succeeds must move it, by an event or by the
+    settings' version."""
+    world = await build_world(client, owner)
+    reader = Reader(app.state.sessionmaker.kw["bind"])
+    before = await data_version(reader, owner.owner_id)
+    response = await send(client, endpoint, world, owner.headers)
+    assert response.status_code in (200, 201, 204), response.text
+    assert await data_version(reader, owner.owner_id) != before
 
 
 @pytest.mark.parametrize("endpoint", POSTS, ids=str)

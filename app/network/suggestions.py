@@ -19,30 +19,25 @@ requesters (by their side of the score), so a phrase that hundreds need and hund
 makes at most PER_PHRASE² pairs, not tens of thousands; and the list holds at most
 `MAX_SUGGESTIONS`. The statement still reads every need and offer of the owner and each
 such contact once (a few hundred milliseconds for the bench's ten thousand), so its answer
-is kept, per process, while the owner's data is as it was: the owner's latest event number
-and settings version, since every change that can take a suggestion away (an introduction
-asked for or declined, a contact archived, a channel or a stage or a balance changed)
-writes an event. Time alone only brings suggestions back (a cooldown ending, a consent link
-lapsing), so a kept answer is used for at most `KEEP_SECONDS` more.
+is kept, per process, while the owner's data is as it was (app/network/kept.py): the
+owner's latest event number and settings version, since every change that can take a
+suggestion away (an introduction asked for or declined, a contact archived, a channel or a
+stage or a balance changed) writes an event. Time alone only brings suggestions back (a
+cooldown ending, a consent link lapsing), so a kept answer is used for at most
+`KEEP_SECONDS` more.
 docs/decisions/2026-12-07-warm-paths-and-suggestions.md has the measurements.
 """
 
-import asyncio
-import time
-from collections import OrderedDict
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Integer, String, bindparam, func, literal_column, text
-from sqlmodel import select
+from sqlalchemy import Integer, String, bindparam, literal_column, text
 
-from app.core.outbox import Event
 from app.core.pagination import decode_cursor, page_of
 from app.core.reads import Reader
 from app.core.reciprocity import can_ask
 from app.core.types import UTCDateTime, utcnow
-from app.settings.models import OwnerSettings
+from app.network.kept import KeptAnswers
 from app.settings.service import read_rules
 
 PER_PHRASE = 5
@@ -149,38 +144,13 @@ ORDER BY b.score DESC, b.requester_id, b.target_id
 )
 
 
-@dataclass(frozen=True)
-class _Kept:
-    version: tuple[Any, ...]
-    until: float
-    rows: list[dict[str, Any]]
-
-
-_kept: OrderedDict[str, _Kept] = OrderedDict()
-_computing: dict[str, asyncio.Lock] = {}
+# Every suggestion of an owner, kept by each worker while their data is unchanged (at most
+# KEEP_SECONDS: time alone brings suggestions back).
+_answers: KeptAnswers[list[dict[str, Any]]] = KeptAnswers(most=_KEPT_OWNERS, seconds=KEEP_SECONDS)
 
 
 def reason(requester: str, target: str, need: str) -> str:
     return f"{requester} needs {need} and {target} offers it: offer to introduce them."[:1000]
-
-
-# What changes whenever the owner's data that suggestions read does: built once, read through
-# the Reader (one prepared statement, the session's connection).
-_VERSION = select(
-    select(func.max(Event.seq))
-    .where(Event.owner_id == bindparam("owner_id"))
-    .scalar_subquery()
-    .label("last_event"),
-    select(OwnerSettings.version)
-    .where(OwnerSettings.owner_id == bindparam("owner_id"))
-    .scalar_subquery()
-    .label("settings"),
-)
-
-
-async def _version(reader: Reader, owner_id: str) -> tuple[Any, ...]:
-    (row,) = await reader.rows(_VERSION, {"owner_id": owner_id})
-    return (row["last_event"], row["settings"])
 
 
 async def _compute(reader: Reader, owner_id: str) -> list[dict[str, Any]]:
@@ -201,24 +171,7 @@ async def _compute(reader: Reader, owner_id: str) -> list[dict[str, Any]]:
 async def ranked(reader: Reader, owner_id: str) -> list[dict[str, Any]]:
     """Every suggestion of the owner (at most MAX_SUGGESTIONS), best first, as rows with the
     two names; from what this process kept while the owner's data has not changed."""
-    version = await _version(reader, owner_id)
-    kept = _kept.get(owner_id)
-    if kept is not None and kept.version == version and kept.until > time.monotonic():
-        _kept.move_to_end(owner_id)
-        return kept.rows
-    # One computation at a time per owner: requests arriving together wait for the first.
-    lock = _computing.setdefault(owner_id, asyncio.Lock())
-    async with lock:
-        kept = _kept.get(owner_id)
-        if kept is None or kept.version != version or kept.until <= time.monotonic():
-            kept = _Kept(version, time.monotonic() + KEEP_SECONDS, await _compute(reader, owner_id))
-            _kept[owner_id] = kept
-            _kept.move_to_end(owner_id)
-            while len(_kept) > _KEPT_OWNERS:
-                _kept.popitem(last=False)
-    if not lock.locked():
-        _computing.pop(owner_id, None)
-    return kept.rows
+    return await _answers.get(reader, owner_id, None, lambda: _compute(reader, owner_id))
 
 
 def _key(row: dict[str, Any]) -> tuple[int, str, str]:

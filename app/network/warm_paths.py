@@ -49,6 +49,7 @@ from app.contacts.service import ContactNotFound
 from app.core.reads import Reader, Spelled
 from app.core.reciprocity import can_ask, contact_reciprocity
 from app.core.types import UTCDateTime, utcnow
+from app.network.kept import KeptAnswers
 from app.settings.schemas import DEFAULTS
 
 # The middle layer of two-hop paths: the targets' strongest live neighbours, at most this
@@ -62,6 +63,9 @@ MAX_CANDIDATES = 100
 MAX_TARGETS = 100
 MAX_ORGANIZATION_CANDIDATES = 5_000
 INTRODUCTIONS = ",introductions,"
+# Answers each worker keeps, by owner and question: a path is a few hundred bytes and a
+# question asks for at most 100 of them; kept at most ten minutes, as suggestions are.
+_answers: KeptAnswers[list[dict[str, Any]]] = KeptAnswers(most=256, seconds=600.0)
 # Whether the owner can ask the introducer now: reciprocity's own rule, rendered as SQL.
 CAN_ASK_SQL = str(
     can_ask(
@@ -347,7 +351,36 @@ async def warm_paths(
     max_hops: int,
     limit: int,
 ) -> list[dict[str, Any]]:
-    """The best `limit` introducers to the target (or the organisation), best first."""
+    """The best `limit` introducers to the target (or the organisation), best first: as
+    this worker computed them while the owner's data is unchanged (app/network/kept.py;
+    nothing in a path depends on the time), or computed now."""
+    question = (target_id, organization, ask_weight, max_hops, limit, MAX_MIDDLES, MAX_CANDIDATES)
+    return await _answers.get(
+        reader,
+        owner_id,
+        question,
+        lambda: _computed(
+            reader,
+            owner_id=owner_id,
+            target_id=target_id,
+            organization=organization,
+            ask_weight=ask_weight,
+            max_hops=max_hops,
+            limit=limit,
+        ),
+    )
+
+
+async def _computed(
+    reader: Reader,
+    *,
+    owner_id: str,
+    target_id: str | None,
+    organization: str | None,
+    ask_weight: int,
+    max_hops: int,
+    limit: int,
+) -> list[dict[str, Any]]:
     if target_id is not None:
         targets = [target_id]
     else:

@@ -248,3 +248,47 @@ async def test_the_fan_out_is_bounded_as_documented(client, owner, monkeypatch):
     monkeypatch.setattr(service, "MAX_CANDIDATES", 2)
     paths = await warm_paths(client, owner, target_id=target)
     assert [p["introducer"]["id"] for p in paths] == [strong, weak]
+
+
+async def test_every_kind_of_write_shows_on_the_next_read(client, owner):
+    """Paths are kept by each worker while the owner's data is unchanged (app/network/kept.py):
+    a relationship, a gift, an interaction, a rename, an archive and a settings change each
+    show on the very next read."""
+    ids = await _network(client, owner)
+    theo, names = ids["Theo"], {v: k for k, v in ids.items()}
+
+    async def introducers():
+        paths = await warm_paths(client, owner, target_id=theo, ask_weight=1)
+        return [names.get(p["introducer"]["id"], p["introducer"]["display_name"]) for p in paths]
+
+    assert await introducers() == ["Dana", "Eli", "Bea", "Mia", "Al", "Cy"]
+    ida = await person(client, owner, "Ida")
+    await knows(client, owner, ida, theo, 1)
+    assert (await introducers())[-2:] == ["Ida", "Cy"]  # one hop before two
+    await give(client, owner, ids["Al"], 5)
+    await give(client, owner, ids["Al"], 2)  # Al can be asked now
+    assert (await introducers())[:2] == ["Dana", "Al"]
+    call = await client.post(
+        f"/v1/contacts/{ids['Bea']}/interactions", json={"kind": "call"}, headers=owner.headers
+    )
+    assert call.status_code == 201, call.text
+    paths = await warm_paths(client, owner, target_id=theo, ask_weight=1)
+    assert next(p for p in paths if p["introducer"]["id"] == ids["Bea"])["last_interaction_at"]
+    renamed = await client.patch(
+        f"/v1/contacts/{ids['Mia']}", json={"display_name": "Mia R."}, headers=owner.headers
+    )
+    assert renamed.status_code == 200, renamed.text
+    paths = await warm_paths(client, owner, target_id=theo, ask_weight=1)
+    assert "Mia R." in {p["introducer"]["display_name"] for p in paths}
+    await archive(client, owner, ids["Dana"])
+    assert "Dana" not in await introducers()
+    await give(client, owner, ids["Eli"], 1)  # not enough at the default ratio of 7
+
+    async def eli_can_ask():
+        paths = await warm_paths(client, owner, target_id=theo, ask_weight=1)
+        return next(p for p in paths if p["introducer"]["id"] == ids["Eli"])["can_ask"]
+
+    assert not await eli_can_ask()
+    ratio = await client.patch("/v1/settings", json={"reciprocity_ratio": 1}, headers=owner.headers)
+    assert ratio.status_code == 200, ratio.text
+    assert await eli_can_ask()
