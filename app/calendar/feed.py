@@ -44,6 +44,7 @@ from app.agenda.service import agenda, owner_state
 from app.calendar.service import OpenedFeed
 from app.core.reads import Reader
 from app.core.types import utcnow
+from app.network.kept import KeptAnswers
 
 HORIZON_DAYS = 30
 MAX_EVENTS = 1_000
@@ -208,8 +209,21 @@ def _document(feed: OpenedFeed, view: View, events: list[bytes]) -> bytes:
     return head + b"".join(events) + b"END:VCALENDAR" + end
 
 
+# Bodies each worker keeps, by feed, while the owner's data is unchanged (app/network/kept.py)
+# and for at most a minute: building one reads fifteen agendas of up to 1,000 items (tens of
+# megabytes while it runs), and apps polling one feed together share one build. The minute
+# is the most a body can lag behind the clock alone (a snooze ending, a new day); calendar
+# apps poll every quarter of an hour or less often.
+_bodies: KeptAnswers[bytes] = KeptAnswers(most=8, seconds=60.0)
+
+
 async def calendar_of(session: AsyncSession, feed: OpenedFeed) -> bytes:
     """The feed's body, text/calendar in UTF-8."""
+    question = (feed.id, MAX_EVENTS, HORIZON_DAYS)
+    return await _bodies.get(Reader(session), feed.owner_id, question, lambda: _body(session, feed))
+
+
+async def _body(session: AsyncSession, feed: OpenedFeed) -> bytes:
     seen = await view(session, owner_id=feed.owner_id)
     # Stamped with the start of the owner's day, not the moment of the fetch: the same data
     # on the same day is the same body, and the same ETag.
