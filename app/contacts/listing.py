@@ -1,11 +1,11 @@
 """Listing contacts: filters, sort orders and keyset pages over any of them."""
 
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
+from cachetools import LRUCache
 from sqlalchemy import ColumnElement, Integer, bindparam, exists, func, literal, union_all
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
@@ -20,7 +20,7 @@ from app.contacts.search import (
     token_search,
 )
 from app.contacts.service import DOCUMENT_COLUMNS
-from app.core.outbox import Event
+from app.core.outbox import FEED_POSITION
 from app.core.pagination import after, decode_cursor, page_of, sorted_by
 from app.core.reads import Reader, Rows
 from app.core.reciprocity import Flag, goodwill, is_one_sided, is_overdrawn, is_stale
@@ -203,7 +203,7 @@ def _statement(shape: _Shape) -> Any:
     if shape.tokens:
         # Where the owner's feed stood when the page was read: tokens looked up for an
         # earlier request hold for this page only if it has not moved since (_search).
-        columns.append(_FEED.label("feed"))
+        columns.append(FEED_POSITION.label("feed"))
     query = select(*columns)
     order = [col(Contact.id)] if key is None else [key, col(Contact.id)]
     if shape.tokens == 1:
@@ -404,18 +404,11 @@ async def _found(
 # More of the owner's tokens than this holding the query's piece: the trigram path reads less
 # than that many tokens' contacts would.
 _MOST_TOKENS = 15
-# The position of the owner's change feed: the greatest `event.seq` of theirs. Events become
-# visible in `seq` order (app/core/outbox.py), and every write that adds to the vocabulary
-# (`create_contacts`, `update_contact`) records one in its transaction: while it stays the
-# same, so does the vocabulary.
-_FEED = func.coalesce(
-    select(func.max(col(Event.seq)))
-    .where(Event.owner_id == bindparam("owner_id"))
-    .scalar_subquery(),
-    0,
-)
 _VOCABULARY = (
-    select(col(OwnerToken.token), _FEED.label("feed"))
+    # The owner's feed position: every write that adds to the vocabulary (`create_contacts`,
+    # `update_contact`) records an event in its transaction, so while the position stays the
+    # same, so does the vocabulary.
+    select(col(OwnerToken.token), FEED_POSITION.label("feed"))
     .where(
         OwnerToken.owner_id == bindparam("owner_id"),
         # The empty token stands for runs too long to keep (search.MAX_TOKEN): its contacts
@@ -440,8 +433,8 @@ class _Tokens:
 # the worker's and the database's (a round trip prepared and planned each time), where
 # checking the feed is an index probe in the page's own statement
 # (docs/decisions/2026-12-07-search-by-tokens.md).
-_KNOWN: "OrderedDict[tuple[str, str], _Tokens]" = OrderedDict()
 _MOST_KNOWN = 4096
+_KNOWN: LRUCache[tuple[str, str], _Tokens] = LRUCache(maxsize=_MOST_KNOWN)
 
 
 async def _tokens_to_read(
@@ -463,7 +456,6 @@ async def _tokens_to_read(
     key = (owner_id, search.pattern)
     known = _KNOWN.get(key) if remembered else None
     if known is not None:
-        _KNOWN.move_to_end(key)
         return known
     params = {"owner_id": owner_id, "pattern": search.pattern}
     # Planned for the pattern: the trigram index for '%muller%', not the owner's every token.
@@ -473,9 +465,6 @@ async def _tokens_to_read(
         return None
     if found:  # nothing found answers nothing: no page to check it with
         _KNOWN[key] = _Tokens(found, rows[0]["feed"])
-        _KNOWN.move_to_end(key)
-        if len(_KNOWN) > _MOST_KNOWN:
-            _KNOWN.popitem(last=False)
     return _Tokens(found)
 
 

@@ -29,9 +29,9 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import JSON, BigInteger, Column, Index, Integer, String, insert
+from sqlalchemy import JSON, BigInteger, Column, Index, Integer, String, bindparam, func, insert
 from sqlalchemy.orm import Session
-from sqlmodel import Field
+from sqlmodel import Field, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.core.tenancy import OwnerScoped
@@ -65,6 +65,17 @@ class Event(OwnerScoped, table=True):
 EVENTS = Event.__table__  # type: ignore[attr-defined]
 EVENT_COLUMNS = [column.key for column in EVENTS.columns if column.key != "seq"]
 _PENDING = "goodwill_pending_events"
+# Where the owner's change feed stands: their greatest `seq`, 0 before their first event (as
+# a scalar subquery of the statement that needs it, on the owner_id/seq index). Events become
+# visible in `seq` order and every write records one, so while it stays the same the owner's
+# data does too: answers kept per worker are checked against it (app/network/kept.py, the
+# search's remembered tokens in app/contacts/listing.py).
+FEED_POSITION = func.coalesce(
+    select(func.max(col(Event.seq)))
+    .where(Event.owner_id == bindparam("owner_id"))
+    .scalar_subquery(),
+    0,
+)
 
 Payload = dict[str, Any]
 

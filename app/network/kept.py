@@ -19,15 +19,15 @@ answer is never older than the version it is kept under
 
 import asyncio
 import time
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import bindparam, func
+from cachetools import LRUCache
+from sqlalchemy import bindparam
 from sqlmodel import select
 
-from app.core.outbox import Event
+from app.core.outbox import FEED_POSITION
 from app.core.reads import Reader
 from app.settings.models import OwnerSettings
 
@@ -35,10 +35,7 @@ T = TypeVar("T")
 
 # What changes whenever the owner's data does: built once, one prepared statement.
 _VERSION = select(
-    select(func.max(Event.seq))
-    .where(Event.owner_id == bindparam("owner_id"))
-    .scalar_subquery()
-    .label("last_event"),
+    FEED_POSITION.label("last_event"),
     select(OwnerSettings.version)
     .where(OwnerSettings.owner_id == bindparam("owner_id"))
     .scalar_subquery()
@@ -63,16 +60,14 @@ class KeptAnswers(Generic[T]):
     """Answers by owner and question, each kept while the owner's data version holds."""
 
     def __init__(self, *, most: int, seconds: float) -> None:
-        self.most = most
         self.seconds = seconds
-        self._kept: OrderedDict[tuple[str, Hashable], _Kept[T]] = OrderedDict()
+        self._kept: LRUCache[tuple[str, Hashable], _Kept[T]] = LRUCache(maxsize=most)
         self._computing: dict[tuple[str, Hashable], asyncio.Lock] = {}
 
     def _valid(self, key: tuple[str, Hashable], version: tuple[Any, ...]) -> _Kept[T] | None:
         kept = self._kept.get(key)
         if kept is None or kept.version != version or kept.until <= time.monotonic():
             return None
-        self._kept.move_to_end(key)
         return kept
 
     async def get(
@@ -97,9 +92,6 @@ class KeptAnswers(Generic[T]):
                 if kept is None:
                     kept = _Kept(version, time.monotonic() + self.seconds, await compute())
                     self._kept[key] = kept
-                    self._kept.move_to_end(key)
-                    while len(self._kept) > self.most:
-                        self._kept.popitem(last=False)
         finally:
             if not lock.locked():
                 self._computing.pop(key, None)
