@@ -38,6 +38,7 @@ from `contact_reciprocity`, the function GET /v1/contacts/{id}/reciprocity answe
 
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import String, bindparam, literal_column, text
@@ -354,54 +355,52 @@ async def warm_paths(
     """The best `limit` introducers to the target (or the organisation), best first: as
     this worker computed them while the owner's data is unchanged (app/network/kept.py;
     nothing in a path depends on the time), or computed now."""
-    question = (target_id, organization, ask_weight, max_hops, limit, MAX_MIDDLES, MAX_CANDIDATES)
+    question = _Question(
+        target_id, organization, ask_weight, max_hops, limit, MAX_MIDDLES, MAX_CANDIDATES
+    )
     return await _answers.get(
-        reader,
-        owner_id,
-        question,
-        lambda: _computed(
-            reader,
-            owner_id=owner_id,
-            target_id=target_id,
-            organization=organization,
-            ask_weight=ask_weight,
-            max_hops=max_hops,
-            limit=limit,
-        ),
+        reader, owner_id, question, lambda: _computed(reader, owner_id, question)
     )
 
 
-async def _computed(
-    reader: Reader,
-    *,
-    owner_id: str,
-    target_id: str | None,
-    organization: str | None,
-    ask_weight: int,
-    max_hops: int,
-    limit: int,
-) -> list[dict[str, Any]]:
-    if target_id is not None:
-        targets = [target_id]
+@dataclass(frozen=True)
+class _Question:
+    """What a warm-paths answer is computed from, besides the owner's data: the key it is
+    kept under."""
+
+    target_id: str | None
+    organization: str | None
+    ask_weight: int
+    max_hops: int
+    limit: int
+    max_middles: int
+    max_candidates: int
+
+
+async def _computed(reader: Reader, owner_id: str, asked: _Question) -> list[dict[str, Any]]:
+    if asked.target_id is not None:
+        targets = [asked.target_id]
     else:
-        assert organization is not None
-        targets = await organization_targets(reader, owner_id=owner_id, organization=organization)
+        assert asked.organization is not None
+        targets = await organization_targets(
+            reader, owner_id=owner_id, organization=asked.organization
+        )
         if not targets:
             return []
     params = {
         "owner": owner_id,
         "default_ratio": DEFAULTS["reciprocity_ratio"],
         "ids": json.dumps(targets),
-        "ask_weight": ask_weight,
-        "max_hops": max_hops,
-        "max_middles": MAX_MIDDLES,
-        "max_candidates": MAX_CANDIDATES,
-        "lim": limit,
+        "ask_weight": asked.ask_weight,
+        "max_hops": asked.max_hops,
+        "max_middles": asked.max_middles,
+        "max_candidates": asked.max_candidates,
+        "lim": asked.limit,
     }
     rows = await reader.rows(_PATHS, params)
-    if not rows and target_id is not None:
+    if not rows and asked.target_id is not None:
         # No paths: to an unknown contact (404), an archived one, or one nobody knows. Asked
         # only now, so that a request with paths is one statement.
-        await check_target(reader, owner_id=owner_id, target_id=target_id)
+        await check_target(reader, owner_id=owner_id, target_id=asked.target_id)
     now = utcnow()
-    return [_path(row, now, ask_weight) for row in rows]
+    return [_path(row, now, asked.ask_weight) for row in rows]
