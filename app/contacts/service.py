@@ -4,7 +4,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Update, bindparam, delete, tuple_, update
+from sqlalchemy import Update, bindparam, case, delete, null, tuple_, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -21,14 +21,20 @@ from app.contacts.models import (
 from app.contacts.schemas import ChannelRead, ContactCreate, ContactRead, ContactUpdate
 from app.contacts.search import search_text
 from app.contacts.tokens import write_tokens
-from app.core.errors import Conflict, ContactArchived, NotFound, UnprocessableContent
+from app.core.errors import (
+    Conflict,
+    ContactArchived,
+    GoodwillError,
+    NotFound,
+    UnprocessableContent,
+)
 from app.core.etag import make_etag
 from app.core.outbox import record_event
 from app.core.reads import Reader, Rows
 from app.core.reciprocity import Flag, contact_reciprocity
 from app.core.repository import get_owned_or_404
 from app.core.responses import json_values
-from app.core.types import UTCDateTime, new_id, utcnow
+from app.core.types import UTCDateTime, new_id, plus_days, utcnow
 from app.settings.service import owner_ratio, reciprocity_ratio
 
 
@@ -521,64 +527,62 @@ async def restore_contact(session: AsyncSession, *, contact: Contact) -> Contact
 
 # The contact an interaction is logged on, locked: two interactions logged at once cannot
 # lose each other's move, and the new due date is computed from what is locked.
-_LOCK_FOR_TOUCH = (
-    select(
-        Contact.last_interaction_at,
-        Contact.connected_at,
-        Contact.created_at,
-        Contact.cadence_days,
-        Contact.archived_at,
-    )
-    .where(
-        Contact.owner_id == bindparam("owner_id"),
-        Contact.id == bindparam("contact_id"),
-        col(Contact.erased_at).is_(None),
-    )
-    .with_for_update()
-)
 _CONTACTS = Contact.__table__  # type: ignore[attr-defined]
 # Parameters not named after columns: an UPDATE reserves those names for its SET clause.
+_AT = bindparam("b_at", type_=UTCDateTime())
+_LAST = case(
+    (_CONTACTS.c.last_interaction_at.is_(None) | (_CONTACTS.c.last_interaction_at < _AT), _AT),
+    else_=_CONTACTS.c.last_interaction_at,
+)
 _TOUCH = (
     update(_CONTACTS)
     .where(
         _CONTACTS.c.owner_id == bindparam("b_owner_id"),
         _CONTACTS.c.id == bindparam("b_contact_id"),
+        _CONTACTS.c.erased_at.is_(None),
+        _CONTACTS.c.archived_at.is_(None),
     )
     .values(
-        last_interaction_at=bindparam("b_last", type_=UTCDateTime()),
-        due_at=bindparam("b_due", type_=UTCDateTime()),
+        # Both from the row as the UPDATE finds it: on PostgreSQL, an UPDATE that waited for
+        # another's row lock evaluates them again on the row that one left, so two
+        # interactions logged at once both count. `due_at` as `due_at()` computes it: a
+        # last interaction is never NULL here, so connected_at and created_at do not matter.
+        last_interaction_at=_LAST,
+        due_at=case(
+            (_CONTACTS.c.cadence_days > 0, plus_days(_LAST, _CONTACTS.c.cadence_days)),
+            else_=null(),
+        ),
         version=_CONTACTS.c.version + 1,
         updated_at=bindparam("b_now", type_=UTCDateTime()),
     )
 )
+_UNTOUCHED = select(Contact.archived_at).where(
+    Contact.owner_id == bindparam("owner_id"),
+    Contact.id == bindparam("contact_id"),
+    col(Contact.erased_at).is_(None),
+)
 
 
-async def touch_interaction(
-    session: AsyncSession, *, owner_id: str, contact_id: str, at: datetime, now: datetime
+def touch_interaction(
+    *, owner_id: str, contact_id: str, at: datetime, now: datetime
 ) -> tuple[Update, dict[str, Any]]:
-    """An interaction happened at `at`: lock the contact and return the UPDATE (with its
-    parameters) that moves its last interaction, if `at` is later, its due date and its
-    version, for the caller to run with its own row (`insert_after_update`). Staleness is
-    measured from the latest interaction. ContactNotFound when there is no such contact,
-    ContactArchived when it is archived (read from the row locked anyway)."""
-    row = (
-        await session.exec(_LOCK_FOR_TOUCH, params={"owner_id": owner_id, "contact_id": contact_id})
-    ).first()
-    if row is None:
-        raise ContactNotFound(f"No contact {contact_id}.")
-    last, connected_at, created_at, cadence_days, archived_at = row
-    if archived_at is not None:
-        raise ContactArchived(contact_id)
-    if last is None or at > last:
-        last = at
-    params = {
-        "b_owner_id": owner_id,
-        "b_contact_id": contact_id,
-        "b_last": last,
-        "b_due": due_at(last, connected_at, created_at, cadence_days),
-        "b_now": now,
-    }
+    """An interaction happened at `at`: the UPDATE (with its parameters) that moves the
+    contact's last interaction, if `at` is later, its due date and its version, for the
+    caller to run with its own row (`insert_after_update`). Staleness is measured from the
+    latest interaction. The UPDATE computes both itself, so the contact is neither read nor
+    locked first: one round trip fewer for every interaction logged. It matches no row when
+    there is no such contact or it is archived: `untouched` then tells which."""
+    params = {"b_owner_id": owner_id, "b_contact_id": contact_id, "b_at": at, "b_now": now}
     return _TOUCH, params
+
+
+async def untouched(session: AsyncSession, *, owner_id: str, contact_id: str) -> GoodwillError:
+    """Why `touch_interaction`'s UPDATE matched no row: ContactNotFound, or ContactArchived
+    (also when the contact was restored since: it was archived when the write ran)."""
+    params = {"owner_id": owner_id, "contact_id": contact_id}
+    if (await session.exec(_UNTOUCHED, params=params)).first() is None:
+        return ContactNotFound(f"No contact {contact_id}.")
+    return ContactArchived(contact_id)
 
 
 async def set_last_interaction(

@@ -13,6 +13,7 @@ from app.core.errors import ContactArchived, NotFound
 from app.core.outbox import record_event
 from app.core.pagination import keyset_page
 from app.core.repository import get_owned_or_404
+from app.core.schemas import ID_MAX_LENGTH
 from app.core.types import new_id, utcnow
 from app.core.writes import insert_after_update
 from app.interactions.models import Interaction
@@ -38,9 +39,14 @@ async def log_interaction(
     session: AsyncSession, *, owner_id: str, contact_id: str, data: InteractionCreate
 ) -> InteractionRead:
     """Record a touchpoint and move the contact's last interaction (and so its due date):
-    the contact is locked, then one `insert_after_update` moves it, inserts the row and
-    records the event. Interactions are written once here, never changed in the request
+    one `insert_after_update` moves it, inserts the row and records the event; when it moved
+    no contact, nothing is written and the contact's absence or archival is told.
+    Interactions are written once here, never changed in the request
     (docs/decisions/2026-12-07-interactions-and-introductions-on-the-hot-paths.md)."""
+    if len(contact_id) > ID_MAX_LENGTH:
+        # No contact has such an id, and the answer and event built before the write could
+        # not carry it: told as the write would tell it.
+        raise contacts.ContactNotFound(f"No contact {contact_id}.")
     now = utcnow()
     row = {
         "id": new_id("int"),
@@ -52,11 +58,11 @@ async def log_interaction(
         "initiated_by": data.initiated_by.value,
         "created_at": now,
     }
-    touch, params = await contacts.touch_interaction(
-        session, owner_id=owner_id, contact_id=contact_id, at=row["occurred_at"], now=now
+    touch, params = contacts.touch_interaction(
+        owner_id=owner_id, contact_id=contact_id, at=row["occurred_at"], now=now
     )
     read = to_read(row)
-    await insert_after_update(
+    written = await insert_after_update(
         session,
         touch,
         params,
@@ -71,6 +77,8 @@ async def log_interaction(
             "data": read,
         },
     )
+    if not written:
+        raise await contacts.untouched(session, owner_id=owner_id, contact_id=contact_id)
     return read
 
 
@@ -109,7 +117,7 @@ async def find_for_correction(
     session: AsyncSession, *, owner_id: str, contact_id: str, interaction_id: str
 ) -> tuple[Contact, Interaction]:
     """The contact, locked, and its interaction, for a correction: the lock orders it with
-    every other write of the contact's interactions (log_interaction takes it too), so the
+    every other write of the contact's interactions (log_interaction's UPDATE takes it too), so the
     last interaction recomputed afterwards is the one that stands. An archived contact's
     record is not corrected until it is restored."""
     contact = await contacts.get_contact(
