@@ -46,10 +46,12 @@ Request = tuple[str, str, bytes, bytes | None]
 def request_makers(gen: Any) -> dict[str, Callable[[random.Random], Request]]:
     owner = gen.large
     ids = [p.id for p in owner.people]
+    # An archived contact takes no entries or interactions (409): writes go to listed ones.
+    visible = owner.visible_ids
     fixed = owner.fixed
 
     def ledger_body(rng: random.Random) -> bytes:
-        body = {"contact_id": rng.choice(ids), "direction": "gave", "kind": "advice", "weight": 2}
+        body = {"contact_id": rng.choice(visible), "direction": "gave", "kind": "advice", "weight": 2}
         return json.dumps(body).encode()
 
     return {
@@ -65,7 +67,7 @@ def request_makers(gen: Any) -> dict[str, Callable[[random.Random], Request]]:
         "post_ledger": lambda rng: ("POST", "/v1/ledger", b"", ledger_body(rng)),
         "post_interaction": lambda rng: (
             "POST",
-            f"/v1/contacts/{rng.choice(ids)}/interactions",
+            f"/v1/contacts/{rng.choice(visible)}/interactions",
             b"",
             b'{"kind": "call"}',
         ),
