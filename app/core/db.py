@@ -25,6 +25,20 @@ SQLITE_POOL_SIZE = 8
 
 # Execution option that marks a session's transaction as one that will write.
 WRITE_OPTION = "goodwill_write"
+# In a session's `info`: the unit of work began it as read-only (app/core/unit_of_work.py).
+READ_ONLY = "goodwill_read_only"
+
+
+class WriteInReadOnlyRequest(RuntimeError):
+    """A bug: a request that was to read only tried to write. Mark its endpoint `@writes`,
+    or stop it writing."""
+
+
+def refuse_write_if_read_only(session: AsyncSession | Any, what: object) -> None:
+    """Fail a write through a session that was begun read-only (an AsyncSession, or the
+    Session inside it)."""
+    if session.info.get(READ_ONLY):
+        raise WriteInReadOnlyRequest(f"a read-only request ran {what!s:.60}")
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:

@@ -26,6 +26,11 @@ parameter, which it has no type for), a service gives both spellings of one quer
 `Spelled`, and the Reader runs the one of the database it is connected to: the service never
 asks which that is (tests/core/test_seam.py), and the tests of both databases run their own.
 
+The one write that takes the driver's path is a hot path's one statement
+(`insert_after_update`, app/core/writes.py: a ledger entry or an interaction, its contact's
+move and its event): `write` runs it on the session's own connection, in its transaction.
+SQLAlchemy's execution machinery was half of that statement's CPU in the worker.
+
 A request never holds two of the pool's connections at once: with every connection held by
 a request waiting for its second one, the pool would stall until its timeout. So a request
 that has already opened its session (to look up an uncached API key) reads on the session's
@@ -38,10 +43,13 @@ from typing import Any
 
 import asyncpg
 from fastapi import Request
-from sqlalchemy import Select
+from sqlalchemy import Executable, Select
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 from sqlalchemy.util import greenlet_spawn
+
+from app.core.db import refuse_write_if_read_only
 
 Rows = Sequence[Mapping[str, Any]]
 
@@ -74,9 +82,9 @@ class _Prepared:
         return args
 
 
-def _prepare(statement: Select[Any], dialect: Dialect) -> _Prepared | None:
+def _prepare(statement: Executable, dialect: Dialect) -> _Prepared | None:
     """Compile once for the driver, or None when the SQL would depend on the values."""
-    compiled = statement.compile(dialect=dialect)
+    compiled = statement.compile(dialect=dialect)  # type: ignore[attr-defined]
     if compiled.literal_execute_params or compiled.post_compile_params:
         return None
     names = tuple(compiled.positiontup or ())
@@ -91,10 +99,10 @@ def _prepare(statement: Select[Any], dialect: Dialect) -> _Prepared | None:
 
 # Statements are module constants or built once per shape and kept (lru_cache), so the
 # statement object itself is the key (a Select hashes by identity); one dialect per process.
-_PREPARED: dict[Select[Any], _Prepared | None] = {}
+_PREPARED: dict[Executable, _Prepared | None] = {}
 
 
-def _prepared_for(statement: Select[Any], dialect: Dialect) -> _Prepared | None:
+def _prepared_for(statement: Executable, dialect: Dialect) -> _Prepared | None:
     try:
         return _PREPARED[statement]
     except KeyError:
@@ -190,6 +198,34 @@ async def _fetch(
         statement = await connection.prepare(sql, name="")
         return await statement.fetch(*args)
     return await connection.fetch(sql, *args)
+
+
+async def write(session: AsyncSession, statement: Executable, params: Mapping[str, Any]) -> int:
+    """Run a prebuilt INSERT, UPDATE or DELETE in `session`'s transaction, on its connection;
+    the number of rows its outermost statement wrote, after the session's pending changes.
+    Through SQLAlchemy Core where a
+    Reader would be (SQLite, a statement whose SQL depends on its values). A session begun
+    read-only refuses it, as it refuses every write (app/core/unit_of_work.py)."""
+    refuse_write_if_read_only(session, statement)
+    if session.new or session.dirty or session.deleted:
+        await session.flush()  # as a statement through the session would: in order
+    connection = await session.connection()
+    dialect = connection.dialect
+    raw = dialect.name == "postgresql" and dialect.driver == "asyncpg"
+    prepared = _prepared_for(statement, dialect) if raw else None
+    if prepared is None:
+        result: Any = await connection.execute(statement, params)
+        return int(result.rowcount)
+    driver = (await connection.get_raw_connection()).driver_connection
+    arguments = prepared.arguments(params)
+    try:
+        # asyncpg answers with the command's status, "INSERT 0 1": its last word is the count.
+        status = await driver.execute(prepared.sql, *arguments)  # type: ignore[union-attr]
+    except asyncpg.IntegrityConstraintViolationError as exc:
+        # Raised as SQLAlchemy raises it, so that a service settles a race (a unique key
+        # taken meanwhile) the same way on either path.
+        raise IntegrityError(prepared.sql, arguments, exc) from exc
+    return int(status.rpartition(" ")[2])
 
 
 def request_reader(request: Request) -> Reader:

@@ -44,13 +44,18 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.core import etag, idempotency, outbox
 from app.core.contract import RouteContract
-from app.core.db import SessionMaker, begin_read_only, begin_write
+from app.core.db import (
+    READ_ONLY,
+    SessionMaker,
+    begin_read_only,
+    begin_write,
+    refuse_write_if_read_only,
+)
 
 log = logging.getLogger("goodwill.transactions")
 
 _READS = frozenset({"GET", "HEAD", "OPTIONS"})
 _WRITES_ON_READ = "goodwill_writes_on_read"
-_READ_ONLY = "goodwill_read_only"
 
 Endpoint = TypeVar("Endpoint", bound=Callable[..., Any])
 
@@ -60,11 +65,6 @@ def writes(endpoint: Endpoint) -> Endpoint:
     so that its unit of work begins as a write. Without it such a GET fails."""
     setattr(endpoint, _WRITES_ON_READ, True)
     return endpoint
-
-
-class WriteInReadOnlyRequest(RuntimeError):
-    """A bug: a request that was to read only tried to write. Mark its endpoint `@writes`,
-    or stop it writing."""
 
 
 class UnitOfWork:
@@ -87,7 +87,7 @@ class UnitOfWork:
             if self._writes:
                 await begin_write(session)
             else:
-                session.info[_READ_ONLY] = True
+                session.info[READ_ONLY] = True
                 await begin_read_only(session)
         return self.session
 
@@ -233,13 +233,11 @@ def _no_commit_with_events_unwritten(session: Session) -> None:
 
 @event.listens_for(Session, "before_flush")
 def _no_flush_when_read_only(session: Session, _context: Any, _instances: Any) -> None:
-    if session.info.get(_READ_ONLY) and (session.new or session.dirty or session.deleted):
-        raise WriteInReadOnlyRequest("a read-only request changed an entity")
+    if session.new or session.dirty or session.deleted:
+        refuse_write_if_read_only(session, "a flush of changed entities")
 
 
 @event.listens_for(Session, "do_orm_execute")
 def _no_dml_when_read_only(state: ORMExecuteState) -> None:
-    if state.session.info.get(_READ_ONLY) and (
-        state.is_insert or state.is_update or state.is_delete
-    ):
-        raise WriteInReadOnlyRequest(f"a read-only request ran {state.statement!s:.60}")
+    if state.is_insert or state.is_update or state.is_delete:
+        refuse_write_if_read_only(state.session, state.statement)

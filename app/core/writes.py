@@ -27,6 +27,7 @@ from sqlalchemy.dialects import postgresql
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.core.outbox import EVENT_COLUMNS, EVENTS, event_row, record_event
+from app.core.reads import write
 
 # The inserted row's and the event's parameters in the one statement, prefixed: SQLAlchemy
 # takes a parameter named after a column of the updated table as a value for the UPDATE to
@@ -76,13 +77,13 @@ async def insert_after_update(
     a row, insert `row` (every column of `table`) and record `event` (`record_event`'s
     keywords), all in the session's transaction. False, with nothing written, when the
     UPDATE matched no row. The UPDATE's own parameters must not start with `row_` or
-    `event_`. Through the session, which flushes what is pending first."""
+    `event_`. What is pending in the session is flushed first."""
     if session.bind.dialect.name == "postgresql":
         values = {f"{_ROW}{name}": value for name, value in row.items()}
         values.update((f"{_EVENT}{name}", value) for name, value in event_row(**event).items())
         values.update(params)
-        result: Any = await session.exec(_one_statement(update, table), params=values)
-        return bool(result.rowcount == 1)
+        # On the driver's connection (app/core/reads.py): one statement, many parameters.
+        return await write(session, _one_statement(update, table), values) == 1
     result = await session.exec(update, params=params)
     if result.rowcount != 1:
         return False

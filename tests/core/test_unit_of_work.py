@@ -3,19 +3,21 @@ and that every route runs in one."""
 
 import pytest
 from fastapi import APIRouter
-from sqlalchemy import insert
+from sqlalchemy import func, insert
 from sqlmodel import col, select
 
+from app.core.db import READ_ONLY, WriteInReadOnlyRequest
 from app.core.outbox import EVENTS, Event, event_row, record_event
 from app.core.principal import CurrentPrincipal
 from app.core.unit_of_work import (
     EventsNotWritten,
     SessionDep,
-    WriteInReadOnlyRequest,
     api_router,
     check_routes,
     writes,
 )
+from app.interactions.schemas import InteractionCreate
+from app.interactions.service import log_interaction
 from tests.core.test_http import client_for, sibling_app
 
 
@@ -124,7 +126,18 @@ def test_a_route_made_outside_api_router_is_refused():
 
 
 async def test_a_read_only_request_is_refused_a_write_however_it_asks(app, db, owner):
+    events = select(func.count()).select_from(Event).where(Event.owner_id == owner.owner_id)
     async with app.state.sessionmaker() as session:
-        session.info["goodwill_read_only"] = True
+        before = (await session.exec(events)).one()
+        session.info[READ_ONLY] = True
         with pytest.raises(WriteInReadOnlyRequest):
             await session.exec(insert(EVENTS), params=[_row(owner.owner_id, "ct_core")])
+        # The hot writes' one statement, which runs on the driver's connection on PostgreSQL.
+        with pytest.raises(WriteInReadOnlyRequest):
+            await log_interaction(
+                session,
+                owner_id=owner.owner_id,
+                contact_id="ct_core",
+                data=InteractionCreate(kind="call"),
+            )
+        assert (await session.exec(events)).one() == before
