@@ -51,13 +51,24 @@ def request_makers(gen: Any) -> dict[str, Callable[[random.Random], Request]]:
     fixed = owner.fixed
 
     def ledger_body(rng: random.Random) -> bytes:
-        body = {"contact_id": rng.choice(visible), "direction": "gave", "kind": "advice", "weight": 2}
+        body = {
+            "contact_id": rng.choice(visible),
+            "direction": "gave",
+            "kind": "advice",
+            "weight": 2,
+        }
         return json.dumps(body).encode()
 
     return {
         "hello": lambda rng: ("GET", "/", b"", None),
         "get_contact": lambda rng: ("GET", f"/v1/contacts/{rng.choice(ids)}", b"", None),
         "list_page_1": lambda rng: ("GET", "/v1/contacts", b"limit=50", None),
+        "introductions_awaiting": lambda rng: (
+            "GET",
+            "/v1/introductions",
+            b"state=awaiting_consent",
+            None,
+        ),
         "reciprocity": lambda rng: (
             "GET",
             f"/v1/contacts/{fixed[max(fixed)]}/reciprocity",

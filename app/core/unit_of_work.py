@@ -31,7 +31,7 @@ which follows the same rules for the same reasons.
 """
 
 import logging
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import asynccontextmanager, suppress
 from datetime import timedelta
 from typing import Annotated, Any, TypeVar
@@ -215,6 +215,19 @@ async def get_session(request: Request) -> AsyncSession:
 
 
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
+
+# The request's session, opened only when called: for an endpoint that answers through a
+# Reader and writes only now and then (the introductions list, when a consent request has
+# fallen due), so that its usual request runs no BEGIN and no COMMIT. Opened, the session is
+# the request's one unit of work as `SessionDep`'s is.
+SessionOpener = Callable[[], Awaitable[AsyncSession]]
+
+
+async def get_session_opener(request: Request) -> SessionOpener:
+    return request.state.unit_of_work.open  # type: ignore[no-any-return]
+
+
+SessionOnDemand = Annotated[SessionOpener, Depends(get_session_opener)]
 
 
 class EventsNotWritten(RuntimeError):

@@ -1,7 +1,6 @@
 """Reading introductions: filtered lists and the timeline of one."""
 
 from dataclasses import dataclass
-from datetime import timedelta
 from functools import lru_cache
 from typing import Any
 
@@ -11,7 +10,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.core.pagination import after, decode_cursor, keyset_page, page_of, sorted_by
 from app.core.reads import Reader
-from app.core.types import UTCDateTime, utcnow
+from app.core.types import UTCDateTime, plus_days, utcnow
+from app.core.unit_of_work import SessionOpener
 from app.introductions.models import Introduction, IntroductionEvent
 from app.introductions.schemas import TimelineEventRead
 from app.introductions.service import (
@@ -21,7 +21,7 @@ from app.introductions.service import (
     introduction_document,
 )
 from app.introductions.workflow import State
-from app.settings.service import get_rules, owner_rule
+from app.settings.service import owner_rule
 
 
 @dataclass(frozen=True)
@@ -45,9 +45,23 @@ class _Shape:
 @lru_cache(maxsize=32)
 def _statement(shape: _Shape) -> Any:
     owner_id = bindparam("owner_id")
+    now = bindparam("now", type_=UTCDateTime())
+    follow_up_after_days = owner_rule("follow_up_after_days", owner_id)
+    # Whether a consent request of the owner's is past its date and not yet expired (an
+    # index probe): the page stands only if none is (`list_introductions`).
+    overdue = (
+        select(Introduction.id)
+        .where(
+            Introduction.owner_id == owner_id,
+            Introduction.state == State.awaiting_consent.value,
+            col(Introduction.consent_expires_at) < now,
+        )
+        .exists()
+    )
     query = select(
         *DOCUMENT_COLUMNS,
-        owner_rule("follow_up_after_days", owner_id).label("follow_up_after_days"),
+        follow_up_after_days.label("follow_up_after_days"),
+        overdue.label("overdue"),
     ).where(Introduction.owner_id == owner_id)
     if shape.state:
         query = query.where(Introduction.state == bindparam("state"))
@@ -62,7 +76,7 @@ def _statement(shape: _Shape) -> Any:
         # negation below meets no NULL.
         due = (
             col(Introduction.state).in_(FOLLOWED_UP)
-            & (col(Introduction.made_at) < bindparam("follow_up_cutoff", type_=UTCDateTime()))
+            & (plus_days(col(Introduction.made_at), follow_up_after_days) < now)
             & (
                 col(Introduction.requester_outcome).is_(None)
                 | col(Introduction.target_outcome).is_(None)
@@ -76,34 +90,42 @@ def _statement(shape: _Shape) -> Any:
 
 
 async def list_introductions(
-    session: AsyncSession,
+    reader: Reader,
+    session: SessionOpener,
     *,
     owner_id: str,
     filters: IntroductionFilters,
     limit: int,
     cursor: str | None,
 ) -> tuple[list[dict[str, Any]], str | None]:
-    """Newest first, as documents: overdue consent requests expire first, then one
-    statement reads the page with the owner's follow-up delay."""
-    await expire_due(session, owner_id=owner_id)
+    """Newest first, as documents, from one statement that brings the owner's follow-up
+    delay and whether any consent request of theirs is overdue. Overdue requests expire
+    before a page is answered, so no client sees a stale `awaiting_consent`: when the page
+    says some are (or is empty, and so cannot say), the request's session is opened, they
+    expire in it, and the page is read again on its connection. Usually nothing is overdue
+    and the list is that one statement, with no transaction
+    (docs/decisions/2026-12-07-interactions-and-introductions-on-the-hot-paths.md)."""
     now = utcnow()
-    params: dict[str, Any] = {"owner_id": owner_id, "limit": limit + 1}
+    params: dict[str, Any] = {"owner_id": owner_id, "limit": limit + 1, "now": now}
     if cursor:
         (params["after_id"],) = decode_cursor(cursor, "introduction", owner_id, (str,))
     if filters.state is not None:
         params["state"] = filters.state.value
     if filters.contact_id is not None:
         params["contact_id"] = filters.contact_id
-    if filters.needs_follow_up is not None:
-        rules = await get_rules(session, owner_id=owner_id)
-        params["follow_up_cutoff"] = now - timedelta(days=rules.follow_up_after_days)
-    shape = _Shape(
-        state=filters.state is not None,
-        contact=filters.contact_id is not None,
-        needs_follow_up=filters.needs_follow_up,
-        after=bool(cursor),
+    statement = _statement(
+        _Shape(
+            state=filters.state is not None,
+            contact=filters.contact_id is not None,
+            needs_follow_up=filters.needs_follow_up,
+            after=bool(cursor),
+        )
     )
-    rows = await Reader(session).rows(_statement(shape), params)
+    rows = await reader.rows(statement, params)
+    if not rows or rows[0]["overdue"]:
+        opened = await session()
+        if await expire_due(opened, owner_id=owner_id):
+            rows = await Reader(opened).rows(statement, params)
     page, next_cursor = page_of(
         rows, limit, kind="introduction", owner_id=owner_id, key=lambda row: [row["id"]]
     )

@@ -5,9 +5,10 @@ from fastapi import Path, Query, Request, Response, status
 from app.core.etag import check_if_match
 from app.core.pagination import Cursor, Limit, Page
 from app.core.principal import CurrentPrincipal, WritePrincipal
+from app.core.reads import request_reader
 from app.core.responses import ORJSONResponse
 from app.core.types import utcnow
-from app.core.unit_of_work import SessionDep, api_router, writes
+from app.core.unit_of_work import SessionDep, SessionOnDemand, api_router, writes
 from app.introductions import consent, listing, service
 from app.introductions.models import Introduction
 from app.introductions.schemas import (
@@ -71,8 +72,9 @@ async def create_introduction(
 @router.get("", response_model=Page[IntroductionRead])
 @writes  # lets overdue consent links expire as it reads them
 async def list_introductions(
+    request: Request,
     principal: CurrentPrincipal,
-    session: SessionDep,
+    session: SessionOnDemand,
     limit: Limit = 50,
     cursor: Cursor = None,
     state: State | None = None,
@@ -89,7 +91,12 @@ async def list_introductions(
         state=state, contact_id=contact_id, needs_follow_up=needs_follow_up
     )
     documents, next_cursor = await listing.list_introductions(
-        session, owner_id=principal.owner_id, filters=filters, limit=limit, cursor=cursor
+        request_reader(request),
+        session,
+        owner_id=principal.owner_id,
+        filters=filters,
+        limit=limit,
+        cursor=cursor,
     )
     return ORJSONResponse({"data": documents, "next_cursor": next_cursor})
 

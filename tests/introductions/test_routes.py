@@ -299,6 +299,33 @@ async def test_expired_consent_requests_end_when_read(client, owner, app):
     await create_introduction(client, owner, requester["id"], target["id"])
 
 
+async def test_the_list_expires_overdue_consent_requests_before_answering(client, owner, app):
+    requester, target = await create_pair(client, owner)
+    other = await create_contact(client, owner, display_name="Olga", external_refs={})
+    first = await create_introduction(client, owner, requester["id"], target["id"])
+    second = await create_introduction(client, owner, other["id"], target["id"])
+    for intro in (first, second):
+        await post(client, owner, intro["id"], "consent-request")
+    await _let_consent_lapse(app, first["id"])
+
+    async def listed(**params):
+        response = await client.get("/v1/introductions", params=params, headers=owner.headers)
+        assert response.status_code == 200, response.text
+        return [(i["id"], i["state"]) for i in response.json()["data"]]
+
+    # A page that would be empty before the expiry (none has expired yet) must still show it.
+    assert await listed(state="expired", contact_id=requester["id"]) == [(first["id"], "expired")]
+    # A page holding a request that is overdue: it is answered as what it now is.
+    assert await listed(state="awaiting_consent") == [(second["id"], "awaiting_consent")]
+    await _let_consent_lapse(app, second["id"])
+    assert await listed(state="awaiting_consent") == []
+    assert await listed() == [(second["id"], "expired"), (first["id"], "expired")]
+    timeline = (
+        await client.get(f"/v1/introductions/{second['id']}/events", headers=owner.headers)
+    ).json()["data"]
+    assert [(e["actor"], e["to_state"]) for e in timeline[-1:]] == [("system", "expired")]
+
+
 async def test_list_filters_and_follow_up(client, owner, app):
     requester, target = await create_pair(client, owner)
     other = await create_contact(client, owner, display_name="Olga", external_refs={})
