@@ -84,10 +84,9 @@ async def insert_after_update(
         values.update(params)
         # On the driver's connection (app/core/reads.py): one statement, many parameters.
         return await write(session, _one_statement(update, table), values) == 1
-    result = await session.exec(update, params=params)
-    if result.rowcount != 1:
+    if await write(session, update, params) != 1:
         return False
-    await session.exec(insert(table), params=row)
+    await write(session, insert(table), row)
     record_event(session, **event)
     return True
 
