@@ -201,11 +201,11 @@ async def _fetch(
 
 
 async def write(session: AsyncSession, statement: Executable, params: Mapping[str, Any]) -> int:
-    """Run a prebuilt INSERT, UPDATE or DELETE in `session`'s transaction, on its connection;
-    the number of rows its outermost statement wrote, after the session's pending changes.
-    Through SQLAlchemy Core where a
-    Reader would be (SQLite, a statement whose SQL depends on its values). A session begun
-    read-only refuses it, as it refuses every write (app/core/unit_of_work.py)."""
+    """Run a prebuilt INSERT, UPDATE or DELETE in `session`'s transaction, on its connection,
+    after the session's pending changes; the number of rows its outermost statement wrote.
+    Through SQLAlchemy Core where a Reader would be (SQLite, a statement whose SQL depends on
+    its values). A session begun read-only refuses it, as it refuses every write
+    (app/core/unit_of_work.py)."""
     refuse_write_if_read_only(session, statement)
     if session.new or session.dirty or session.deleted:
         await session.flush()  # as a statement through the session would: in order
