@@ -5,21 +5,15 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
-from cachetools import LRUCache
-from sqlalchemy import ColumnElement, Integer, bindparam, exists, func, literal, union_all
-from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.sql.functions import FunctionElement
+from sqlalchemy import ColumnElement, bindparam, exists, func, literal, union_all
 from sqlmodel import col, select
 
-from app.contacts.models import Contact, ContactExternalRef, ContactTag, ContactToken, OwnerToken
+from app.contacts import vocabulary
+from app.contacts.models import Contact, ContactExternalRef, ContactTag, ContactToken
 from app.contacts.schemas import ContactSort, TrustStage
-from app.contacts.search import (
-    address_part,
-    digits_part,
-    search_query,
-    token_search,
-)
+from app.contacts.search import address_part, digits_part, escape_like, search_query
 from app.contacts.service import DOCUMENT_COLUMNS
+from app.contacts.vocabulary import Tokens, position
 from app.core.outbox import FEED_POSITION
 from app.core.pagination import after, decode_cursor, page_of, sorted_by
 from app.core.reads import Reader, Rows
@@ -98,39 +92,16 @@ class _Shape:
     phone: bool = False
     # The query holds an email address: the index is asked for the part before the domain.
     address: bool = False
-    # Answered from tokens (`_tokens_to_read`): how many tokens' contacts are read (0: the
-    # query is matched against every text, through the trigram index).
+    # Answered from tokens (`vocabulary.tokens_to_read`): how many tokens' contacts are read
+    # (0: the query is matched against every text, through the trigram index).
     tokens: int = 0
-
-
-class _position(FunctionElement[int]):
-    """Where a text first occurs in another (1-based; 0: nowhere): `strpos` on PostgreSQL,
-    `instr` on SQLite. Unlike LIKE, no index answers it."""
-
-    type = Integer()
-    name = "strpos"
-    inherit_cache = True
-
-
-@compiles(_position)
-def _strpos(element: _position, compiler: Any, **kw: Any) -> str:
-    return f"strpos({compiler.process(element.clauses, **kw)})"
-
-
-@compiles(_position, "sqlite")
-def _instr(element: _position, compiler: Any, **kw: Any) -> str:
-    return f"instr({compiler.process(element.clauses, **kw)})"
-
-
-def _escape_like(text: str) -> str:
-    return text.replace("/", "//").replace("%", "/%").replace("_", "/_")
 
 
 def _filtered(query: Any, shape: _Shape, ratio: Any) -> Any:
     archived = col(Contact.archived_at)
     query = query.where(archived.is_not(None) if shape.archived else archived.is_(None))
     if shape.q:
-        # The value arrives escaped (_escape_like): '%' and '_' match themselves. The
+        # The value arrives escaped (search.escape_like): '%' and '_' match themselves. The
         # statement is planned for each search text (`plan_for_values` in list_contacts): a
         # generic plan cannot tell a rare email from a common name, and scanned a large
         # network's every contact (170 ms instead of 3 ms,
@@ -138,23 +109,13 @@ def _filtered(query: Any, shape: _Shape, ratio: Any) -> Any:
         # (app/contacts/search.py), so the match is case- and accent-insensitive.
         text = col(Contact.search_text)
         if shape.tokens:
-            # The contacts come from their tokens (_by_tokens); the whole query decides.
-            match = _position(text, bindparam("q_whole")) > 0
-        elif shape.address:
-            # The index finds the contacts with the address's part (app/contacts/search.py,
-            # `address_part`); the whole text is matched by a test no index answers, so
-            # that the planner does not read the domain's trigrams too.
-            match = text.contains(bindparam("q_part"), escape="/") & (
-                _position(text, bindparam("q_whole")) > 0
-            )
+            # The contacts come from their tokens (_by_tokens); the whole query decides, or
+            # a number's digits (its tokens include theirs: search.token_search).
+            match = position(text, bindparam("q_whole")) > 0
+            if shape.phone:
+                match = match | (position(text, bindparam("q_digits")) > 0)
         else:
-            match = text.contains(bindparam("q"), escape="/")
-        if shape.phone:
-            # Likewise for a number: the index is asked for its last digits.
-            match = match | (
-                text.contains(bindparam("q_digits_part"), escape="/")
-                & (_position(text, bindparam("q_digits")) > 0)
-            )
+            match = _matched_by_trigrams(text, shape)
         query = query.where(match)
     for index in range(shape.tags):
         query = query.where(
@@ -185,6 +146,25 @@ def _filtered(query: Any, shape: _Shape, ratio: Any) -> Any:
     for flag in sorted(shape.flags):
         query = query.where(_flag_condition(flag, ratio))
     return query
+
+
+def _matched_by_trigrams(text: Any, shape: _Shape) -> Any:
+    if shape.address:
+        # The index finds the contacts with the address's part (app/contacts/search.py,
+        # `address_part`); the whole text is matched by a test no index answers, so that the
+        # planner does not read the domain's trigrams too.
+        match = text.contains(bindparam("q_part"), escape="/") & (
+            position(text, bindparam("q_whole")) > 0
+        )
+    else:
+        match = text.contains(bindparam("q"), escape="/")
+    if shape.phone:
+        # Likewise for a number: the index is asked for its last digits.
+        match = match | (
+            text.contains(bindparam("q_digits_part"), escape="/")
+            & (position(text, bindparam("q_digits")) > 0)
+        )
+    return match
 
 
 @lru_cache(maxsize=256)
@@ -350,17 +330,17 @@ async def _search(
     params: dict[str, Any],
     shape: dict[str, Any],
 ) -> Rows:
-    """The rows of a search: from the contacts of its tokens when `_tokens_to_read` names
+    """The rows of a search: from the contacts of its tokens when `tokens_to_read` names
     them, else from every text. Tokens remembered from an earlier request are checked
     against the owner's feed as it stood for the page (the `feed` the page reads with them):
     unmoved, the vocabulary is the one they were looked up in. Moved (or no row to say), they
     are looked up again, and the page stands if they are the same; otherwise it is read
     again with the new ones."""
-    tokens = await _tokens_to_read(reader, owner_id, q, sort, True)
+    tokens = await vocabulary.tokens_to_read(reader, owner_id, q, sort, True)
     rows = await _found(reader, q, tokens, params, shape)
     if tokens is None or tokens.feed is None or (rows and rows[0]["feed"] == tokens.feed):
         return rows
-    fresh = await _tokens_to_read(reader, owner_id, q, sort, False)
+    fresh = await vocabulary.tokens_to_read(reader, owner_id, q, sort, False)
     if fresh is not None and fresh.tokens == tokens.tokens:
         # As when the vocabulary is read before the page: a change committed while this
         # request runs may or may not be seen, every change committed before it is.
@@ -371,7 +351,7 @@ async def _search(
 async def _found(
     reader: Reader,
     q: str,
-    tokens: "_Tokens | None",
+    tokens: Tokens | None,
     params: dict[str, Any],
     shape: dict[str, Any],
 ) -> Rows:
@@ -385,13 +365,16 @@ async def _found(
         read = list(tokens.tokens)
         read += read[-1:] * (_size(len(read)) - len(read))
         params.update({f"token_{index}": token for index, token in enumerate(read)})
+        if digits is not None:
+            params["q_digits"] = digits
         # Equalities on a key: the same plan for any tokens, prepared once.
-        return await reader.rows(_statement(_Shape(q=True, tokens=len(read), **shape)), params)
+        statement = _statement(_Shape(q=True, tokens=len(read), phone=digits is not None, **shape))
+        return await reader.rows(statement, params)
     part = address_part(folded)
     if part is None:
-        params["q"] = _escape_like(folded)
+        params["q"] = escape_like(folded)
     else:
-        params["q_part"] = _escape_like(part)
+        params["q_part"] = escape_like(part)
     if digits is not None:
         params["q_digits_part"], params["q_digits"] = digits_part(digits), digits
     statement = _statement(
@@ -399,73 +382,6 @@ async def _found(
     )
     # Planned for its values: a generic plan cannot tell a rare email from a common name.
     return await reader.rows(statement, params, plan_for_values=True)
-
-
-# More of the owner's tokens than this holding the query's piece: the trigram path reads less
-# than that many tokens' contacts would.
-_MOST_TOKENS = 15
-_VOCABULARY = (
-    # The owner's feed position: every write that adds to the vocabulary (`create_contacts`,
-    # `update_contact`) records an event in its transaction, so while the position stays the
-    # same, so does the vocabulary.
-    select(col(OwnerToken.token), FEED_POSITION.label("feed"))
-    .where(
-        OwnerToken.owner_id == bindparam("owner_id"),
-        # The empty token stands for runs too long to keep (search.MAX_TOKEN): its contacts
-        # are always read too.
-        col(OwnerToken.token).like(bindparam("pattern")) | (OwnerToken.token == ""),
-    )
-    .limit(_MOST_TOKENS + 2)
-)
-
-
-@dataclass(frozen=True)
-class _Tokens:
-    """The tokens whose contacts a search reads, sorted (none: nothing can match)."""
-
-    tokens: tuple[str, ...]
-    # Remembered from an earlier request: the owner's feed position they were looked up at.
-    feed: int | None = None
-
-
-# Vocabulary lookups remembered in this process, by owner and pattern, the least recently
-# used forgotten past _MOST_KNOWN: looking a piece up was a third of a family name's CPU,
-# the worker's and the database's (a round trip prepared and planned each time), where
-# checking the feed is an index probe in the page's own statement
-# (docs/decisions/2026-12-07-search-by-tokens.md).
-_MOST_KNOWN = 4096
-_KNOWN: LRUCache[tuple[str, str], _Tokens] = LRUCache(maxsize=_MOST_KNOWN)
-
-
-async def _tokens_to_read(
-    reader: Reader, owner_id: str, q: str, sort: ContactSort, remembered: bool
-) -> _Tokens | None:
-    """The rule for which searches are answered from tokens, in one place: in id order (the
-    default; other orders sort every match by their own key, so they keep one statement),
-    when `token_search` names a piece of the query, and at most _MOST_TOKENS of the owner's
-    tokens hold it. Returns the tokens whose contacts are read, or None for the trigram path;
-    `remembered`: as looked up for an earlier request, when they were (to be checked against
-    the feed, `_search`)."""
-    if sort.value.lstrip("-") != "created_at":
-        return None
-    search = token_search(q)
-    if search is None:
-        return None
-    if search.exact:
-        return _Tokens((search.pattern, ""))
-    key = (owner_id, search.pattern)
-    known = _KNOWN.get(key) if remembered else None
-    if known is not None:
-        return known
-    params = {"owner_id": owner_id, "pattern": search.pattern}
-    # Planned for the pattern: the trigram index for '%muller%', not the owner's every token.
-    rows = await reader.rows(_VOCABULARY, params, plan_for_values=True)
-    found = tuple(sorted(row["token"] for row in rows))
-    if len(found) > _MOST_TOKENS + ("" in found):
-        return None
-    if found:  # nothing found answers nothing: no page to check it with
-        _KNOWN[key] = _Tokens(found, rows[0]["feed"])
-    return _Tokens(found)
 
 
 def _size(count: int) -> int:

@@ -173,8 +173,9 @@ def fold_phrase(value: str) -> str:
 
 class ContactToken(OwnerScopedChild, table=True):
     """A contact's tokens (`app.contacts.search.tokens`: the runs of letters and digits of
-    its `search_text`), kept with it, for `q`: the key reads a token's contacts in id order,
-    so a page of a common name is the first fifty entries of one token."""
+    its `search_text`, and its words holding an `@`), kept with it, for `q`: the key reads a
+    token's contacts in id order, so a page of a common name is the first fifty entries of
+    one token."""
 
     __tablename__ = "contact_token"
     __table_args__ = (
@@ -191,7 +192,8 @@ class ContactToken(OwnerScopedChild, table=True):
 
 class OwnerToken(OwnerScoped, table=True):
     """Every token some contact of the owner has had: the vocabulary a query piece is looked
-    up in (by its trigrams, on PostgreSQL) to find the tokens it is part of. It may hold
+    up in (by its trigrams, on PostgreSQL: the runs' and the words holding an `@` in indexes
+    of their own, migration 0020) to find the tokens it is part of. It may hold
     tokens no contact has any more (an edit leaves them; a lookup then reads nothing), never
     lacks one a contact has, and erasure removes those no contact has (app/erasure.py)."""
 

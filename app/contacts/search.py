@@ -15,7 +15,7 @@ home (`02079460958`), so that a query written in any format, folded to its digit
 
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -138,22 +138,32 @@ def search_query(query: str) -> tuple[str, str | None]:
     return folded, digits if digits != folded else None
 
 
-# --- tokens: what a search for a common name reads instead of every text ---------------------
+# --- tokens: what a search reads instead of every text --------------------------------------
 
-# The longest token kept as itself. A longer run of letters and digits (a pathological name:
-# folding can lengthen a text) is kept as the empty token, whose contacts every token search
-# also checks, so that none is missed; a B-tree entry has a size limit.
+# The longest token kept as itself. A longer one (a pathological name: folding can lengthen a
+# text) is kept as the empty token, whose contacts every token search also checks, so that
+# none is missed; a B-tree entry has a size limit.
 MAX_TOKEN = 100
-# A piece of the query shorter than this, unless it must be a whole word, is not looked up
-# in the vocabulary (its trigram index needs three characters).
+# A piece of the query shorter than this is not looked up in the vocabulary (its trigram index
+# needs three characters), nor read as a whole token (a short one is in too many texts).
 _MIN_PIECE = 3
 
 
-def _runs(text: str) -> list[tuple[int, int]]:
-    """The (start, end) of each maximal run of letters and digits (`str.isalnum`) in `text`."""
+def escape_like(text: str) -> str:
+    """`text` as a LIKE pattern (escape '/') that matches it alone: '%' and '_' themselves."""
+    return text.replace("/", "//").replace("%", "/%").replace("_", "/_")
+
+
+def _in_word(c: str) -> bool:
+    return not c.isspace()
+
+
+def _runs(text: str, keep: Callable[[str], bool] = str.isalnum) -> list[tuple[int, int]]:
+    """The (start, end) of each maximal run of characters `keep` accepts in `text` (letters
+    and digits, `str.isalnum`, unless told)."""
     runs, start = [], None
     for i, c in enumerate(text):
-        if c.isalnum():
+        if keep(c):
             if start is None:
                 start = i
         elif start is not None:
@@ -164,53 +174,127 @@ def _runs(text: str) -> list[tuple[int, int]]:
     return runs
 
 
+def _kept(token: str) -> str:
+    return token if len(token) <= MAX_TOKEN else ""
+
+
 def tokens(folded: str) -> set[str]:
     """A contact's tokens (`ContactToken`): the runs of letters and digits of its
-    `search_text`, each whole, a run longer than MAX_TOKEN as the empty token. A query made of
-    letters and digits that occurs in the text lies inside one of them."""
-    return {folded[start:end] if end - start <= MAX_TOKEN else "" for start, end in _runs(folded)}
+    `search_text`, and its words (between whitespace) that hold an `@` (an email address, a
+    handle), each whole, one longer than MAX_TOKEN as the empty token. A query made of
+    letters and digits that occurs in the text lies inside one of the runs; a query holding
+    an `@` and no whitespace, inside one of those words. Migration 0020 gave existing
+    contacts their words: a change here needs a migration that recomputes them."""
+    runs = {folded[start:end] for start, end in _runs(folded)}
+    words = {folded[start:end] for start, end in _runs(folded, _in_word)}
+    return {_kept(token) for token in runs | {word for word in words if "@" in word}}
+
+
+@dataclass(frozen=True)
+class _Piece:
+    """A maximal run of a query (of letters and digits, or of anything but whitespace) and
+    where it must lie in a token, wherever the query occurs in a text. Something precedes it
+    in the query (`bounded_before`): the character before it cannot be part of the run, so
+    in the text the token starts with it; likewise after. Bounded on both sides, the token
+    is the piece itself."""
+
+    text: str
+    bounded_before: bool
+    bounded_after: bool
+
+    @property
+    def exact(self) -> bool:
+        return self.bounded_before and self.bounded_after
+
+    @property
+    def pattern(self) -> str:
+        """The LIKE pattern (escape '/') of the tokens it can lie in."""
+        before = "" if self.bounded_before else "%"
+        after = "" if self.bounded_after else "%"
+        return f"{before}{escape_like(self.text)}{after}"
+
+    @property
+    def searchable(self) -> bool:
+        """Long enough to look up, and short enough for a token."""
+        return _MIN_PIECE <= len(self.text) <= MAX_TOKEN
+
+
+def _pieces(folded: str, keep: Callable[[str], bool] = str.isalnum) -> list[_Piece]:
+    return [
+        _Piece(folded[start:end], start > 0, end < len(folded))
+        for start, end in _runs(folded, keep)
+    ]
 
 
 @dataclass(frozen=True)
 class TokenSearch:
-    """How a query is answered from tokens: the contacts that have a token `pattern` matches
-    (LIKE, escape '/': a piece is letters and digits only, so it needs no escaping), each
-    checked against the whole folded query. `pattern` is the piece itself when the token must
-    equal it."""
+    """How a query is answered from tokens: the contacts that have one of the tokens
+    `exact`, or one that a pattern of `patterns` matches (LIKE, escape '/'), each checked
+    against the whole query. `addresses`: the patterns are looked up among the words holding
+    an `@`, else among the runs of letters and digits (each has a trigram index of its own:
+    an email holds its owner's names, and would add thousands of tokens to a name's)."""
 
-    pattern: str
-    # The token must equal the piece: no vocabulary lookup.
-    exact: bool
+    patterns: tuple[str, ...] = ()
+    exact: tuple[str, ...] = ()
+    addresses: bool = False
+
+
+def _of(piece: _Piece, *, addresses: bool = False) -> TokenSearch:
+    if piece.exact:
+        return TokenSearch(exact=(piece.text,), addresses=addresses)
+    return TokenSearch(patterns=(piece.pattern,), addresses=addresses)
 
 
 @lru_cache(maxsize=_QUERIES)
 def token_search(query: str) -> TokenSearch | None:
     """Whether `q` is answered from tokens, and how; None when the trigram index answers it
-    (docs/decisions/2026-12-07-search-by-tokens.md).
+    (docs/decisions/2026-12-07-search-by-tokens.md,
+    docs/decisions/2026-12-07-emails-and-phones-by-tokens.md).
 
-    Tokens answer a query with one piece (a run of letters and digits, of three characters
-    or more) once folded: a family name, the start of one (`smi`), any part of a word. Where
-    such a query occurs in a contact's text, its piece lies inside one of the contact's
-    tokens: anywhere in it when the query is the piece alone; at the token's start when
-    something precedes the piece in the query, at its end when something follows, the whole
-    token when both do. So the contacts with a token matching the piece include every
-    contact the query finds, and checking the whole query against each of them finds
-    exactly those. A query of several pieces ("ada lovelace") keeps the trigram path: the
+    Wherever a query occurs in a text, each piece of it (`_Piece`) lies inside one of the
+    text's tokens, so the contacts with a token that a piece can lie in include every contact
+    the query finds, and checking the whole query against each of them finds exactly those:
+
+    - a query with one run of letters and digits (a family name, the start of one, any part
+      of a word), from that run;
+    - a query holding an `@` (an email, whole or in part), from a word of it holding the
+      `@`: the one bounded by whitespace on both sides if any (a whole token), else the
+      longest, when at least three characters precede its `@` (as `address_part`: a domain
+      alone would list most of a network);
+    - a phone number, which finds the texts holding the query or its digits: the digits lie
+      inside one run (`%digits%`); the query as written, from one of its runs (a whole token
+      if it can be, else the longest; none is needed when it holds the digits).
+
+    A query of several runs without an `@` ("ada lovelace") keeps the trigram path: the
     contacts of its commonest piece could be thousands to check for one match, where the
-    trigrams of the whole query find it at once. So do emails (an `@`) and phone numbers,
-    whose rarest part the trigram path asks for."""
-    folded = fold(query)
-    if "@" in folded or phone_digits(query) is not None:
+    trigrams of the whole query find it at once."""
+    folded, digits = search_query(query)
+    if "@" in folded:
+        words = [w for w in _pieces(folded, _in_word) if "@" in w.text and w.searchable]
+        words = [w for w in words if w.exact or len(w.text.partition("@")[0]) >= _MIN_PIECE]
+        if not words:
+            return None
+        word = max(words, key=lambda w: (w.exact, len(w.text)))
+        if word.exact:
+            return _of(word, addresses=True)
+        # The vocabulary is asked for the word up to its `@`, as the trigram path asks for
+        # `address_part`: a domain's trigrams list most of the owner's addresses (a lookup
+        # of a whole bench email read 290 buffers in 6-7 ms; up to its `@`, 80 in 1.5-2).
+        local = word.text[: word.text.index("@") + 1]
+        before = "" if word.bounded_before else "%"
+        return TokenSearch(patterns=(f"{before}{escape_like(local)}%",), addresses=True)
+    runs = _pieces(folded)
+    if digits is None:
+        if len(runs) != 1 or not runs[0].searchable:
+            return None
+        return _of(runs[0])
+    if len(digits) > MAX_TOKEN:
         return None
-    runs = _runs(folded)
-    if len(runs) != 1:
+    by_digits = TokenSearch(patterns=(f"%{digits}%",))
+    if any(digits in run.text for run in runs):
+        return by_digits  # the query's tokens hold its digits
+    runs = [run for run in runs if run.searchable]
+    if not runs:
         return None
-    ((start, end),) = runs
-    if not _MIN_PIECE <= end - start <= MAX_TOKEN:
-        return None
-    piece = folded[start:end]
-    if start > 0 and end < len(folded):
-        return TokenSearch(piece, exact=True)
-    prefix = "%" if start == 0 else ""
-    suffix = "%" if end == len(folded) else ""
-    return TokenSearch(f"{prefix}{piece}{suffix}", exact=False)
+    run = _of(max(runs, key=lambda run: (len(run.text), run.exact)))
+    return TokenSearch(patterns=by_digits.patterns + run.patterns, exact=run.exact)

@@ -1,8 +1,9 @@
 """A contact's tokens and its owner's vocabulary, kept in step with its `search_text`.
 
-`GET /v1/contacts?q=<family name>` reads the contacts of one token in id order instead of
-matching thousands of texts (app/contacts/listing.py, `_by_tokens`;
-docs/decisions/2026-12-07-search-by-tokens.md). So every write of a contact's
+`GET /v1/contacts?q=<family name>` (and an email, a phone number) reads the contacts of a few
+tokens in id order instead of matching thousands of texts (app/contacts/listing.py,
+`_by_tokens`; docs/decisions/2026-12-07-search-by-tokens.md,
+docs/decisions/2026-12-07-emails-and-phones-by-tokens.md). So every write of a contact's
 `search_text` (`create_contacts`, `update_contact`, imports and batches through them,
 erasure) writes its tokens here too, in the same transaction:
 
@@ -20,7 +21,7 @@ committed; so a write that adds tokens first takes a key-share lock on the owner
 the clean-up an update lock on it, which waits for every such write to commit (and makes
 later ones wait for it) before it looks for unused tokens. SQLite runs one write at a time.
 
-Searches remember a piece's tokens from one request to the next (listing._KNOWN) for as long
+Searches remember a piece's tokens from one request to the next (vocabulary.KNOWN) for as long
 as the owner's change feed stands still: a transaction that adds to the vocabulary must record
 an event of the owner, as `create_contacts` and `update_contact` do, or a search could go on
 reading the tokens it had before.

@@ -8,9 +8,9 @@ import pytest
 from sqlalchemy import Connection, inspect, text
 from sqlmodel import col, select
 
-from app.contacts import listing
+from app.contacts import vocabulary
 from app.contacts.models import Contact, OwnerToken
-from app.contacts.search import fold, search_text, tokens
+from app.contacts.search import fold, phone_digits, search_text, tokens
 from app.core.migrations import downgrade, upgrade
 from app.core.types import utcnow
 from tests.test_migrations import _on_connection
@@ -44,7 +44,14 @@ class Network:
         return contact_id
 
     def expected(self, q: str) -> list[str]:
-        return sorted(i for i, text in self.texts.items() if fold(q) in text)
+        """The contacts whose text holds the folded query, or its digits when it reads as a
+        phone number (API.md: "phone in any format")."""
+        folded, digits = fold(q), phone_digits(q)
+        return sorted(
+            i
+            for i, text in self.texts.items()
+            if folded in text or (digits is not None and digits in text)
+        )
 
 
 async def _found(client: Any, owner: Any, q: str, **params: Any) -> list[str]:
@@ -55,21 +62,6 @@ async def _found(client: Any, owner: Any, q: str, **params: Any) -> list[str]:
     return [c["id"] for c in response.json()["data"]]
 
 
-@pytest.fixture
-def paths(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
-    """What `listing._tokens_to_read` decided for each search: tokens (`listing._Tokens`), or
-    None (trigrams)."""
-    decided: list[Any] = []
-    real = listing._tokens_to_read
-
-    async def spy(*args: Any) -> Any:
-        decided.append(await real(*args))
-        return decided[-1]
-
-    monkeypatch.setattr(listing, "_tokens_to_read", spy)
-    return decided
-
-
 async def _by_trigrams(client: Any, owner: Any, q: str, monkeypatch: pytest.MonkeyPatch) -> Any:
     """The same search with tokens turned off: every text matched, as before tokens."""
 
@@ -77,7 +69,7 @@ async def _by_trigrams(client: Any, owner: Any, q: str, monkeypatch: pytest.Monk
         return None
 
     with monkeypatch.context() as patch:
-        patch.setattr(listing, "_tokens_to_read", never)
+        patch.setattr(vocabulary, "tokens_to_read", never)
         return await _found(client, owner, q)
 
 
@@ -97,7 +89,7 @@ _QUERIES = [
     ("johnson-smith", False),
     ("anna smith", False),
     ("sm", False),  # too short for the vocabulary's trigrams
-    ("smith.j@example.com", False),  # an email
+    ("smith.j@example.com", True),  # an email: its word holding the `@`
 ]
 
 
@@ -127,15 +119,15 @@ async def test_a_search_finds_what_matching_every_text_finds(client, owner, path
 
 
 async def test_a_piece_in_many_tokens_is_matched_against_every_text(client, owner, paths):
-    """More tokens than listing._MOST_TOKENS hold the piece: the trigram path reads less than
+    """More tokens than vocabulary.MOST_TOKENS hold the piece: the trigram path reads less than
     their contacts would, and finds the same."""
     network = Network(client, owner)
-    for n in range(listing._MOST_TOKENS + 2):
+    for n in range(vocabulary.MOST_TOKENS + 2):
         await network.make(f"Qabc{chr(ord('a') + n)}")
     await network.make("Qab")
     assert await _found(client, owner, "abc") == network.expected("abc")
     assert paths == [None]
-    assert len(network.expected("abc")) == listing._MOST_TOKENS + 2
+    assert len(network.expected("abc")) == vocabulary.MOST_TOKENS + 2
 
 
 @pytest.mark.parametrize("sort", ["created_at", "-created_at"])
@@ -164,7 +156,7 @@ async def test_pages_of_a_token_search_follow_the_cursor(client, owner, paths, s
 
 
 async def test_a_remembered_lookup_holds_only_while_the_owners_feed_stands(client, owner, paths):
-    """The tokens of a piece are remembered from one search to the next (listing._KNOWN) and
+    """The tokens of a piece are remembered from one search to the next (vocabulary.KNOWN) and
     checked against the owner's change feed: a write since (a new token holding the piece, or
     any other change) sends the search back to the vocabulary, and the answer is always what
     matching every text finds."""

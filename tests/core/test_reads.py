@@ -15,7 +15,7 @@ from sqlalchemy import literal_column, select
 from app.contacts import listing
 from app.contacts import service as contacts
 from app.contacts.schemas import ContactSort
-from app.contacts.search import fold
+from app.contacts.search import escape_like, fold
 from app.core.config import Settings
 from app.core.db import create_engine
 from app.core.migrations import upgrade
@@ -126,7 +126,7 @@ async def test_a_statement_planned_for_its_values_returns_the_same_rows(
     found = set()
     for text in ["zo", "ümit", "nobody", "%", "_", "/", '"quoted"'] * 2:
         params = {"owner_id": owner.owner_id, "limit": 10, "now": datetime.now(UTC)}
-        params["q"] = listing._escape_like(fold(text))
+        params["q"] = escape_like(fold(text))
         fast = [dict(row) for row in await reader.rows(statement, params, plan_for_values=True)]
         core = [dict(row._mapping) for row in await bind.execute(statement, params)]
         assert fast == core
