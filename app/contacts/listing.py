@@ -13,7 +13,6 @@ from app.contacts.models import Contact, ContactExternalRef, ContactTag, Contact
 from app.contacts.schemas import ContactSort, TrustStage
 from app.contacts.search import address_part, digits_part, escape_like, search_query
 from app.contacts.service import DOCUMENT_COLUMNS
-from app.contacts.vocabulary import Tokens, position
 from app.core.outbox import FEED_POSITION
 from app.core.pagination import after, decode_cursor, page_of, sorted_by
 from app.core.reads import Reader, Rows
@@ -111,9 +110,9 @@ def _filtered(query: Any, shape: _Shape, ratio: Any) -> Any:
         if shape.tokens:
             # The contacts come from their tokens (_by_tokens); the whole query decides, or
             # a number's digits (its tokens include theirs: search.token_search).
-            match = position(text, bindparam("q_whole")) > 0
+            match = vocabulary.position(text, bindparam("q_whole")) > 0
             if shape.phone:
-                match = match | (position(text, bindparam("q_digits")) > 0)
+                match = match | (vocabulary.position(text, bindparam("q_digits")) > 0)
         else:
             match = _matched_by_trigrams(text, shape)
         query = query.where(match)
@@ -154,7 +153,7 @@ def _matched_by_trigrams(text: Any, shape: _Shape) -> Any:
         # `address_part`); the whole text is matched by a test no index answers, so that the
         # planner does not read the domain's trigrams too.
         match = text.contains(bindparam("q_part"), escape="/") & (
-            position(text, bindparam("q_whole")) > 0
+            vocabulary.position(text, bindparam("q_whole")) > 0
         )
     else:
         match = text.contains(bindparam("q"), escape="/")
@@ -162,7 +161,7 @@ def _matched_by_trigrams(text: Any, shape: _Shape) -> Any:
         # Likewise for a number: the index is asked for its last digits.
         match = match | (
             text.contains(bindparam("q_digits_part"), escape="/")
-            & (position(text, bindparam("q_digits")) > 0)
+            & (vocabulary.position(text, bindparam("q_digits")) > 0)
         )
     return match
 
@@ -351,7 +350,7 @@ async def _search(
 async def _found(
     reader: Reader,
     q: str,
-    tokens: Tokens | None,
+    tokens: vocabulary.Tokens | None,
     params: dict[str, Any],
     shape: dict[str, Any],
 ) -> Rows:
