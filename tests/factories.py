@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from app.auth import service as auth
 from app.auth.schemas import Scope
+from app.core.types import new_id, utcnow
 from app.core.unit_of_work import commit
 
 
@@ -115,3 +116,25 @@ async def create_introduction(
     )
     assert response.status_code == 201, response.text
     return response.json()
+
+
+def contact_row(owner_id: str, **values: Any) -> dict[str, Any]:
+    """A row of `contact` to write straight to the table, for tests that seed many contacts
+    or a database at an older revision: the columns that have no default, then `values`
+    (`updated_at` is `created_at` unless given)."""
+    created_at = values.get("created_at") or utcnow()
+    return {
+        "owner_id": owner_id,
+        "id": new_id("ct"),
+        "display_name": "x",
+        "trust_stage": "known",
+        "tags": [],
+        "channels": [],
+        "external_refs": {},
+        "search_text": "x",
+        "channel_uses": ",",
+        "version": 1,
+        "created_at": created_at,
+        "updated_at": created_at,
+        **values,
+    }

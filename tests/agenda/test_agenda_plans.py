@@ -32,6 +32,7 @@ from app.core.types import utcnow
 from app.introductions.models import Introduction
 from app.ledger.models import LedgerEntry
 from app.reminders.models import Reminder
+from tests.factories import contact_row
 
 CONTACTS, ENTRIES, INTRODUCTIONS, REMINDERS, HIDDEN = 20_000, 40_000, 4_000, 2_000, 500
 # Owners beside the large one, each with a few contacts, entries and introductions: the
@@ -72,26 +73,19 @@ async def _network(conn: Any, owner_id: str) -> None:
         cadence = (None, 30, 90)[n % 3]
         last = created + timedelta(days=rng.randint(0, 30)) if n % 2 else None
         contacts.append(
-            {
-                "owner_id": owner_id,
-                "id": f"ct_{n:026d}",
-                "display_name": f"Person {n}",
-                "trust_stage": "known",
-                "cadence_days": cadence,
-                "tags": [],
-                "channels": [],
-                "external_refs": {},
-                "search_text": f"person {n}",
-                "channel_uses": ",",
-                "last_interaction_at": last,
-                "due_at": due_at(last, None, created, cadence),
-                "ledger_deposits": n % 5,
-                "ledger_withdrawals": 1 if n % 7 == 0 else 0,
-                "version": 1,
-                "created_at": created,
-                "updated_at": created,
-                "archived_at": now if n % 50 == 0 else None,
-            }
+            contact_row(
+                owner_id,
+                id=f"ct_{n:026d}",
+                display_name=f"Person {n}",
+                cadence_days=cadence,
+                search_text=f"person {n}",
+                last_interaction_at=last,
+                due_at=due_at(last, None, created, cadence),
+                ledger_deposits=n % 5,
+                ledger_withdrawals=1 if n % 7 == 0 else 0,
+                created_at=created,
+                archived_at=now if n % 50 == 0 else None,
+            )
         )
     await conn.execute(Contact.__table__.insert(), contacts)
     entries = []
@@ -173,23 +167,16 @@ async def _small_owners(conn: Any, now: Any) -> None:
         for n in range(SMALL_CONTACTS):
             contact_id = f"ct_small{o:09d}{n:012d}"
             contacts.append(
-                {
-                    "owner_id": owner_id,
-                    "id": contact_id,
-                    "display_name": f"Small {o} {n}",
-                    "trust_stage": "known",
-                    "tags": [],
-                    "channels": [],
-                    "external_refs": {},
-                    "search_text": f"small {o} {n}",
-                    "channel_uses": ",",
-                    "due_at": now + timedelta(days=n),
-                    "ledger_deposits": 0,
-                    "ledger_withdrawals": 0,
-                    "version": 1,
-                    "created_at": now,
-                    "updated_at": now,
-                }
+                contact_row(
+                    owner_id,
+                    id=contact_id,
+                    display_name=f"Small {o} {n}",
+                    search_text=f"small {o} {n}",
+                    due_at=now + timedelta(days=n),
+                    ledger_deposits=0,
+                    ledger_withdrawals=0,
+                    created_at=now,
+                )
             )
             entries.append(
                 {

@@ -17,10 +17,10 @@ from app.contacts.models import Contact
 from app.contacts.schemas import ContactSort
 from app.core.reads import Reader
 from app.core.reciprocity import Flag, contact_reciprocity, goodwill, is_stale
-from app.core.types import new_id, utcnow
+from app.core.types import utcnow
 from app.settings.models import OwnerSettings
 from app.settings.schemas import DEFAULTS
-from tests.factories import Actor
+from tests.factories import Actor, contact_row
 
 CONTACTS = Contact.__table__  # type: ignore[attr-defined]
 SETTINGS = OwnerSettings.__table__  # type: ignore[attr-defined]
@@ -48,23 +48,15 @@ async def _seed(bind: Any, owner_id: str, people: list[tuple[int, int, int | Non
         },
     )
     rows = [
-        {
-            "owner_id": owner_id,
-            "id": new_id("ct"),
-            "display_name": f"p{n}",
-            "trust_stage": "known",
-            "tags": [],
-            "channels": [],
-            "external_refs": {},
-            "search_text": f"p{n}",
-            "channel_uses": ",",
-            "due_at": None if hours is None else now + timedelta(hours=hours),
-            "ledger_deposits": deposits,
-            "ledger_withdrawals": withdrawals,
-            "version": 1,
-            "created_at": now,
-            "updated_at": now,
-        }
+        contact_row(
+            owner_id,
+            display_name=f"p{n}",
+            search_text=f"p{n}",
+            due_at=None if hours is None else now + timedelta(hours=hours),
+            ledger_deposits=deposits,
+            ledger_withdrawals=withdrawals,
+            created_at=now,
+        )
         for n, (deposits, withdrawals, hours) in enumerate(people)
     ]
     await bind.execute(insert(CONTACTS), rows)

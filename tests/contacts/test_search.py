@@ -19,7 +19,7 @@ from app.core import reads
 from app.core.migrations import downgrade, upgrade
 from app.core.reads import Reader
 from app.core.types import utcnow
-from tests.factories import contact_body
+from tests.factories import contact_body, contact_row
 from tests.test_migrations import _on_connection
 
 
@@ -267,20 +267,13 @@ async def test_a_search_in_a_large_network_reads_an_index_not_every_contact(app,
             channels=channels,
         )
         rows.append(
-            {
-                "owner_id": owner.owner_id,
-                "id": f"ct_{n:026d}",
-                "display_name": name,
-                "trust_stage": "known",
-                "tags": [],
-                "channels": channels,
-                "external_refs": {},
-                "search_text": folded,
-                "channel_uses": ",",
-                "version": 1,
-                "created_at": utcnow(),
-                "updated_at": utcnow(),
-            }
+            contact_row(
+                owner.owner_id,
+                id=f"ct_{n:026d}",
+                display_name=name,
+                channels=channels,
+                search_text=folded,
+            )
         )
         # As the app's write path keeps them (app/contacts/tokens.py).
         for token in tokens(folded):
@@ -371,18 +364,7 @@ def test_migration_0012_folds_existing_contacts_and_its_downgrade_restores_the_o
             {"at": now},
         )
         for row in (jurgen, erased):
-            conn.execute(
-                Contact.__table__.insert(),
-                {
-                    **row,
-                    "trust_stage": "known",
-                    "external_refs": {},
-                    "channel_uses": ",",
-                    "version": 1,
-                    "created_at": now,
-                    "updated_at": now,
-                },
-            )
+            conn.execute(Contact.__table__.insert(), contact_row(created_at=now, **row))
         conn.commit()
 
     def texts(conn: Connection) -> dict[str, str]:

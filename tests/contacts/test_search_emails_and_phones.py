@@ -28,6 +28,7 @@ from tests.contacts.test_search_tokens import (
     _email,
     _found,
 )
+from tests.factories import contact_row
 from tests.test_migrations import _on_connection
 
 
@@ -228,20 +229,7 @@ def test_migration_0020_adds_the_words_with_an_at_and_its_downgrade_removes_them
         for contact_id, folded in texts.items():
             conn.execute(
                 Contact.__table__.insert(),
-                {
-                    "owner_id": "own_1",
-                    "id": contact_id,
-                    "display_name": "x",
-                    "trust_stage": "known",
-                    "tags": [],
-                    "channels": [],
-                    "external_refs": {},
-                    "search_text": folded,
-                    "channel_uses": ",",
-                    "version": 1,
-                    "created_at": now,
-                    "updated_at": now,
-                },
+                contact_row("own_1", id=contact_id, search_text=folded, created_at=now),
             )
             for token in _runs_0017(folded):  # as the app kept them before 0020
                 row = {"o": "own_1", "t": token, "c": contact_id}

@@ -13,6 +13,7 @@ from app.contacts.models import Contact, OwnerToken
 from app.contacts.search import fold, phone_digits, search_text, tokens
 from app.core.migrations import downgrade, upgrade
 from app.core.types import utcnow
+from tests.factories import contact_row
 from tests.test_migrations import _on_connection
 
 _FIELDS = ("given_name", "family_name", "organization", "title")
@@ -284,20 +285,7 @@ def test_migration_0017_tokenises_existing_contacts_and_its_downgrade_drops_the_
         for contact_id, folded in texts.items():
             conn.execute(
                 Contact.__table__.insert(),
-                {
-                    "owner_id": "own_1",
-                    "id": contact_id,
-                    "display_name": "x",
-                    "trust_stage": "known",
-                    "tags": [],
-                    "channels": [],
-                    "external_refs": {},
-                    "search_text": folded,
-                    "channel_uses": ",",
-                    "version": 1,
-                    "created_at": now,
-                    "updated_at": now,
-                },
+                contact_row("own_1", id=contact_id, search_text=folded, created_at=now),
             )
         conn.commit()
 

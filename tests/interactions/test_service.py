@@ -6,7 +6,6 @@ and on PostgreSQL; and an absent, erased or archived contact is told apart and l
 was, with nothing written."""
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import pytest
 from fastapi import FastAPI
@@ -19,11 +18,10 @@ from app.contacts.models import Contact
 from app.contacts.service import ContactNotFound, due_at
 from app.core.errors import ContactArchived
 from app.core.outbox import Event
-from app.core.types import new_id
 from app.interactions.models import Interaction
 from app.interactions.schemas import InteractionCreate
 from app.interactions.service import log_interaction
-from tests.factories import Actor
+from tests.factories import Actor, contact_row
 
 CONTACTS = Contact.__table__  # type: ignore[attr-defined]
 BASE = datetime(2026, 3, 28, 22, 30, 15, 123456, tzinfo=UTC)  # a night before a DST change
@@ -31,24 +29,6 @@ BASE = datetime(2026, 3, 28, 22, 30, 15, 123456, tzinfo=UTC)  # a night before a
 # Microseconds from BASE, both ways, so that the fraction, the seconds and the date all move.
 offsets = st.integers(-(10**13), 10**13).map(lambda us: BASE + timedelta(microseconds=us))
 cadences = st.none() | st.just(0) | st.integers(1, 3650)
-
-
-def _contact(owner_id: str, **values: Any) -> dict[str, Any]:
-    return {
-        "owner_id": owner_id,
-        "id": new_id("ct"),
-        "display_name": "Ada",
-        "trust_stage": "known",
-        "tags": [],
-        "channels": [],
-        "external_refs": {},
-        "search_text": "ada",
-        "channel_uses": ",",
-        "version": 1,
-        "created_at": BASE,
-        "updated_at": BASE,
-        **values,
-    }
 
 
 async def _state(session: AsyncSession, contact_id: str) -> tuple:
@@ -73,7 +53,7 @@ async def test_the_update_leaves_what_the_python_rule_says(
     app: FastAPI, owner: Actor, last, at, connected, created, cadence
 ) -> None:
     async with app.state.sessionmaker() as session, session.begin_nested() as savepoint:
-        row = _contact(
+        row = contact_row(
             owner.owner_id,
             last_interaction_at=last,
             connected_at=connected,
@@ -104,7 +84,7 @@ async def test_an_untouchable_contact_is_told_and_nothing_is_written(
     change = dict(change)
     holder = other_owner if change.pop("owner", None) == "other" else owner
     async with app.state.sessionmaker() as session, session.begin_nested() as savepoint:
-        row = _contact(holder.owner_id, cadence_days=7, **change)
+        row = contact_row(holder.owner_id, cadence_days=7, **change)
         await session.exec(insert(CONTACTS).values(row))
         before = await _state(session, row["id"])
         counts = [select(func.count()).select_from(t) for t in (Interaction, Event)]
