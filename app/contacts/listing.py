@@ -17,6 +17,7 @@ from app.core.outbox import FEED_POSITION
 from app.core.pagination import after, decode_cursor, page_of, sorted_by
 from app.core.reads import Reader, Rows
 from app.core.reciprocity import Flag, goodwill, is_one_sided, is_overdrawn, is_stale
+from app.core.sql import position
 from app.core.types import UTCDateTime, utcnow
 from app.settings.service import owner_ratio
 
@@ -110,9 +111,9 @@ def _filtered(query: Any, shape: _Shape, ratio: Any) -> Any:
         if shape.tokens:
             # The contacts come from their tokens (_by_tokens); the whole query decides, or
             # a number's digits (its tokens include theirs: search.token_search).
-            match = vocabulary.position(text, bindparam("q_whole")) > 0
+            match = position(text, bindparam("q_whole")) > 0
             if shape.phone:
-                match = match | (vocabulary.position(text, bindparam("q_digits")) > 0)
+                match = match | (position(text, bindparam("q_digits")) > 0)
         else:
             match = _matched_by_trigrams(text, shape)
         query = query.where(match)
@@ -153,7 +154,7 @@ def _matched_by_trigrams(text: Any, shape: _Shape) -> Any:
         # `address_part`); the whole text is matched by a test no index answers, so that the
         # planner does not read the domain's trigrams too.
         match = text.contains(bindparam("q_part"), escape="/") & (
-            vocabulary.position(text, bindparam("q_whole")) > 0
+            position(text, bindparam("q_whole")) > 0
         )
     else:
         match = text.contains(bindparam("q"), escape="/")
@@ -161,7 +162,7 @@ def _matched_by_trigrams(text: Any, shape: _Shape) -> Any:
         # Likewise for a number: the index is asked for its last digits.
         match = match | (
             text.contains(bindparam("q_digits_part"), escape="/")
-            & (vocabulary.position(text, bindparam("q_digits")) > 0)
+            & (position(text, bindparam("q_digits")) > 0)
         )
     return match
 

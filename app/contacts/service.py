@@ -34,7 +34,8 @@ from app.core.reads import Reader, Rows
 from app.core.reciprocity import Flag, contact_reciprocity
 from app.core.repository import get_owned_or_404
 from app.core.responses import json_values
-from app.core.types import UTCDateTime, new_id, plus_days, utcnow
+from app.core.sql import plus_days
+from app.core.types import UTCDateTime, new_id, utcnow
 from app.settings.service import owner_ratio, reciprocity_ratio
 
 

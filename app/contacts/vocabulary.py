@@ -6,9 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cachetools import LRUCache
-from sqlalchemy import Integer, bindparam, literal_column, or_
-from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.sql.functions import FunctionElement
+from sqlalchemy import bindparam, literal_column, or_
 from sqlmodel import col, select
 
 from app.contacts.models import OwnerToken
@@ -16,26 +14,7 @@ from app.contacts.schemas import ContactSort
 from app.contacts.search import TokenSearch, token_search
 from app.core.outbox import FEED_POSITION
 from app.core.reads import Reader
-
-
-class position(FunctionElement[int]):
-    """Where a text first occurs in another (1-based; 0: nowhere): `strpos` on PostgreSQL,
-    `instr` on SQLite. Unlike LIKE, no index answers it."""
-
-    type = Integer()
-    name = "strpos"
-    inherit_cache = True
-
-
-@compiles(position)
-def _strpos(element: position, compiler: Any, **kw: Any) -> str:
-    return f"strpos({compiler.process(element.clauses, **kw)})"
-
-
-@compiles(position, "sqlite")
-def _instr(element: position, compiler: Any, **kw: Any) -> str:
-    return f"instr({compiler.process(element.clauses, **kw)})"
-
+from app.core.sql import position
 
 # More of the owner's tokens than this matching the query's pieces: the trigram path reads
 # less than that many tokens' contacts would.

@@ -10,7 +10,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from app.core.pagination import after, decode_cursor, keyset_page, page_of, sorted_by
 from app.core.reads import Reader
-from app.core.types import UTCDateTime, plus_days, utcnow
+from app.core.sql import plus_days
+from app.core.types import UTCDateTime, utcnow
 from app.core.unit_of_work import SessionOpener
 from app.introductions.models import Introduction, IntroductionEvent
 from app.introductions.schemas import TimelineEventRead

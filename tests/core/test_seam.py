@@ -1,5 +1,5 @@
 """Services never know which database they run on: what differs between PostgreSQL and
-SQLite, and the driver's own connection, stay in app/core (reads.py, writes.py, db.py)."""
+SQLite, and the driver's own connection, stay in app/core (reads.py, writes.py, db.py, sql.py)."""
 
 import re
 from pathlib import Path
@@ -7,7 +7,7 @@ from pathlib import Path
 import app
 
 APP = Path(app.__file__).parent
-KNOWS_THE_DATABASE = re.compile(r"dialect|asyncpg")
+KNOWS_THE_DATABASE = re.compile(r"dialect|asyncpg|@compiles")
 
 
 def test_only_app_core_knows_which_database_it_runs_on() -> None:

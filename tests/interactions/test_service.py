@@ -1,6 +1,6 @@
 """log_interaction moves its contact's last interaction and due date in the one UPDATE that
 records it (app/contacts/service.py, `touch_interaction`), with SQL date arithmetic spelled
-per database (app/core/types.py, `plus_days`). Whatever the contact held, the row it leaves
+per database (app/core/sql.py, `plus_days`). Whatever the contact held, the row it leaves
 must be what the Python rule (`contacts.service.due_at`) says, to the microsecond, on SQLite
 and on PostgreSQL; and an absent, erased or archived contact is told apart and left as it
 was, with nothing written."""
