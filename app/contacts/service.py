@@ -526,8 +526,7 @@ async def restore_contact(session: AsyncSession, *, contact: Contact) -> Contact
     return contact
 
 
-# The contact an interaction is logged on, locked: two interactions logged at once cannot
-# lose each other's move, and the new due date is computed from what is locked.
+# What an interaction moves on its contact, in one UPDATE (`touch_interaction`).
 _CONTACTS = Contact.__table__  # type: ignore[attr-defined]
 # Parameters not named after columns: an UPDATE reserves those names for its SET clause.
 _AT = bindparam("b_at", type_=UTCDateTime())
