@@ -125,7 +125,11 @@ async def list_introductions(
     rows = await reader.rows(statement, params)
     if not rows or rows[0]["overdue"]:
         opened = await session()
-        if await expire_due(opened, owner_id=owner_id):
+        expired = await expire_due(opened, owner_id=owner_id)
+        # Read again whenever the page said some were overdue, even if another request
+        # expired them first: the page read before its expiry committed would show them
+        # still awaiting consent.
+        if expired or rows:
             rows = await Reader(opened).rows(statement, params)
     page, next_cursor = page_of(
         rows, limit, kind="introduction", owner_id=owner_id, key=lambda row: [row["id"]]
