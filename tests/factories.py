@@ -2,13 +2,16 @@
 
 import secrets
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import httpx
 from fastapi import FastAPI
+from sqlalchemy import Connection, text
 
 from app.auth import service as auth
 from app.auth.schemas import Scope
+from app.contacts.models import Contact
 from app.core.types import new_id, utcnow
 from app.core.unit_of_work import commit
 
@@ -138,3 +141,17 @@ def contact_row(owner_id: str, **values: Any) -> dict[str, Any]:
         "updated_at": created_at,
         **values,
     }
+
+
+def seed_texts(conn: Connection, texts: dict[str, str], at: datetime) -> None:
+    """Owner `own_1` and, for each id of `texts`, a contact with that `search_text`, written
+    straight to the tables of a database at an older revision (the migration tests)."""
+    conn.execute(
+        text("INSERT INTO owner (id, email, name, created_at) VALUES ('own_1', 'o', 'O', :at)"),
+        {"at": at},
+    )
+    for contact_id, folded in texts.items():
+        conn.execute(
+            Contact.__table__.insert(),  # type: ignore[attr-defined]
+            contact_row("own_1", id=contact_id, search_text=folded, created_at=at),
+        )

@@ -11,7 +11,6 @@ from hypothesis import strategies as st
 from sqlalchemy import Connection, text
 
 from app.contacts import vocabulary
-from app.contacts.models import Contact
 from app.contacts.search import (
     MAX_TOKEN,
     TokenSearch,
@@ -28,7 +27,7 @@ from tests.contacts.test_search_tokens import (
     _email,
     _found,
 )
-from tests.factories import contact_row
+from tests.factories import seed_texts
 from tests.test_migrations import _on_connection
 
 
@@ -222,15 +221,8 @@ def test_migration_0020_adds_the_words_with_an_at_and_its_downgrade_removes_them
     }
 
     def seed(conn: Connection) -> None:
-        conn.execute(
-            text("INSERT INTO owner (id, email, name, created_at) VALUES ('own_1', 'o', 'O', :at)"),
-            {"at": now},
-        )
+        seed_texts(conn, texts, now)
         for contact_id, folded in texts.items():
-            conn.execute(
-                Contact.__table__.insert(),
-                contact_row("own_1", id=contact_id, search_text=folded, created_at=now),
-            )
             for token in _runs_0017(folded):  # as the app kept them before 0020
                 row = {"o": "own_1", "t": token, "c": contact_id}
                 conn.execute(text("INSERT INTO contact_token VALUES (:o, :t, :c)"), row)

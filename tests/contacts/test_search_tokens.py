@@ -9,11 +9,11 @@ from sqlalchemy import Connection, inspect, text
 from sqlmodel import col, select
 
 from app.contacts import vocabulary
-from app.contacts.models import Contact, OwnerToken
+from app.contacts.models import OwnerToken
 from app.contacts.search import fold, phone_digits, search_text, tokens
 from app.core.migrations import downgrade, upgrade
 from app.core.types import utcnow
-from tests.factories import contact_row
+from tests.factories import seed_texts
 from tests.test_migrations import _on_connection
 
 _FIELDS = ("given_name", "family_name", "organization", "title")
@@ -278,15 +278,7 @@ def test_migration_0017_tokenises_existing_contacts_and_its_downgrade_drops_the_
     }
 
     def seed(conn: Connection) -> None:
-        conn.execute(
-            text("INSERT INTO owner (id, email, name, created_at) VALUES ('own_1', 'o', 'O', :at)"),
-            {"at": now},
-        )
-        for contact_id, folded in texts.items():
-            conn.execute(
-                Contact.__table__.insert(),
-                contact_row("own_1", id=contact_id, search_text=folded, created_at=now),
-            )
+        seed_texts(conn, texts, now)
         conn.commit()
 
     def rows(conn: Connection) -> tuple[set[tuple[str, str]], set[str]]:
